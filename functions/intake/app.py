@@ -1,0 +1,45 @@
+"""Intake: S3 manifest event, custom event or console input → one validated job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from avatar_pipeline import aws
+from avatar_pipeline.intake import Ignored, job_from_trigger
+from avatar_pipeline.models import S3Location
+from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.settings import required_env
+from avatar_pipeline.storage import read_manifest
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+
+class IntakeInput(BaseModel):
+    event: dict[str, Any]
+    execution_name: str
+
+
+def _read_manifest(location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
+    return read_manifest(aws.s3(), location, version_id, max_bytes)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = IntakeInput.model_validate(event)
+    result = job_from_trigger(
+        step.event,
+        execution_name=step.execution_name,
+        input_bucket=required_env("INPUT_BUCKET"),
+        default_provider=required_env("DEFAULT_PROVIDER"),
+        read_manifest=_read_manifest,
+    )
+    if isinstance(result, Ignored):
+        logger.info("trigger ignored", extra={"reason": result.ignored})
+        return result.model_dump()
+    logger.append_keys(job_id=result.job_id)
+    logger.info("job accepted", extra={"provider": result.provider, "trigger": result.trigger})
+    metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
+    return {"job": result.model_dump(mode="json")}

@@ -1,0 +1,45 @@
+"""PersistResult: stream the finished video into the output bucket and write result.json beside it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from avatar_pipeline import aws
+from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
+from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.persistence import persist_result
+from avatar_pipeline.providers.http import new_client
+from avatar_pipeline.providers.registry import adapter_for
+from avatar_pipeline.settings import required_env
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+
+class PersistInput(BaseModel):
+    job: Job
+    task: ProviderTask
+    media: ValidatedMedia
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = PersistInput.model_validate(event)
+    logger.append_keys(job_id=step.job.job_id, task_id=step.task.task_id)
+    with new_client() as http:
+        persisted = persist_result(
+            step.job,
+            step.task,
+            step.media,
+            adapter=adapter_for(step.job.provider, http),
+            s3=aws.s3(),
+            http=http,
+            output_bucket=required_env("OUTPUT_BUCKET"),
+            now=datetime.now(UTC),
+        )
+    logger.info("result persisted", extra={"video_uri": persisted.video_uri, "size_bytes": persisted.size_bytes})
+    metrics.add_metric(name="ResultBytesPersisted", unit=MetricUnit.Bytes, value=persisted.size_bytes)
+    return persisted.model_dump(mode="json")

@@ -1,0 +1,29 @@
+"""ValidateMedia: the inputs exist, their content is what the provider accepts, and within its limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from avatar_pipeline import aws
+from avatar_pipeline.models import Job
+from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.validation import validate_media
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+
+class ValidateInput(BaseModel):
+    job: Job
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = ValidateInput.model_validate(event)
+    logger.append_keys(job_id=step.job.job_id)
+    media = validate_media(step.job, aws.s3())
+    logger.info("media validated", extra={"media": media.model_dump(mode="json", exclude_none=True)})
+    metrics.add_metric(name="MediaValidated", unit=MetricUnit.Count, value=1)
+    return media.model_dump(mode="json")

@@ -1,0 +1,65 @@
+"""The contract's error names.
+
+Step Functions matches a Lambda failure by ``errorType``, which is the raised exception's class name,
+so each class name below is public interface: ``Retry`` and ``Catch`` in the state machine use them.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class: a failure with a contract error name and a cause a person can read."""
+
+    retryable = False
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+class InvalidRequest(PipelineError):
+    """The job request is malformed, names missing media, or asks for something unsupported."""
+
+
+class InvalidMedia(PipelineError):
+    """A portrait or voice track is not something the chosen provider accepts."""
+
+
+class ProviderRejected(PipelineError):
+    """The provider refused the job (moderation, bad parameters, authentication). Never retried."""
+
+
+class ProviderThrottled(PipelineError):
+    """QPS or concurrency limit reached. Retried with backoff and jitter."""
+
+    retryable = True
+
+
+class ProviderUnavailable(PipelineError):
+    """5xx, timeouts, connection resets. Retried."""
+
+    retryable = True
+
+
+class ProviderTaskFailed(PipelineError):
+    """The provider accepted the task, then reported that generation failed."""
+
+
+class ResultUnavailable(PipelineError):
+    """The result URL expired or stayed unreadable after asking the provider for a fresh one."""
+
+
+class JobTimedOut(PipelineError):
+    """The job's deadline or poll budget ran out before the provider finished."""
+
+
+CONTRACT_ERROR_NAMES: tuple[str, ...] = (
+    "InvalidRequest",
+    "InvalidMedia",
+    "ProviderRejected",
+    "ProviderThrottled",
+    "ProviderUnavailable",
+    "ProviderTaskFailed",
+    "ResultUnavailable",
+    "JobTimedOut",
+)

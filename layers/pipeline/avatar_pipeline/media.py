@@ -1,0 +1,97 @@
+"""Media type detection by content signature, and the per-provider limits applied before anything is billed."""
+
+from __future__ import annotations
+
+from .capabilities import ProviderCapabilities
+from .errors import InvalidMedia
+
+SIGNATURE_BYTES = 64
+
+
+def sniff_image(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"avif"):
+        return head[8:12].decode()
+    return None
+
+
+def sniff_audio(head: bytes) -> str | None:
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE6 in (0xE2, 0xE4, 0xE6)):
+        return "mp3"
+    if len(head) > 1 and head[0] == 0xFF and head[1] & 0xF6 == 0xF0:
+        return "aac"
+    if head[4:8] == b"ftyp":
+        return "m4a"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    return None
+
+
+def check_image(name: str, head: bytes, size: int, caps: ProviderCapabilities) -> str:
+    if size == 0:
+        raise InvalidMedia(f"image {name} is empty (0 bytes)")
+    found = sniff_image(head)
+    if found is None:
+        raise InvalidMedia(
+            f"image {name} is not a recognised image (content starts with {head[:8].hex()}); "
+            f"{caps.provider_id} accepts {_formats(caps.image_formats)}"
+        )
+    if found not in caps.image_formats:
+        raise InvalidMedia(f"image {name} is {found}; {caps.provider_id} accepts {_formats(caps.image_formats)}")
+    if size > caps.max_image_bytes:
+        raise InvalidMedia(
+            f"image {name} is {_mib(size)}; {caps.provider_id} accepts at most {_mib(caps.max_image_bytes)}"
+        )
+    return found
+
+
+def check_audio(name: str, head: bytes, size: int, caps: ProviderCapabilities) -> str:
+    if size == 0:
+        raise InvalidMedia(f"audio {name} is empty (0 bytes)")
+    found = sniff_audio(head)
+    if found is None:
+        raise InvalidMedia(
+            f"audio {name} is not a recognised audio file (content starts with {head[:8].hex()}); "
+            f"{caps.provider_id} accepts {_formats(caps.audio_formats)}"
+        )
+    if found not in caps.audio_formats:
+        raise InvalidMedia(f"audio {name} is {found}; {caps.provider_id} accepts {_formats(caps.audio_formats)}")
+    if size > caps.max_audio_bytes:
+        raise InvalidMedia(
+            f"audio {name} is {_mib(size)}; {caps.provider_id} accepts at most {_mib(caps.max_audio_bytes)}"
+        )
+    return found
+
+
+def wav_duration_seconds(head: bytes) -> float | None:
+    """Duration from a RIFF/WAVE header, when the fmt and data chunks are within ``head``."""
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, byte_rate = 12, 0
+    while offset + 8 <= len(head):
+        chunk_id, chunk_size = head[offset : offset + 4], int.from_bytes(head[offset + 4 : offset + 8], "little")
+        if chunk_id == b"fmt " and offset + 16 <= len(head):
+            byte_rate = int.from_bytes(head[offset + 16 : offset + 20], "little")
+        elif chunk_id == b"data":
+            return chunk_size / byte_rate if byte_rate else None
+        offset += 8 + chunk_size + (chunk_size & 1)
+    return None
+
+
+def _formats(formats: frozenset[str]) -> str:
+    return ", ".join(sorted(formats))
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"

@@ -1,0 +1,201 @@
+"""Pydantic models at the pipeline's boundaries: the job request (contract), the normalized job,
+and the records passed between the state machine's steps."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+OUTPUT_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
+MAX_OUTPUT_PREFIX_CHARS = 256
+MAX_MEDIA_REF_CHARS = 2048
+
+
+class AigcMeta(BaseModel):
+    """Implicit AIGC labelling metadata (Volcengine ``req_json.aigc_meta``); each field at most 256 chars."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    content_producer: str | None = Field(default=None, max_length=256)
+    producer_id: str = Field(min_length=1, max_length=256)
+    content_propagator: str = Field(min_length=1, max_length=256)
+    propagate_id: str | None = Field(default=None, max_length=256)
+
+
+class JobRequest(BaseModel):
+    """The one job request shape of every entry point (contract field names)."""
+
+    model_config = ConfigDict(extra="forbid", title="Avatar video job request")
+
+    provider: str | None = Field(
+        default=None, description="Provider id, e.g. wavespeed/omnihuman-1.5; defaults to the stack's default."
+    )
+    image: str = Field(
+        min_length=1,
+        max_length=MAX_MEDIA_REF_CHARS,
+        description="Portrait: a key relative to the manifest's folder, an s3://bucket/key URI or an https:// URL.",
+    )
+    audio: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MEDIA_REF_CHARS,
+        description="Voice track, same forms as image. Kling's options.audio_id replaces it.",
+    )
+    prompt: str | None = Field(default=None, max_length=2500, description="Text guiding motion and camera.")
+    seed: int | None = Field(default=None, ge=-1, le=2_147_483_647, description="Random seed; -1 is random.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific options; unknown options are an error."
+    )
+    aigc_meta: AigcMeta | None = Field(default=None, description="AIGC labelling metadata (Volcengine).")
+    output_prefix: str = Field(
+        default="",
+        max_length=MAX_OUTPUT_PREFIX_CHARS,
+        description="Folder in the output bucket, ending with '/'. Output: <output_prefix><job_id>/video.mp4.",
+    )
+    job_id: str | None = Field(
+        default=None,
+        description="Idempotency key: letters, digits, '.', '_', '-', at most 64 chars. Derived from the trigger if absent.",
+    )
+
+    @field_validator("output_prefix")
+    @classmethod
+    def _check_output_prefix(cls, value: str) -> str:
+        if not value:
+            return value
+        if value.startswith("/"):
+            raise ValueError("must not start with '/'")
+        if not value.endswith("/"):
+            raise ValueError("must end with '/' (for example 'campaign-7/')")
+        if not OUTPUT_PREFIX_PATTERN.fullmatch(value):
+            raise ValueError("may only contain letters, digits, '/' and !_.*'()-")
+        segments = value[:-1].split("/")
+        if any(segment in ("", ".", "..") for segment in segments):
+            raise ValueError("must not contain empty, '.' or '..' segments")
+        return value
+
+    @field_validator("job_id")
+    @classmethod
+    def _check_job_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not JOB_ID_PATTERN.fullmatch(value) or ".." in value:
+            raise ValueError(
+                "must be 1-64 letters, digits, '.', '_' or '-', start with a letter or digit, and not contain '..'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_audio_source(self) -> JobRequest:
+        has_audio_id = "audio_id" in self.options
+        if self.audio is None and not has_audio_id:
+            raise ValueError("audio is required (or options.audio_id for providers that support it)")
+        if self.audio is not None and has_audio_id:
+            raise ValueError("give either audio or options.audio_id, not both")
+        return self
+
+
+class S3Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class MediaSource(BaseModel):
+    """Where a medium lives: an object in the input bucket or an https URL."""
+
+    model_config = ConfigDict(frozen=True)
+
+    s3: S3Location | None = None
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MediaSource:
+        if (self.s3 is None) == (self.url is None):
+            raise ValueError("exactly one of s3 or url")
+        return self
+
+    @property
+    def display(self) -> str:
+        return self.s3.uri if self.s3 else str(self.url)
+
+
+TriggerKind = Literal["manifest", "event", "console"]
+
+
+class Job(BaseModel):
+    """A validated job: the request plus what intake resolved (id, provider, media locations, trigger)."""
+
+    job_id: str
+    provider: str
+    image: MediaSource
+    audio: MediaSource | None
+    request: JobRequest
+    trigger: TriggerKind
+    manifest: S3Location | None = None
+    requested_at: datetime
+
+    def output_key(self, name: str) -> str:
+        return f"{self.request.output_prefix}{self.job_id}/{name}"
+
+
+class MediaProbe(BaseModel):
+    """What validation found out about one input."""
+
+    source: str
+    format: str
+    size_bytes: int
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+
+
+class ValidatedMedia(BaseModel):
+    image: MediaProbe
+    audio: MediaProbe | None = None
+
+
+TaskStatus = Literal["running", "succeeded"]
+
+
+class ProviderTask(BaseModel):
+    """The provider task as the state machine carries it between Submit and CheckStatus."""
+
+    provider: str
+    task_id: str
+    status: TaskStatus = "running"
+    submitted_at: datetime
+    deadline: datetime
+    polls: int = 0
+    next_wait_seconds: int
+    estimated_generation_seconds: float
+    completed_at: datetime | None = None
+
+
+class PersistedResult(BaseModel):
+    bucket: str
+    video_key: str
+    result_key: str
+    video_uri: str
+    result_uri: str
+    version_id: str | None = None
+    size_bytes: int
+    sha256: str
+    duration_seconds: float | None
+    estimated_cost_usd: float | None
+    persisted_at: datetime
+
+
+class StepFailure(BaseModel):
+    """``ResultPath: $.error`` of a Catch: Step Functions' error name and raw cause."""
+
+    Error: str
+    Cause: str | None = None

@@ -1,0 +1,138 @@
+"""PersistResult: copy the provider's video into the output bucket, verified, with result.json beside it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
+
+import httpx
+
+from .errors import ProviderUnavailable, ResultUnavailable
+from .models import Job, PersistedResult, ProviderTask, ValidatedMedia
+from .providers.base import ProviderAdapter
+from .transfer import DEFAULT_PART_BYTES, BadBody, CopyOutcome, copy_stream_to_s3
+from .urlguard import UnsafeUrl, check_outbound_url
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+DOWNLOAD_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=10.0, pool=10.0)
+MAX_REDIRECTS = 3
+MAX_DOWNLOAD_ATTEMPTS = 3
+EXPIRED_STATUSES = frozenset({401, 403, 404, 410})
+CHUNK_BYTES = 256 * 1024
+
+
+def persist_result(
+    job: Job,
+    task: ProviderTask,
+    media: ValidatedMedia,
+    *,
+    adapter: ProviderAdapter,
+    s3: S3Client,
+    http: httpx.Client,
+    output_bucket: str,
+    now: datetime,
+    part_bytes: int = DEFAULT_PART_BYTES,
+) -> PersistedResult:
+    video_key, result_key = job.output_key("video.mp4"), job.output_key("result.json")
+    problems: list[str] = []
+    for _attempt in range(MAX_DOWNLOAD_ATTEMPTS):
+        url = adapter.result_url(task.task_id)
+        try:
+            copied = _download(http, url, s3=s3, bucket=output_bucket, key=video_key, part_bytes=part_bytes)
+        except (_Expired, BadBody, UnsafeUrl) as error:
+            problems.append(str(error))
+            continue
+        break
+    else:
+        raise ResultUnavailable(
+            f"could not copy the video of {task.provider} task {task.task_id} after {MAX_DOWNLOAD_ATTEMPTS} "
+            f"attempts with fresh URLs: {'; '.join(problems)}"
+        )
+    cost = adapter.capabilities.estimated_cost_usd(copied.duration_seconds)
+    persisted = PersistedResult(
+        bucket=output_bucket,
+        video_key=video_key,
+        result_key=result_key,
+        video_uri=f"s3://{output_bucket}/{video_key}",
+        result_uri=f"s3://{output_bucket}/{result_key}",
+        version_id=copied.version_id,
+        size_bytes=copied.size_bytes,
+        sha256=copied.sha256,
+        duration_seconds=copied.duration_seconds,
+        estimated_cost_usd=cost,
+        persisted_at=now,
+    )
+    body = json.dumps(result_document(job, task, media, persisted, copied), indent=2, sort_keys=True)
+    s3.put_object(Bucket=output_bucket, Key=result_key, Body=body.encode(), ContentType="application/json")
+    return persisted
+
+
+def result_document(
+    job: Job, task: ProviderTask, media: ValidatedMedia, persisted: PersistedResult, copied: CopyOutcome
+) -> dict[str, Any]:
+    completed = task.completed_at or persisted.persisted_at
+    return {
+        "job_id": job.job_id,
+        "provider": job.provider,
+        "provider_task_id": task.task_id,
+        "trigger": job.trigger,
+        "manifest": job.manifest.uri if job.manifest else None,
+        "request": job.request.model_dump(mode="json", exclude_none=True),
+        "inputs": media.model_dump(mode="json", exclude_none=True),
+        "output": {
+            "video_uri": persisted.video_uri,
+            "version_id": persisted.version_id,
+            "size_bytes": copied.size_bytes,
+            "sha256": copied.sha256,
+            "duration_seconds": copied.duration_seconds,
+        },
+        "timings": {
+            "requested_at": job.requested_at.isoformat(),
+            "submitted_at": task.submitted_at.isoformat(),
+            "generation_completed_at": completed.isoformat(),
+            "persisted_at": persisted.persisted_at.isoformat(),
+            "generation_seconds": round((completed - task.submitted_at).total_seconds(), 3),
+            "total_seconds": round((persisted.persisted_at - job.requested_at).total_seconds(), 3),
+            "status_checks": task.polls,
+        },
+        "estimated_cost_usd": persisted.estimated_cost_usd,
+        "aigc_meta_tagged": None,
+    }
+
+
+class _Expired(Exception):
+    pass
+
+
+def _download(http: httpx.Client, url: str, *, s3: S3Client, bucket: str, key: str, part_bytes: int) -> CopyOutcome:
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_outbound_url(url)
+        try:
+            with http.stream("GET", url, timeout=DOWNLOAD_TIMEOUT, follow_redirects=False) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = urljoin(url, response.headers["location"])
+                    continue
+                if response.status_code in EXPIRED_STATUSES:
+                    raise _Expired(f"the result URL answered HTTP {response.status_code} (expired or revoked)")
+                if response.status_code != 200:
+                    raise ProviderUnavailable(f"downloading the result answered HTTP {response.status_code}")
+                length = response.headers.get("content-length")
+                return copy_stream_to_s3(
+                    response.iter_bytes(CHUNK_BYTES),
+                    s3=s3,
+                    bucket=bucket,
+                    key=key,
+                    declared_length=int(length) if length and length.isdigit() else None,
+                    part_bytes=part_bytes,
+                )
+        except httpx.RemoteProtocolError as error:
+            raise BadBody(f"the download was cut off: {error}") from error
+        except httpx.TimeoutException as error:
+            raise ProviderUnavailable(f"downloading the result timed out ({type(error).__name__})") from error
+        except httpx.TransportError as error:
+            raise ProviderUnavailable(f"downloading the result failed: {type(error).__name__}: {error}") from error
+    raise ResultUnavailable(f"the result URL redirected more than {MAX_REDIRECTS} times")

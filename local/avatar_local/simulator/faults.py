@@ -1,0 +1,134 @@
+"""Fault injection: queued faults that replace the normal handling of the next matching requests."""
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from http import HTTPStatus
+from typing import TypeGuard
+
+from flask import Response, request
+
+OPERATIONS = ("submit", "result", "download")
+# Faults any request can suffer, whatever the operation.
+REQUEST_FAULTS = frozenset({"throttle", "server_error", "reset", "slow"})
+OPERATION_FAULTS = {
+    "submit": frozenset({"task_failed"}),
+    "result": frozenset({"expired_url"}),
+    "download": frozenset({"truncated", "wrong_type"}),
+}
+_SPEC_FIELDS = frozenset({"provider", "operation", "fault", "times", "status", "seconds"})
+
+ErrorResponder = Callable[[int, str], Response]
+"""Builds a provider's error response from an HTTP status and a message."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    provider: str
+    operation: str
+    kind: str
+    times: int = 1
+    status: int | None = None
+    seconds: float = 5.0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class FaultRegistry:
+    """Thread-safe queue of faults; each one affects its next ``times`` matching requests."""
+
+    def __init__(self, providers: Iterable[str]) -> None:
+        self._providers = tuple(providers)
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, spec: Mapping[str, object]) -> Fault:
+        """Validate an admin request's JSON object and queue the fault it describes."""
+        fault = self._parse(spec)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def take(self, provider: str, operation: str, kinds: Collection[str]) -> Fault | None:
+        """Use up one application of the oldest queued fault of one of ``kinds``, if any."""
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if (fault.provider, fault.operation) == (provider, operation) and fault.kind in kinds:
+                    if fault.times > 1:
+                        self._faults[index] = replace(fault, times=fault.times - 1)
+                    else:
+                        del self._faults[index]
+                    return fault
+        return None
+
+    def intercept(self, provider: str, operation: str, error: ErrorResponder) -> Response | None:
+        """Apply a pending request-level fault: the response to send instead, or None to carry on."""
+        fault = self.take(provider, operation, REQUEST_FAULTS)
+        if fault is None:
+            return None
+        if fault.kind == "slow":
+            time.sleep(fault.seconds)
+            return None
+        if fault.kind == "throttle":
+            return error(429, "Too Many Requests")
+        if fault.kind == "server_error":
+            status = fault.status or 500
+            return error(status, HTTPStatus(status).phrase)
+        drop_connection(client_socket())
+        # Never delivered: the server's write fails on the closed socket and is discarded.
+        return Response(status=500)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pending(self) -> list[dict[str, object]]:
+        with self._lock:
+            return [fault.as_dict() for fault in self._faults]
+
+    def _parse(self, spec: Mapping[str, object]) -> Fault:
+        unknown = sorted(set(spec) - _SPEC_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown fault fields: {', '.join(unknown)}")
+        provider, operation, kind = spec.get("provider"), spec.get("operation"), spec.get("fault")
+        if not isinstance(provider, str) or provider not in self._providers:
+            raise ValueError(f"provider must be one of: {', '.join(self._providers)}")
+        if not isinstance(operation, str) or operation not in OPERATIONS:
+            raise ValueError(f"operation must be one of: {', '.join(OPERATIONS)}")
+        allowed = REQUEST_FAULTS | OPERATION_FAULTS[operation]
+        if not isinstance(kind, str) or kind not in allowed:
+            raise ValueError(f"fault for {operation} must be one of: {', '.join(sorted(allowed))}")
+        times = spec.get("times", 1)
+        if not _is_number(times, 1, float("inf"), integer=True):
+            raise ValueError("times must be a positive integer")
+        status = spec.get("status")
+        if status is None:
+            code = None
+        elif kind == "server_error" and _is_number(status, 500, 599, integer=True):
+            code = int(status)
+        else:
+            raise ValueError("status applies to server_error only and must be a 5xx code")
+        seconds = spec.get("seconds", 5.0)
+        if not _is_number(seconds, 0, float("inf")) or ("seconds" in spec and kind != "slow"):
+            raise ValueError("seconds applies to slow only and must be a non-negative number")
+        return Fault(provider, operation, kind, int(times), code, float(seconds))
+
+
+def _is_number(value: object, low: float, high: float, *, integer: bool = False) -> TypeGuard[int | float]:
+    if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+        return False
+    return low <= value <= high
+
+
+def client_socket() -> socket.socket:
+    """The current request's connection (werkzeug's development server exposes it)."""
+    sock: socket.socket = request.environ["werkzeug.socket"]
+    return sock
+
+
+def drop_connection(sock: socket.socket) -> None:
+    """End the connection without (more of) a response; the client sees it closed mid-exchange."""
+    sock.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,31 @@
+"""What the simulator's blueprints share, and how a provider plugs in."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint
+
+from .faults import FaultRegistry
+from .settings import SimulatorSettings
+from .signing import UrlSigner
+from .stats import Stats
+from .tasks import TaskStore
+
+
+@dataclass(frozen=True)
+class SimulatorState:
+    credentials: Mapping[str, Any]
+    """The provider secret's JSON: ``{"wavespeed": {"api_key": ...}, ...}``."""
+    settings: SimulatorSettings
+    tasks: TaskStore
+    faults: FaultRegistry
+    stats: Stats
+    signer: UrlSigner
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    """The provider's key in the credentials, fault specs and stats."""
+    blueprint: Callable[[SimulatorState], Blueprint]

@@ -1,0 +1,125 @@
+"""Task store: each task downloads its inputs and renders its video on a background thread."""
+
+import dataclasses
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+
+from .render import MediaDecodeError, render_talking_video
+from .settings import SimulatorSettings
+
+logger = logging.getLogger(__name__)
+
+TaskStatus = Literal["queued", "running", "succeeded", "failed"]
+"""Provider-neutral lifecycle; each provider maps it to its own status names."""
+
+MediaRef = str | bytes
+"""An http(s) URL to download, or content the request carried inline."""
+
+
+class DownloadError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    provider: str
+    model: str
+    image: MediaRef
+    audio: MediaRef
+    created_at: datetime
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Provider-specific request options, for the provider's own responses."""
+    status: TaskStatus = "queued"
+    error: str = ""
+    video: bytes | None = None
+    inference_ms: int = 0
+
+
+class TaskStore:
+    def __init__(self, settings: SimulatorSettings) -> None:
+        self._settings = settings
+        self._tasks: dict[str, Task] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def create(
+        self,
+        *,
+        provider: str,
+        model: str,
+        image: MediaRef,
+        audio: MediaRef,
+        options: Mapping[str, Any],
+        fail_with: str | None = None,
+    ) -> Task:
+        """Store a new task and start processing it; ``fail_with`` makes it fail with that error."""
+        task = Task(uuid.uuid4().hex, provider, model, image, audio, datetime.now(UTC), options)
+        with self._lock:
+            self._tasks[task.id] = task
+        worker = threading.Thread(
+            target=self._process,
+            args=(task, time.monotonic(), fail_with),
+            name=f"simulator-task-{task.id[:8]}",
+            daemon=True,
+        )
+        worker.start()
+        return task
+
+    def get(self, task_id: str) -> Task | None:
+        with self._lock:
+            return self._tasks.get(task_id)
+
+    def stop(self) -> None:
+        """Abandon running tasks (their threads exit instead of completing)."""
+        self._stopping.set()
+
+    def _process(self, task: Task, created: float, fail_with: str | None) -> None:
+        started = time.monotonic()
+        self._update(task.id, status="running")
+        video: bytes | None = None
+        error = fail_with or ""
+        if not error:
+            try:
+                image, audio = self._download("image", task.image), self._download("audio", task.audio)
+                video = render_talking_video(image, audio)
+            except (DownloadError, MediaDecodeError) as exc:
+                error = str(exc)
+            except Exception as exc:  # a bug must still end the task, not leave it running forever
+                logger.exception("simulator task %s crashed", task.id)
+                error = f"internal error: {exc}"
+        if self._stopping.wait(max(0.0, created + self._settings.task_seconds - time.monotonic())):
+            return
+        self._update(
+            task.id,
+            status="failed" if error else "succeeded",
+            error=error,
+            video=video,
+            inference_ms=round((time.monotonic() - started) * 1000),
+        )
+
+    def _download(self, what: str, ref: MediaRef) -> bytes:
+        if isinstance(ref, bytes):
+            return ref
+        try:
+            # trust_env=False: inputs are normally on loopback, which an environment proxy must not intercept.
+            response = httpx.get(
+                ref, timeout=self._settings.download_timeout_seconds, follow_redirects=True, trust_env=False
+            )
+        except httpx.HTTPError as exc:
+            raise DownloadError(f"failed to download {what}: {str(exc) or type(exc).__name__}") from exc
+        if not response.is_success:
+            raise DownloadError(f"failed to download {what}: HTTP {response.status_code}")
+        return response.content
+
+    def _update(self, task_id: str, **changes: Any) -> None:
+        with self._lock:
+            self._tasks[task_id] = dataclasses.replace(self._tasks[task_id], **changes)
