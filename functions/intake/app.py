@@ -38,8 +38,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     if isinstance(result, Ignored):
         logger.info("trigger ignored", extra={"reason": result.ignored})
-        return result.model_dump()
+        return {"accepted": False, "ignored": result.ignored}
     logger.append_keys(job_id=result.job_id)
     logger.info("job accepted", extra={"provider": result.provider, "trigger": result.trigger})
     metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
-    return {"job": result.model_dump(mode="json")}
+    return {"accepted": True, "job": result.model_dump(mode="json")}

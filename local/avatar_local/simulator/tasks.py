@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -36,7 +36,7 @@ class Task:
     image: MediaRef
     audio: MediaRef
     created_at: datetime
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any]
     """Provider-specific request options, for the provider's own responses."""
     status: TaskStatus = "queued"
     error: str = ""

@@ -56,7 +56,7 @@ def _blueprint(state: SimulatorState) -> Blueprint:
             image=image,
             audio=audio,
             options=options,
-            fail_with="simulated generation failure" if failure else None,
+            fail_with="simulated generation failure" if failure is not None else None,
         )
         state.stats.record_submission(
             provider=NAME,

@@ -1,0 +1,84 @@
+"""``avatar-pipeline``: the embedded local stack (``local up``) and the demo (``demo``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from .stack import LocalStack
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--parameter-overrides expects Key=Value, got {pair!r}")
+        parsed[name] = value
+    return parsed
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    stack = LocalStack(
+        PROJECT_ROOT,
+        state_dir=Path(args.state_dir),
+        port=args.port,
+        simulator_port=args.simulator_port,
+        parameter_overrides=_overrides(args.parameter_overrides),
+        region=args.region,
+    )
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        info = stack.start()
+        print(f"local stack ready: AWS at {info.endpoint_url}, provider simulator at {info.simulator_url}", flush=True)
+        print(f"  input bucket   {info.input_bucket}\n  output bucket  {info.output_bucket}", flush=True)
+        print(f"  state machine  {info.state_machine_arn}\n  stack file     {Path(args.state_dir) / 'stack.json'}", flush=True)
+        print("press Ctrl-C to stop", flush=True)
+        stopping.wait()
+    finally:
+        stack.stop()
+        print("local stack stopped", flush=True)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(PROJECT_ROOT, out_dir=Path(args.out), state_dir=Path(args.state_dir))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="avatar-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    local = commands.add_parser("local", help="the embedded local stack").add_subparsers(dest="action", required=True)
+    up = local.add_parser("up", help="start the local stack in the foreground (Ctrl-C or SIGTERM stops it)")
+    up.add_argument("--port", type=int, default=4566, help="local AWS port (0 picks a free one)")
+    up.add_argument("--simulator-port", type=int, default=9100, help="provider simulator port (0 picks a free one)")
+    up.add_argument("--region", default="us-east-1")
+    up.add_argument("--state-dir", default=".local", help="where stack.json and logs are written")
+    up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Key=Value")
+    up.set_defaults(run=_local_up)
+    demo = commands.add_parser("demo", help="run one job end to end on the local stack")
+    demo.add_argument("--out", default="out", help="where the MP4 is downloaded")
+    demo.add_argument("--state-dir", default=".local")
+    demo.set_defaults(run=_demo)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Answers the local AWS's Lambda invocations with the project's real handlers.
+
+Each function gets a pool of warm worker processes, each started with exactly the environment the template
+gives that function (plus what the Lambda runtime itself provides), so functions are isolated from each other
+and invocations run concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+MAX_WORKERS_PER_FUNCTION = 4
+STARTUP_TIMEOUT_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    name: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout_seconds: int
+    memory_mb: int
+    layer_dirs: tuple[Path, ...]
+
+
+class InvocationError(Exception):
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload.get("errorMessage", "function error"))
+        self.payload = payload
+
+
+class _Worker:
+    def __init__(self, function: LocalFunction, runtime_env: dict[str, str], log: IO[str]) -> None:
+        env = {
+            **runtime_env,
+            **function.environment,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+            "AVATAR_LOCAL_TIMEOUT_SECONDS": str(function.timeout_seconds),
+            "LAMBDA_TASK_ROOT": str(function.code_dir),
+            "_HANDLER": function.handler,
+        }
+        self.function = function
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "avatar_local.lambda_worker", str(function.code_dir), function.handler,
+             *map(str, function.layer_dirs)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            text=True,
+        )
+        ready = self._read_line(STARTUP_TIMEOUT_SECONDS)
+        if ready is None:
+            self.kill()
+            raise RuntimeError(f"worker for {function.name} did not start")
+
+    def _read_line(self, timeout: float) -> dict[str, Any] | None:
+        assert self.process.stdout is not None
+        readable, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not readable:
+            return None
+        line = self.process.stdout.readline()
+        return json.loads(line) if line else None
+
+    def invoke(self, event: Any) -> Any:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"event": event, "request_id": str(uuid.uuid4())}) + "\n")
+        self.process.stdin.flush()
+        response = self._read_line(self.function.timeout_seconds)
+        if response is None:
+            self.kill()
+            raise InvocationError(
+                {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {self.function.timeout_seconds} seconds"}
+            )
+        if "error" in response:
+            raise InvocationError(response["error"])
+        return response.get("result")
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+        self.process.wait()
+
+
+class _FunctionPool:
+    def __init__(self, function: LocalFunction, runtime_env: dict[str, str], log: IO[str]) -> None:
+        self.function = function
+        self.runtime_env = runtime_env
+        self.log = log
+        self.idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self.slots = threading.BoundedSemaphore(MAX_WORKERS_PER_FUNCTION)
+        self.all: list[_Worker] = []
+        self.lock = threading.Lock()
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self.function, self.runtime_env, self.log)
+        with self.lock:
+            self.all.append(worker)
+        return worker
+
+    def warm(self) -> None:
+        self.idle.put(self._spawn())
+
+    def invoke(self, event: Any) -> Any:
+        with self.slots:
+            try:
+                worker = self.idle.get_nowait()
+            except queue.Empty:
+                worker = self._spawn()
+            if not worker.alive:
+                worker = self._spawn()
+            try:
+                return worker.invoke(event)
+            finally:
+                if worker.alive:
+                    self.idle.put(worker)
+
+    def shutdown(self) -> None:
+        with self.lock:
+            for worker in self.all:
+                worker.kill()
+
+
+class LocalLambdaRuntime:
+    def __init__(self, functions: list[LocalFunction], runtime_env: dict[str, str], log_path: Path) -> None:
+        self.log = log_path.open("a", encoding="utf-8")
+        self.pools = {function.name: _FunctionPool(function, runtime_env, self.log) for function in functions}
+        self._original_invoke = LambdaSimpleBackend.invoke
+
+    def install(self) -> None:
+        runtime = self
+
+        def invoke(
+            backend: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any, headers: Any,
+            response_headers: Any,
+        ) -> bytes | str | None:
+            name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+            pool = runtime.pools.get(name)
+            if pool is None:
+                return runtime._original_invoke(backend, function_name, qualifier, body, headers, response_headers)
+            event = json.loads(body) if body else {}
+            if headers.get("X-Amz-Invocation-Type") == "Event":
+                threading.Thread(target=runtime._invoke_quietly, args=(pool, event), daemon=True).start()
+                return b""
+            try:
+                result = pool.invoke(event)
+            except InvocationError as error:
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps(error.payload).encode()
+            return json.dumps(result).encode()
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+    @staticmethod
+    def _invoke_quietly(pool: _FunctionPool, event: Any) -> None:
+        try:
+            pool.invoke(event)
+        except InvocationError:
+            pass
+
+    def warm(self) -> None:
+        threads = [threading.Thread(target=pool.warm) for pool in self.pools.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def shutdown(self) -> None:
+        LambdaSimpleBackend.invoke = self._original_invoke  # type: ignore[method-assign]
+        for pool in self.pools.values():
+            pool.shutdown()
+        self.log.close()
+
+
+def runtime_environment(endpoint_url: str, region: str, access_key: str, secret_key: str) -> dict[str, str]:
+    """What the Lambda runtime provides to every function, pointed at the local AWS."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_SAM_LOCAL": "true",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    }
