@@ -18,6 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from .cfn import Provisioned, Provisioner
 from .eventbridge import install_state_machine_targets
+from .execution_names import install_generated_execution_names
 from .s3_policy import install_loopback_transport_context
 from .lambda_runtime import LocalFunction, LocalLambdaRuntime, runtime_environment
 from .simulator import ProviderSimulator, SimulatorSettings
@@ -102,6 +103,7 @@ class LocalStack:
         # The template attaches AWS managed policies (basic execution, X-Ray); moto loads them only on request.
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         self._uninstall_patches.append(install_loopback_transport_context())
+        self._uninstall_patches.append(install_generated_execution_names())
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
         self._server.start()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

@@ -1,0 +1,24 @@
+"""StartExecution without a name gets a generated UUID name on AWS; moto's interpreter backend uses "None"."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+
+def install_generated_execution_names() -> Callable[[], None]:
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(backend: StepFunctionsParserBackend, state_machine_arn: str, name: str | None = None,
+                        *args: Any, **kwargs: Any) -> Any:
+        return original(backend, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+
+    def uninstall() -> None:
+        StepFunctionsParserBackend.start_execution = original  # type: ignore[method-assign]
+
+    return uninstall

@@ -1,0 +1,128 @@
+"""The embedded local stack, started once per session through its public interface
+(``avatar-pipeline local up``), with tiny waits so polling costs seconds, not minutes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E_OVERRIDES = ["PollMinSeconds=1", "PollMaxSeconds=1", "MaxPolls=60", "JobDeadlineSeconds=300"]
+STARTUP_TIMEOUT = 120
+
+
+@dataclass
+class Stack:
+    info: dict[str, Any]
+    events_queue_url: str
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.info["endpoint_url"],
+            region_name=self.info["region"],
+            aws_access_key_id=self.info["access_key_id"],
+            aws_secret_access_key=self.info["secret_access_key"],
+        )
+
+    @property
+    def simulator(self) -> str:
+        return str(self.info["simulator_url"])
+
+    def inject(self, **fault: Any) -> None:
+        httpx.post(f"{self.simulator}/_simulator/faults", json={"provider": "wavespeed", **fault}).raise_for_status()
+
+    def submissions(self, marker: str) -> list[dict[str, Any]]:
+        stats = httpx.get(f"{self.simulator}/_simulator/stats").json()
+        return [s for s in stats["submissions"] if marker in s["image"]]
+
+    def wait_for_execution(self, marker: str, timeout: float = 30) -> str:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for execution in sfn.list_executions(stateMachineArn=self.info["state_machine_arn"])["executions"]:
+                if marker in sfn.describe_execution(executionArn=execution["executionArn"]).get("input", ""):
+                    return str(execution["executionArn"])
+            time.sleep(0.2)
+        raise AssertionError(f"no execution started for {marker}")
+
+    def wait_until_done(self, execution_arn: str, timeout: float = 120) -> dict[str, Any]:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return dict(described)
+            time.sleep(0.25)
+        raise AssertionError(f"{execution_arn} still running after {timeout} s")
+
+    def outcome_events(self, job_id: str, timeout: float = 10) -> list[dict[str, Any]]:
+        """Outcome events seen so far for ``job_id`` (waits until at least one arrived)."""
+        sqs = self.client("sqs")
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            messages = sqs.receive_message(QueueUrl=self.events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            for message in messages.get("Messages", []):
+                event = json.loads(message["Body"])
+                _seen_events.append(event)
+                sqs.delete_message(QueueUrl=self.events_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            found = [e for e in _seen_events if e["detail"].get("job_id") == job_id]
+            if found:
+                return found
+        return found
+
+
+_seen_events: list[dict[str, Any]] = []
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    state_dir = tmp_path_factory.mktemp("local-stack")
+    command = [
+        sys.executable, "-m", "avatar_local.cli", "local", "up", "--port", "0", "--simulator-port", "0",
+        "--state-dir", str(state_dir), "--parameter-overrides", *E2E_OVERRIDES,
+    ]
+    log = (state_dir / "stack.out").open("w")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    stack_file = state_dir / "stack.json"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not stack_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"local stack did not start:\n{(state_dir / 'stack.out').read_text()}")
+        time.sleep(0.2)
+    info = json.loads(stack_file.read_text())
+    httpx.post(f"{info['simulator_url']}/_simulator/settings", json={"task_seconds": 1.0}).raise_for_status()
+    probe = Stack(info, "")
+    sqs, events = probe.client("sqs"), probe.client("events")
+    queue_url = sqs.create_queue(QueueName=f"outcomes-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="e2e-outcomes",
+        EventPattern=json.dumps({"source": ["avatar.pipeline"], "detail-type": ["Avatar Video Succeeded", "Avatar Video Failed"]}),
+    )
+    events.put_targets(Rule="e2e-outcomes", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    try:
+        yield Stack(info, queue_url)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        finally:
+            log.close()
+        assert process.returncode == 0, (state_dir / "stack.out").read_text()
+        assert not stack_file.exists(), "local up must remove stack.json when it stops"
