@@ -47,6 +47,9 @@ build: install
 validate: install
 	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
 
+bench: install
+	$(BIN)/python tests/bench/bench_transfer.py
+
 deploy: build
 	$(BIN)/sam deploy --guided --stack-name $(STACK_NAME)
 

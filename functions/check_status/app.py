@@ -27,8 +27,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step = CheckInput.model_validate(event)
     logger.append_keys(job_id=step.job_id, task_id=step.task.task_id)
     task = check_task(
-        step.task, adapter=adapter_for(step.task.provider), policy=PollPolicy.from_env(), now=datetime.now(UTC)
+        step.task,
+        adapter=adapter_for(step.task.provider),
+        policy=PollPolicy.from_env(),
+        now=datetime.now(UTC),
     )
-    logger.info("status checked", extra={"status": task.status, "polls": task.polls, "next_wait": task.next_wait_seconds})
+    logger.info(
+        "status checked",
+        extra={"status": task.status, "polls": task.polls, "next_wait": task.next_wait_seconds},
+    )
     metrics.add_metric(name="StatusChecks", unit=MetricUnit.Count, value=1)
     return task.model_dump(mode="json")

@@ -43,15 +43,27 @@ def _local_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     try:
         info = stack.start()
-        print(f"local stack ready: AWS at {info.endpoint_url}, provider simulator at {info.simulator_url}", flush=True)
+        print(
+            f"local stack ready: AWS at {info.endpoint_url}, provider simulator at {info.simulator_url}",
+            flush=True,
+        )
         print(f"  input bucket   {info.input_bucket}\n  output bucket  {info.output_bucket}", flush=True)
-        print(f"  state machine  {info.state_machine_arn}\n  stack file     {Path(args.state_dir) / 'stack.json'}", flush=True)
+        print(
+            f"  state machine  {info.state_machine_arn}\n  stack file     {Path(args.state_dir) / 'stack.json'}",
+            flush=True,
+        )
         print("press Ctrl-C to stop", flush=True)
         stopping.wait()
     finally:
         stack.stop()
         print("local stack stopped", flush=True)
     return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from .send import send
+
+    return send(Path(args.event_file), state_dir=Path(args.state_dir))
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -71,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--state-dir", default=".local", help="where stack.json and logs are written")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Key=Value")
     up.set_defaults(run=_local_up)
+    send = local.add_parser("send", help="feed a sample from events/ to the running local stack and follow it")
+    send.add_argument("event_file", help="an S3 event, a PutEvents entries list, or a job request")
+    send.add_argument("--state-dir", default=".local")
+    send.set_defaults(run=_send)
     demo = commands.add_parser("demo", help="run one job end to end on the local stack")
     demo.add_argument("--out", default="out", help="where the MP4 is downloaded")
     demo.add_argument("--state-dir", default=".local")

@@ -39,7 +39,7 @@ def install_state_machine_targets() -> Callable[[], None]:
     """Patches rule delivery; returns the function that undoes it."""
     original = Rule.send_to_targets
 
-    def send_to_targets(rule: Rule, original_event: dict[str, Any], transform_input: bool = True) -> None:
+    def send_to_targets(rule: Rule, original_event: Any, transform_input: bool = True) -> None:
         machines = [target for target in rule.targets if _is_state_machine(target)]
         if machines and rule.event_pattern.matches_event(original_event):
             for target in machines:
@@ -55,7 +55,7 @@ def install_state_machine_targets() -> Callable[[], None]:
                 finally:
                     rule.targets = saved
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
 
     def uninstall() -> None:
         Rule.send_to_targets = original  # type: ignore[method-assign]
@@ -67,6 +67,8 @@ def _start(rule: Rule, target: dict[str, Any], event: dict[str, Any]) -> None:
     arn = target["Arn"]
     _, _, _, region, account, *_ = arn.split(":")
     try:
-        get_backend(account, region).start_execution(arn, name=str(uuid.uuid4()), execution_input=_target_input(target, event))
+        get_backend(account, region).start_execution(
+            arn, name=str(uuid.uuid4()), execution_input=_target_input(target, event)
+        )
     except Exception:
         log.exception("rule %s could not start %s", rule.name, arn)

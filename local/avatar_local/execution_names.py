@@ -12,11 +12,16 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 def install_generated_execution_names() -> Callable[[], None]:
     original = StepFunctionsParserBackend.start_execution
 
-    def start_execution(backend: StepFunctionsParserBackend, state_machine_arn: str, name: str | None = None,
-                        *args: Any, **kwargs: Any) -> Any:
+    def start_execution(
+        backend: StepFunctionsParserBackend,
+        state_machine_arn: str,
+        name: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         return original(backend, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
-    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign,assignment]
 
     def uninstall() -> None:
         StepFunctionsParserBackend.start_execution = original  # type: ignore[method-assign]

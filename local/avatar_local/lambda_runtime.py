@@ -7,6 +7,7 @@ and invocations run concurrently.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -55,8 +56,14 @@ class _Worker:
         }
         self.function = function
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "avatar_local.lambda_worker", str(function.code_dir), function.handler,
-             *map(str, function.layer_dirs)],
+            [
+                sys.executable,
+                "-m",
+                "avatar_local.lambda_worker",
+                str(function.code_dir),
+                function.handler,
+                *map(str, function.layer_dirs),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -84,7 +91,10 @@ class _Worker:
         if response is None:
             self.kill()
             raise InvocationError(
-                {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {self.function.timeout_seconds} seconds"}
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {self.function.timeout_seconds} seconds",
+                }
             )
         if "error" in response:
             raise InvocationError(response["error"])
@@ -149,7 +159,11 @@ class LocalLambdaRuntime:
         runtime = self
 
         def invoke(
-            backend: LambdaSimpleBackend, function_name: str, qualifier: str | None, body: Any, headers: Any,
+            backend: LambdaSimpleBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
             response_headers: Any,
         ) -> bytes | str | None:
             name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
@@ -167,14 +181,12 @@ class LocalLambdaRuntime:
                 return json.dumps(error.payload).encode()
             return json.dumps(result).encode()
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
 
     @staticmethod
     def _invoke_quietly(pool: _FunctionPool, event: Any) -> None:
-        try:
+        with contextlib.suppress(InvocationError):
             pool.invoke(event)
-        except InvocationError:
-            pass
 
     def warm(self) -> None:
         threads = [threading.Thread(target=pool.warm) for pool in self.pools.values()]

@@ -59,7 +59,7 @@ def install_loopback_transport_context() -> Callable[[], None]:
         policy = IAMPolicy(json.dumps(effective_policy(json.loads(bucket.policy))))
         return policy.is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign,assignment]
 
     def uninstall() -> None:
         FakeBucket.get_permission = original  # type: ignore[method-assign]

@@ -107,9 +107,7 @@ def _syllable(length: int, sample_rate: int, rng: np.random.Generator) -> npt.ND
     frequencies = harmonics * pitch
     first, second = rng.uniform(300, 850), rng.uniform(900, 2400)
     gains = (
-        np.exp(-(((frequencies - first) / 180) ** 2))
-        + 0.6 * np.exp(-(((frequencies - second) / 250) ** 2))
-        + 0.05
+        np.exp(-(((frequencies - first) / 180) ** 2)) + 0.6 * np.exp(-(((frequencies - second) / 250) ** 2)) + 0.05
     ) / np.sqrt(harmonics)
     voiced: npt.NDArray[np.float64] = np.sum(gains * np.sin(harmonics * phase), axis=0)
     time = np.arange(length) / sample_rate

@@ -8,9 +8,9 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from collections.abc import Callable
 
 import boto3
 import httpx
@@ -19,8 +19,8 @@ from moto.server import ThreadedMotoServer
 from .cfn import Provisioned, Provisioner
 from .eventbridge import install_state_machine_targets
 from .execution_names import install_generated_execution_names
-from .s3_policy import install_loopback_transport_context
 from .lambda_runtime import LocalFunction, LocalLambdaRuntime, runtime_environment
+from .s3_policy import install_loopback_transport_context
 from .simulator import ProviderSimulator, SimulatorSettings
 from .template import expand
 
@@ -47,6 +47,13 @@ class StackInfo:
     secret_access_key: str
     lambda_log: str
 
+    @classmethod
+    def load(cls, state_dir: Path) -> StackInfo:
+        stack_file = state_dir / "stack.json"
+        if not stack_file.exists():
+            raise FileNotFoundError(f"{stack_file} not found: start the stack with `avatar-pipeline local up` first")
+        return cls(**json.loads(stack_file.read_text(encoding="utf-8")))
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -58,7 +65,10 @@ def local_provider_credentials() -> dict[str, dict[str, str]]:
     """Fresh credentials for this run only, shared by the secret and the simulator."""
     return {
         "wavespeed": {"api_key": f"local-{secrets.token_hex(16)}"},
-        "volcengine": {"access_key_id": f"AKLOCAL{secrets.token_hex(8)}", "secret_access_key": secrets.token_hex(20)},
+        "volcengine": {
+            "access_key_id": f"AKLOCAL{secrets.token_hex(8)}",
+            "secret_access_key": secrets.token_hex(20),
+        },
         "kling": {"api_key": f"local-{secrets.token_hex(16)}"},
     }
 
@@ -118,7 +128,7 @@ class LocalStack:
         )
         self._simulator.start()
 
-        parameters = {name: self._simulator.url for name in PROVIDER_URL_PARAMETERS}
+        parameters = dict.fromkeys(PROVIDER_URL_PARAMETERS, self._simulator.url)
         parameters["AllowLoopbackEndpoints"] = "true"
         parameters.update(self.overrides)
         session = boto3.Session(
@@ -126,7 +136,11 @@ class LocalStack:
         )
         template = expand(self.root / "template.yaml", parameters, self.region)
         provisioned = Provisioner(
-            template, session=session, endpoint_url=self.endpoint_url, stack_name=STACK_NAME, parameter_values=parameters
+            template,
+            session=session,
+            endpoint_url=self.endpoint_url,
+            stack_name=STACK_NAME,
+            parameter_values=parameters,
         ).provision()
         secret_arn = provisioned.resources["ProviderSecret"].physical_id
         session.client("secretsmanager", endpoint_url=self.endpoint_url).put_secret_value(

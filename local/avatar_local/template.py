@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 import boto3
+import yaml
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
@@ -87,4 +87,3 @@ def expand(template_path: Path, parameter_values: dict[str, str], region: str) -
         outputs=cfn.get("Outputs", {}),
         local_paths=local_paths,
     )
-

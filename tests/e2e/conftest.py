@@ -93,8 +93,19 @@ _seen_events: list[dict[str, Any]] = []
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir = tmp_path_factory.mktemp("local-stack")
     command = [
-        sys.executable, "-m", "avatar_local.cli", "local", "up", "--port", "0", "--simulator-port", "0",
-        "--state-dir", str(state_dir), "--parameter-overrides", *E2E_OVERRIDES,
+        sys.executable,
+        "-m",
+        "avatar_local.cli",
+        "local",
+        "up",
+        "--port",
+        "0",
+        "--simulator-port",
+        "0",
+        "--state-dir",
+        str(state_dir),
+        "--parameter-overrides",
+        *E2E_OVERRIDES,
     ]
     log = (state_dir / "stack.out").open("w")
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
@@ -113,7 +124,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(
         Name="e2e-outcomes",
-        EventPattern=json.dumps({"source": ["avatar.pipeline"], "detail-type": ["Avatar Video Succeeded", "Avatar Video Failed"]}),
+        EventPattern=json.dumps(
+            {"source": ["avatar.pipeline"], "detail-type": ["Avatar Video Succeeded", "Avatar Video Failed"]}
+        ),
     )
     events.put_targets(Rule="e2e-outcomes", Targets=[{"Id": "queue", "Arn": queue_arn}])
     try:

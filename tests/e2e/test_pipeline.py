@@ -39,7 +39,8 @@ def _assert_verified_mp4(stack: Stack, output: dict[str, Any]) -> None:
     video = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert video[4:8] == b"ftyp"
     info = inspect_mp4(video)
-    assert info.has_video and info.has_audio
+    assert info.has_video
+    assert info.has_audio
     assert info.size == len(video) == output["size_bytes"]
     assert abs(info.duration_seconds - AUDIO_SECONDS) < 0.2
     result_key = key.rsplit("/", 1)[0] + "/result.json"
@@ -59,9 +60,7 @@ def _job_record(stack: Stack, job_id: str) -> dict[str, str]:
 def test_manifest_drop_becomes_a_durable_mp4(stack: Stack) -> None:
     folder = f"jobs/manifest-{uuid.uuid4().hex[:8]}"
     _upload_media(stack, folder)
-    key = _drop_manifest(
-        stack, folder, {"image": "face.png", "audio": "voice.wav", "output_prefix": "campaign-7/"}
-    )
+    key = _drop_manifest(stack, folder, {"image": "face.png", "audio": "voice.wav", "output_prefix": "campaign-7/"})
 
     described = stack.wait_until_done(stack.wait_for_execution(key))
 
@@ -82,7 +81,13 @@ def test_custom_event_becomes_a_durable_mp4(stack: Stack) -> None:
     job_id = f"event-{uuid.uuid4().hex[:8]}"
     request = {"provider": "wavespeed/omnihuman-1.5", "image": image, "audio": audio, "job_id": job_id}
     stack.client("events").put_events(
-        Entries=[{"Source": "avatar.pipeline", "DetailType": "Avatar Video Requested", "Detail": json.dumps(request)}]
+        Entries=[
+            {
+                "Source": "avatar.pipeline",
+                "DetailType": "Avatar Video Requested",
+                "Detail": json.dumps(request),
+            }
+        ]
     )
 
     described = stack.wait_until_done(stack.wait_for_execution(job_id))
@@ -125,7 +130,10 @@ def test_same_s3_event_delivered_twice_creates_one_provider_task(stack: Stack) -
     assert len(stack.submissions(folder)) == 1
     outputs = [json.loads(d["output"]) for d in (first_done, second_done)]
     assert sum(1 for output in outputs if "output_uri" in output) == 1
+    duplicates = [output for output in outputs if output.get("duplicate")]
+    assert len(duplicates) == 1
     job_id = next(output["job_id"] for output in outputs if "output_uri" in output)
+    assert duplicates[0]["job_id"] == job_id
     assert [e["detail-type"] for e in stack.outcome_events(job_id)] == ["Avatar Video Succeeded"]
 
 
@@ -146,7 +154,8 @@ def test_failed_provider_task_ends_in_provider_task_failed(stack: Stack) -> None
     assert events[0]["detail"]["error"] == "ProviderTaskFailed"
     assert "simulated generation failure" in events[0]["detail"]["cause"]
     record = _job_record(stack, job_id)
-    assert record["status"] == "FAILED" and record["error"] == "ProviderTaskFailed"
+    assert record["status"] == "FAILED"
+    assert record["error"] == "ProviderTaskFailed"
     assert record["provider_task_id"] == events[0]["detail"]["provider_task_id"]
 
 

@@ -80,7 +80,10 @@ def wav_duration_seconds(head: bytes) -> float | None:
         return None
     offset, byte_rate = 12, 0
     while offset + 8 <= len(head):
-        chunk_id, chunk_size = head[offset : offset + 4], int.from_bytes(head[offset + 4 : offset + 8], "little")
+        chunk_id, chunk_size = (
+            head[offset : offset + 4],
+            int.from_bytes(head[offset + 4 : offset + 8], "little"),
+        )
         if chunk_id == b"fmt " and offset + 16 <= len(head):
             byte_rate = int.from_bytes(head[offset + 16 : offset + 20], "little")
         elif chunk_id == b"data":

@@ -32,7 +32,8 @@ class JobRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", title="Avatar video job request")
 
     provider: str | None = Field(
-        default=None, description="Provider id, e.g. wavespeed/omnihuman-1.5; defaults to the stack's default."
+        default=None,
+        description="Provider id, e.g. wavespeed/omnihuman-1.5; defaults to the stack's default.",
     )
     image: str = Field(
         min_length=1,
@@ -58,7 +59,9 @@ class JobRequest(BaseModel):
     )
     job_id: str | None = Field(
         default=None,
-        description="Idempotency key: letters, digits, '.', '_', '-', at most 64 chars. Derived from the trigger if absent.",
+        description=(
+            "Idempotency key: letters, digits, '.', '_', '-', at most 64 chars. Derived from the trigger if absent."
+        ),
     )
 
     @field_validator("output_prefix")

@@ -149,5 +149,3 @@ class OutcomeStore:
         )
         if response.get("FailedEntryCount"):
             raise RuntimeError(f"EventBridge refused the {detail_type} event: {response.get('Entries')}")
-
-

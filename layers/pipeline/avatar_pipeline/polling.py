@@ -43,9 +43,7 @@ class PollPolicy:
         """The first check comes when the provider is expected to be done."""
         return self._bounded(self._clamp(estimated_generation_seconds), now=now, deadline=deadline)
 
-    def next_wait(
-        self, polls_done: int, *, now: datetime, deadline: datetime, rng: random.Random | None = None
-    ) -> int:
+    def next_wait(self, polls_done: int, *, now: datetime, deadline: datetime, rng: random.Random | None = None) -> int:
         """After ``polls_done`` checks found the task still running: min·rateⁿ⁻¹, capped, with ±jitter."""
         if polls_done >= self.max_polls:
             raise JobTimedOut(f"the provider was still generating after {polls_done} status checks")

@@ -21,6 +21,8 @@ def check_task(
     polls = task.polls + 1
     check = adapter.check(task.task_id)
     if check.status == "succeeded":
-        return task.model_copy(update={"polls": polls, "status": "succeeded", "next_wait_seconds": 0, "completed_at": now})
+        return task.model_copy(
+            update={"polls": polls, "status": "succeeded", "next_wait_seconds": 0, "completed_at": now}
+        )
     wait = policy.next_wait(polls, now=now, deadline=task.deadline, rng=rng)
     return task.model_copy(update={"polls": polls, "status": "running", "next_wait_seconds": wait})

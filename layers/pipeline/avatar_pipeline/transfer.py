@@ -94,9 +94,7 @@ def _upload_parts(
         raise BadBody(f"the MP4 is incomplete or malformed after {total} bytes ({scanner.malformed or 'cut mid-box'})")
     if buffer or not parts:
         flush()
-    done = s3.complete_multipart_upload(
-        Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-    )
+    done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
     return CopyOutcome(
         size_bytes=total,
         sha256=digest.hexdigest(),

@@ -22,7 +22,9 @@ HEAD_BYTES = 64 * 1024
 def validate_media(job: Job, s3: S3Client) -> ValidatedMedia:
     caps = provider_entry(job.provider).capabilities
     if job.image.s3 is None or (job.audio is not None and job.audio.s3 is None):
-        raise InvalidRequest("https:// inputs are not accepted by this release yet; upload the media to the input bucket")
+        raise InvalidRequest(
+            "https:// inputs are not accepted by this release yet; upload the media to the input bucket"
+        )
     image = read_head(s3, "image", job.image.s3, HEAD_BYTES)
     image_name = job.image.s3.uri
     image_format = check_image(image_name, image.head[:SIGNATURE_BYTES], image.size, caps)

@@ -70,9 +70,7 @@ class ProviderSimulator:
         self._server = make_server(
             self._host, self._port, create_app(self._state), threaded=True, request_handler=_LoggingHandler
         )
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="provider-simulator", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="provider-simulator", daemon=True)
         self._thread.start()
         logger.info("provider simulator listening on %s", self.url)
 

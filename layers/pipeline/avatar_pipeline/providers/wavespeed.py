@@ -45,7 +45,11 @@ class WaveSpeedAdapter(ProviderAdapter):
         self.client = client
 
     def submit(self, job: Job, inputs: PresignedInputs) -> str:
-        body: dict[str, Any] = {"image": inputs.image_url, "audio": inputs.audio_url, "enable_base64_output": False}
+        body: dict[str, Any] = {
+            "image": inputs.image_url,
+            "audio": inputs.audio_url,
+            "enable_base64_output": False,
+        }
         body.update(job.request.options)
         prediction = self._call("POST", f"/api/v3/{self.model}", "submit", json=body)
         return prediction.id
