@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 
 class IntakeInput(BaseModel):
-    event: dict[str, Any]
+    event: Any
     execution_name: str
 
 

@@ -26,8 +26,13 @@ def synthetic_mp4(total: int) -> bytes:
     moov_body += (total // 1000).to_bytes(4, "big") + bytes(80)
     moov = (8 + len(moov_body)).to_bytes(4, "big") + b"moov" + moov_body
     mdat_size = total - len(ftyp) - len(moov)
-    return ftyp + moov + mdat_size.to_bytes(4, "big") + b"mdat" + os.urandom(1024) * ((mdat_size - 8) // 1024) + bytes(
-        (mdat_size - 8) % 1024
+    return (
+        ftyp
+        + moov
+        + mdat_size.to_bytes(4, "big")
+        + b"mdat"
+        + os.urandom(1024) * ((mdat_size - 8) // 1024)
+        + bytes((mdat_size - 8) % 1024)
     )
 
 
@@ -57,7 +62,7 @@ class DiscardingS3:
     def create_multipart_upload(self, **kwargs: object) -> dict[str, str]:
         return {"UploadId": "bench"}
 
-    def upload_part(self, Body: bytes, **kwargs: object) -> dict[str, str]:  # noqa: N803 - boto3's name
+    def upload_part(self, Body: bytes, **kwargs: object) -> dict[str, str]:
         self.stored += len(Body)
         return {"ETag": hashlib.md5(Body, usedforsecurity=False).hexdigest()}
 
@@ -67,7 +72,7 @@ class DiscardingS3:
     def abort_multipart_upload(self, **kwargs: object) -> None:
         return None
 
-    def put_object(self, Body: bytes, **kwargs: object) -> None:  # noqa: N803 - boto3's name
+    def put_object(self, Body: bytes, **kwargs: object) -> None:
         self.stored += len(Body)
 
 

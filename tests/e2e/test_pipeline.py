@@ -206,3 +206,29 @@ def _job_id_of(stack: Stack, described: dict[str, Any]) -> str:
         if event["type"] == "TaskStateExited" and event["stateExitedEventDetails"]["name"] == "Intake":
             return str(json.loads(event["stateExitedEventDetails"]["output"])["job"]["job_id"])
     raise AssertionError("Intake never finished")
+
+
+@pytest.mark.parametrize(
+    ("execution_input", "expected_cause"),
+    [
+        ('"just a string"', "must be a JSON object"),
+        ('{"image": "s3://x/y.png", "audio": "s3://x/y.wav", "output": "typo"}', "output: unknown field"),
+    ],
+)
+def test_invalid_console_input_is_recorded_as_invalid_request(
+    stack: Stack, execution_input: str, expected_cause: str
+) -> None:
+    sfn = stack.client("stepfunctions")
+    name = f"bad-{uuid.uuid4().hex[:8]}"
+    execution = sfn.start_execution(stateMachineArn=stack.info["state_machine_arn"], name=name, input=execution_input)
+
+    described = stack.wait_until_done(execution["executionArn"])
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "InvalidRequest"
+    assert expected_cause in described["cause"]
+    record = _job_record(stack, f"execution-{name}")
+    assert record["status"] == "FAILED"
+    assert expected_cause in record["cause"]
+    events = stack.outcome_events(f"execution-{name}")
+    assert [e["detail"]["error"] for e in events] == ["InvalidRequest"]

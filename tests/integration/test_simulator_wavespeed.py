@@ -124,15 +124,9 @@ def _mouth_darkness(video: bytes) -> list[float]:
     [{}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}],
     ids=["missing", "wrong-key", "no-bearer"],
 )
-def test_rejects_bad_credentials(
-    simulator: ProviderSimulator, media_url: str, headers: dict[str, str]
-) -> None:
-    submit = httpx.post(
-        f"{simulator.url}/api/v3/{MODEL}", json=_body(media_url), headers=headers, trust_env=False
-    )
-    query = httpx.get(
-        f"{simulator.url}/api/v3/predictions/{'0' * 32}/result", headers=headers, trust_env=False
-    )
+def test_rejects_bad_credentials(simulator: ProviderSimulator, media_url: str, headers: dict[str, str]) -> None:
+    submit = httpx.post(f"{simulator.url}/api/v3/{MODEL}", json=_body(media_url), headers=headers, trust_env=False)
+    query = httpx.get(f"{simulator.url}/api/v3/predictions/{'0' * 32}/result", headers=headers, trust_env=False)
     for response in (submit, query):
         assert response.status_code == 401
         assert response.json() == {"code": 401, "message": "Unauthorized: invalid API key", "data": None}
@@ -166,9 +160,7 @@ def test_rejects_invalid_submissions(
 
 
 def test_rejects_a_body_that_is_not_a_json_object(client: httpx.Client) -> None:
-    response = client.post(
-        f"/api/v3/{MODEL}", content=b"[1, 2]", headers={"Content-Type": "application/json"}
-    )
+    response = client.post(f"/api/v3/{MODEL}", content=b"[1, 2]", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
 
 

@@ -39,7 +39,7 @@ class Ignored(BaseModel):
 
 
 def job_from_trigger(
-    event: dict[str, Any],
+    event: Any,
     *,
     execution_name: str,
     input_bucket: str,
@@ -48,6 +48,8 @@ def job_from_trigger(
     now: datetime | None = None,
 ) -> Job | Ignored:
     requested_at = now or datetime.now(UTC)
+    if not isinstance(event, dict):
+        raise InvalidRequest(f"the execution input must be a JSON object (a job request), got {type(event).__name__}")
     if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
         s3_event = _parse(S3EventNotificationEventBridgeModel, event, "S3 event")
         bucket, key = s3_event.detail.bucket.name, s3_event.detail.object.key

@@ -120,7 +120,9 @@ def _download(http: httpx.Client, url: str, *, s3: S3Client, bucket: str, key: s
                     raise _Expired(f"the result URL answered HTTP {response.status_code} (expired or revoked)")
                 if response.status_code != 200:
                     raise ProviderUnavailable(f"downloading the result answered HTTP {response.status_code}")
-                length = response.headers.get("content-length")
+                # Content-Length counts the encoded bytes on the wire; iter_bytes yields them decoded.
+                encoded = response.headers.get("content-encoding", "identity").strip().lower() != "identity"
+                length = None if encoded else response.headers.get("content-length")
                 return copy_stream_to_s3(
                     response.iter_bytes(CHUNK_BYTES),
                     s3=s3,

@@ -47,7 +47,11 @@ class PollPolicy:
         """After ``polls_done`` checks found the task still running: min·rateⁿ⁻¹, capped, with ±jitter."""
         if polls_done >= self.max_polls:
             raise JobTimedOut(f"the provider was still generating after {polls_done} status checks")
-        base = min(float(self.max_seconds), self.min_seconds * self.backoff_rate ** max(0, polls_done - 1))
+        try:
+            grown = self.min_seconds * self.backoff_rate ** max(0, polls_done - 1)
+        except OverflowError:  # a large poll budget: 2.0 ** 1024 does not fit a float
+            grown = math.inf if self.min_seconds else 0.0
+        base = min(float(self.max_seconds), grown)
         jitter = base * self.jitter_ratio * (rng or random.Random()).uniform(-1.0, 1.0)
         return self._bounded(self._clamp(max(base + jitter, 1.0)), now=now, deadline=deadline)
 

@@ -30,8 +30,11 @@ def read_manifest(s3: S3Client, location: S3Location, version_id: str | None, ma
     try:
         response = s3.get_object(**params)  # type: ignore[arg-type]
     except ClientError as error:
-        if _code(error) in MISSING_CODES:
+        code = _code(error)
+        if code in MISSING_CODES:
             raise InvalidRequest(f"manifest {location.uri} no longer exists") from error
+        if code == "InvalidRange":
+            raise InvalidRequest(f"manifest {location.uri} is empty (0 bytes)") from error
         raise
     total = _total_size(response.get("ContentRange"), response["ContentLength"])
     if total > max_bytes:

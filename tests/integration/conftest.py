@@ -1,0 +1,39 @@
+"""moto in-process, with fake credentials and fresh boto3 clients for every test."""
+
+from collections.abc import Iterator
+
+import pytest
+from avatar_pipeline import aws as pipeline_aws
+from moto import mock_aws
+
+REGION = "us-east-1"
+FAKE_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+def clear_client_caches() -> None:
+    for factory in (pipeline_aws.s3, pipeline_aws.dynamodb, pipeline_aws.events):
+        factory.cache_clear()
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FAKE_AWS_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def mocked_aws(aws_env: None) -> Iterator[None]:
+    """Everything inside runs against moto; the pipeline's cached clients are rebuilt inside the mock."""
+    clear_client_caches()
+    with mock_aws():
+        yield
+    clear_client_caches()

@@ -1,0 +1,338 @@
+"""The thin Lambda handlers in functions/*/app.py, called as Lambda would, against moto."""
+
+import importlib.util
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+import respx
+from avatar_local.samples import portrait_png, speech_audio
+from aws_lambda_powertools.utilities import parameters
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+INPUT_BUCKET = "avatar-input"
+TABLE = "avatar-jobs"
+EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:avatar:exec-1"
+WAVESPEED = "https://wavespeed.test"
+API_KEY = "ws-handler-key"
+COMMON_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "avatar-pipeline",
+    "POWERTOOLS_METRICS_NAMESPACE": "Test",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+# As template.yaml gives them (values pointing at the test doubles).
+FUNCTION_ENV: dict[str, dict[str, str]] = {
+    "intake": {"INPUT_BUCKET": INPUT_BUCKET, "DEFAULT_PROVIDER": "wavespeed/omnihuman-1.5"},
+    "validate_media": {},
+    "submit_job": {
+        "WAVESPEED_BASE_URL": WAVESPEED,
+        "VOLCENGINE_BASE_URL": "https://volcengine.test",
+        "KLING_BASE_URL": "https://kling.test",
+        "POLL_MIN_SECONDS": "5",
+        "POLL_MAX_SECONDS": "60",
+        "MAX_POLLS": "200",
+        "JOB_DEADLINE_SECONDS": "10800",
+        "PRESIGN_SECONDS": "900",
+    },
+    "check_status": {
+        "WAVESPEED_BASE_URL": WAVESPEED,
+        "VOLCENGINE_BASE_URL": "https://volcengine.test",
+        "KLING_BASE_URL": "https://kling.test",
+        "POLL_MIN_SECONDS": "5",
+        "POLL_MAX_SECONDS": "60",
+        "MAX_POLLS": "200",
+        "JOB_DEADLINE_SECONDS": "10800",
+    },
+    "record_outcome": {"JOBS_TABLE": TABLE, "EVENT_BUS_NAME": "default"},
+}
+ALL_PIPELINE_VARS = {name for env in FUNCTION_ENV.values() for name in env} | {
+    "PROVIDER_SECRET_ARN",
+    "OUTPUT_BUCKET",
+    "ALLOW_LOOPBACK_ENDPOINTS",
+}
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "avatar-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:avatar-test"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+def _load(name: str) -> ModuleType:
+    module_name = f"avatar_handler_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def handlers() -> Iterator[dict[str, ModuleType]]:
+    # Powertools reads its settings when avatar_pipeline.observability is first imported.
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in COMMON_ENV.items():
+            patch.setenv(name, value)
+        yield {name: _load(name) for name in FUNCTION_ENV}
+
+
+@pytest.fixture
+def aws(handlers: dict[str, ModuleType], mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in COMMON_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in ALL_PIPELINE_VARS:
+        monkeypatch.delenv(name, raising=False)
+    parameters.clear_caches()  # the secret provider's client and cached values belong to one mock
+    boto3.client("s3").create_bucket(Bucket=INPUT_BUCKET)
+    yield
+    parameters.clear_caches()
+
+
+@pytest.fixture
+def invoke(handlers: dict[str, ModuleType], aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Calls one function's handler with only the environment the template gives that function."""
+
+    def call(name: str, event: dict[str, Any], extra_env: dict[str, str] | None = None) -> Any:
+        with monkeypatch.context() as patch:
+            for variable, value in {**FUNCTION_ENV[name], **(extra_env or {})}.items():
+                patch.setenv(variable, value)
+            context = FakeLambdaContext(function_name=f"avatar-{name}")
+            result = handlers[name].lambda_handler(event, context)
+        json.dumps(result)  # what Lambda returns must be JSON
+        return result
+
+    return call
+
+
+def console_request(**overrides: Any) -> dict[str, Any]:
+    return {
+        "image": f"s3://{INPUT_BUCKET}/media/alice.png",
+        "audio": f"s3://{INPUT_BUCKET}/media/alice.wav",
+        **overrides,
+    }
+
+
+def upload_samples() -> tuple[bytes, bytes]:
+    png, wav = portrait_png(256), speech_audio(2.0)
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=INPUT_BUCKET, Key="media/alice.png", Body=png)
+    s3.put_object(Bucket=INPUT_BUCKET, Key="media/alice.wav", Body=wav)
+    return png, wav
+
+
+def test_intake_accepts_a_console_request(invoke: Any) -> None:
+    result = invoke("intake", {"event": console_request(job_id="console-1"), "execution_name": "exec-1"})
+    assert result["accepted"] is True
+    job = result["job"]
+    assert job["job_id"] == "console-1"
+    assert job["provider"] == "wavespeed/omnihuman-1.5"
+    assert job["trigger"] == "console"
+    assert job["image"]["s3"] == {"bucket": INPUT_BUCKET, "key": "media/alice.png"}
+
+
+def manifest_event(key: str, put: dict[str, Any]) -> dict[str, Any]:
+    """An S3 "Object Created" event as EventBridge delivers it (moto's numeric ``time`` included)."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": 1700000000,
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{INPUT_BUCKET}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": INPUT_BUCKET},
+            "object": {
+                "key": key,
+                "size": 40,
+                "etag": put["ETag"].strip('"'),
+                "version-id": put["VersionId"],
+                "sequencer": "00617F08299329D189",
+            },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject",
+        },
+    }
+
+
+def put_manifest(key: str, body: bytes) -> dict[str, Any]:
+    s3 = boto3.client("s3")
+    s3.put_bucket_versioning(Bucket=INPUT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    response: dict[str, Any] = s3.put_object(Bucket=INPUT_BUCKET, Key=key, Body=body)
+    return response
+
+
+def test_intake_reads_a_manifest_from_s3(invoke: Any) -> None:
+    key = "jobs/team/alice.json"
+    put = put_manifest(key, json.dumps({"image": "a.png", "audio": "a.wav"}).encode())
+    result = invoke("intake", {"event": manifest_event(key, put), "execution_name": "exec-2"})
+    assert result["accepted"] is True
+    assert result["job"]["image"]["s3"]["key"] == "jobs/team/a.png"
+    assert result["job"]["manifest"] == {"bucket": INPUT_BUCKET, "key": key}
+    assert result["job"]["job_id"].startswith("m-")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b"", "is empty (0 bytes)"), (b"not json", "is not valid JSON"), (b"[]", "must be a JSON object")],
+    ids=["empty", "not-json", "not-object"],
+)
+def test_intake_bad_manifest_raises_invalid_request(invoke: Any, body: bytes, message: str) -> None:
+    key = "jobs/broken.json"
+    put = put_manifest(key, body)
+    with pytest.raises(Exception, match=re.escape(message)) as caught:
+        invoke("intake", {"event": manifest_event(key, put), "execution_name": "exec-9"})
+    assert type(caught.value).__name__ == "InvalidRequest"
+    assert f"manifest s3://{INPUT_BUCKET}/{key}" in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_intake_ignores_objects_that_are_not_manifests(invoke: Any) -> None:
+    event = {
+        "version": "0",
+        "id": "1",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2025-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": INPUT_BUCKET},
+            "object": {"key": "media/alice.png", "etag": "e"},
+            "request-id": "r",
+            "requester": "123456789012",
+            "reason": "PutObject",
+        },
+    }
+    result = invoke("intake", {"event": event, "execution_name": "exec-3"})
+    assert result == {
+        "accepted": False,
+        "ignored": f"s3://{INPUT_BUCKET}/media/alice.png is not a manifest (jobs/*.json)",
+    }
+
+
+def test_intake_invalid_request_raises_the_contract_error_name(invoke: Any) -> None:
+    with pytest.raises(Exception, match="is a relative key") as caught:
+        invoke("intake", {"event": console_request(image="alice.png"), "execution_name": "exec-4"})
+    assert type(caught.value).__name__ == "InvalidRequest"
+    assert "relative key" in str(caught.value)
+
+
+def test_validate_media_probes_uploaded_samples(invoke: Any) -> None:
+    png, wav = upload_samples()
+    job = invoke("intake", {"event": console_request(), "execution_name": "exec-5"})["job"]
+    media = invoke("validate_media", {"job": job})
+    assert media["image"]["format"] == "png"
+    assert (media["image"]["width"], media["image"]["height"], media["image"]["size_bytes"]) == (256, 256, len(png))
+    assert media["audio"]["format"] == "wav"
+    assert media["audio"]["size_bytes"] == len(wav)
+    assert media["audio"]["duration_seconds"] == pytest.approx(2.0, abs=1e-3)
+
+
+def test_validate_media_missing_input_raises_invalid_request(invoke: Any) -> None:
+    job = invoke("intake", {"event": console_request(), "execution_name": "exec-6"})["job"]
+    with pytest.raises(Exception, match="upload it before the manifest") as caught:
+        invoke("validate_media", {"job": job})
+    assert type(caught.value).__name__ == "InvalidRequest"
+    assert f"s3://{INPUT_BUCKET}/media/alice.png does not exist" in str(caught.value)
+
+
+def test_submit_and_check_status_use_the_secret_and_the_provider(invoke: Any) -> None:
+    upload_samples()
+    secret_arn = boto3.client("secretsmanager").create_secret(
+        Name="provider-credentials", SecretString=json.dumps({"wavespeed": {"api_key": API_KEY}})
+    )["ARN"]
+    job = invoke("intake", {"event": console_request(job_id="j-7"), "execution_name": "exec-7"})["job"]
+    media = invoke("validate_media", {"job": job})
+    prediction = {"id": "pred-7", "status": "created", "outputs": []}
+    with respx.mock(base_url=WAVESPEED, assert_all_called=True) as api:
+        submit = api.post("/api/v3/bytedance/avatar-omni-human-1.5").respond(
+            200, json={"code": 200, "message": "success", "data": prediction}
+        )
+        api.get("/api/v3/predictions/pred-7/result").respond(
+            200, json={"code": 200, "message": "success", "data": {**prediction, "status": "processing"}}
+        )
+        task = invoke("submit_job", {"job": job, "media": media}, {"PROVIDER_SECRET_ARN": secret_arn})
+        checked = invoke("check_status", {"job_id": "j-7", "task": task}, {"PROVIDER_SECRET_ARN": secret_arn})
+    assert submit.calls.last.request.headers["Authorization"] == f"Bearer {API_KEY}"
+    body = json.loads(submit.calls.last.request.content)
+    assert body["image"].startswith(f"https://{INPUT_BUCKET}.s3.amazonaws.com/media/alice.png?")
+    assert "X-Amz-Expires=900" in body["image"]
+    assert "X-Amz-Signature=" in body["image"]
+    assert body["audio"].startswith(f"https://{INPUT_BUCKET}.s3.amazonaws.com/media/alice.wav?")
+    assert task["task_id"] == "pred-7"
+    assert task["status"] == "running"
+    assert task["next_wait_seconds"] == 12, "6 s of generation per audio second for 2 s of audio"
+    assert checked["status"] == "running"
+    assert checked["polls"] == 1
+    assert 5 <= checked["next_wait_seconds"] <= 6
+
+
+def create_jobs_table() -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def test_record_outcome_failure_writes_the_table(invoke: Any) -> None:
+    create_jobs_table()
+    cause = json.dumps({"errorType": "InvalidRequest", "errorMessage": "image 'a.png' is a relative key"})
+    event = {
+        "outcome": "failed",
+        "execution_arn": EXECUTION_ARN,
+        "execution_name": "exec-8",
+        # After Intake fails, IntakeRejected hands over the error alone (never the caller's raw input).
+        "state": {"error": {"Error": "InvalidRequest", "Cause": cause}},
+    }
+    detail = invoke("record_outcome", event)
+    assert detail["job_id"] == "execution-exec-8"
+    assert detail["error"] == "InvalidRequest"
+    assert detail["cause"] == "image 'a.png' is a relative key"
+    item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "execution-exec-8"}})["Item"]
+    assert item["status"] == {"S": "FAILED"}
+    assert item["error"] == {"S": "InvalidRequest"}
+    assert item["cause"] == {"S": "image 'a.png' is a relative key"}
+    assert item["execution_arn"] == {"S": EXECUTION_ARN}
+
+
+def test_record_outcome_success_still_needs_a_complete_state(invoke: Any) -> None:
+    create_jobs_table()
+    event = {
+        "outcome": "succeeded",
+        "execution_arn": EXECUTION_ARN,
+        "execution_name": "exec-11",
+        "state": {"error": None},
+    }
+    with pytest.raises(ValueError, match="must carry job, task, media and output"):
+        invoke("record_outcome", event)
+
+
+def test_handlers_fail_without_their_environment(invoke: Any, handlers: dict[str, ModuleType]) -> None:
+    with pytest.raises(RuntimeError, match="INPUT_BUCKET is not set"):
+        handlers["intake"].lambda_handler({"event": console_request(), "execution_name": "x"}, FakeLambdaContext())

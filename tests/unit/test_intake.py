@@ -1,0 +1,409 @@
+"""``job_from_trigger``: S3 manifest events, custom events and console input become one validated Job."""
+
+import copy
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from avatar_pipeline.errors import InvalidRequest
+from avatar_pipeline.intake import MAX_MANIFEST_BYTES, Ignored, job_from_trigger
+from avatar_pipeline.models import Job, S3Location
+
+INPUT_BUCKET = "avatar-input"
+DEFAULT_PROVIDER = "wavespeed/omnihuman-1.5"
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def s3_event(
+    key: str = "jobs/alice.json",
+    *,
+    bucket: str = INPUT_BUCKET,
+    etag: str = "4e68adba0abe2dc8653dc3354e14c01d",
+    version_id: str | None = "096fKKXTRTtl3on89fVO.nfljtsv6qko",
+) -> dict[str, Any]:
+    """The shape of powertools' tests/events/s3EventBridgeNotificationObjectCreatedEvent.json."""
+    obj: dict[str, Any] = {"key": key, "size": 184662, "etag": etag, "sequencer": "006408CAD69598B05E"}
+    if version_id is not None:
+        obj["version-id"] = version_id
+    return {
+        "version": "0",
+        "id": "f5f1e65c-dc3a-93ca-6c1e-b1647eac7963",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2023-03-08T17:50:14Z",
+        "region": "eu-west-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject",
+        },
+    }
+
+
+def custom_event(detail: dict[str, Any], event_id: str = "0a1b2c3d-1111-2222-3333-444455556666") -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Avatar Video Requested",
+        "source": "avatar.pipeline",
+        "account": "123456789012",
+        "time": "2025-03-01T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+class FakeManifests:
+    """A ``read_manifest`` stand-in: serves fixed bytes and records what it was asked for."""
+
+    def __init__(self, body: bytes | dict[str, Any]) -> None:
+        self.body = json.dumps(body).encode() if isinstance(body, dict) else body
+        self.calls: list[tuple[S3Location, str | None, int]] = []
+
+    def __call__(self, location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
+        self.calls.append((location, version_id, max_bytes))
+        return self.body
+
+
+def run(event: dict[str, Any], manifest: Any = None, *, execution_name: str = "exec-1") -> Job | Ignored:
+    reader = manifest if manifest is not None else FakeManifests(b"{}")
+    return job_from_trigger(
+        event,
+        execution_name=execution_name,
+        input_bucket=INPUT_BUCKET,
+        default_provider=DEFAULT_PROVIDER,
+        read_manifest=reader,
+        now=NOW,
+    )
+
+
+def run_job(event: dict[str, Any], manifest: Any = None, **kwargs: Any) -> Job:
+    result = run(event, manifest, **kwargs)
+    assert isinstance(result, Job), result
+    return result
+
+
+def invalid(event: dict[str, Any], manifest: Any = None, **kwargs: Any) -> str:
+    with pytest.raises(InvalidRequest) as caught:
+        run(event, manifest, **kwargs)
+    assert caught.value.cause == str(caught.value)
+    return caught.value.cause
+
+
+MANIFEST = {"image": "alice.png", "audio": "voice/alice.mp3"}
+
+
+# --- S3 manifest events ---------------------------------------------------------------------------
+
+
+def test_manifest_event_becomes_a_job_with_media_relative_to_its_folder() -> None:
+    reader = FakeManifests(MANIFEST)
+    job = run_job(s3_event("jobs/campaign/alice.json"), reader)
+    assert job.trigger == "manifest"
+    assert job.provider == DEFAULT_PROVIDER
+    assert job.manifest == S3Location(bucket=INPUT_BUCKET, key="jobs/campaign/alice.json")
+    assert job.image.s3 == S3Location(bucket=INPUT_BUCKET, key="jobs/campaign/alice.png")
+    assert job.audio is not None
+    assert job.audio.s3 == S3Location(bucket=INPUT_BUCKET, key="jobs/campaign/voice/alice.mp3")
+    assert job.requested_at == NOW
+    assert job.request.image == "alice.png"
+    # The manifest is read at the version the event names, bounded in size.
+    assert reader.calls == [
+        (
+            S3Location(bucket=INPUT_BUCKET, key="jobs/campaign/alice.json"),
+            "096fKKXTRTtl3on89fVO.nfljtsv6qko",
+            MAX_MANIFEST_BYTES,
+        )
+    ]
+
+
+def test_manifest_media_may_climb_within_the_bucket_and_is_normalised() -> None:
+    reader = FakeManifests({"image": "./a/../alice.png", "audio": "../shared/alice.wav"})
+    job = run_job(s3_event("jobs/campaign/alice.json"), reader)
+    assert job.image.s3 == S3Location(bucket=INPUT_BUCKET, key="jobs/campaign/alice.png")
+    assert job.audio is not None
+    assert job.audio.s3 == S3Location(bucket=INPUT_BUCKET, key="jobs/shared/alice.wav")
+
+
+@pytest.mark.parametrize("ref", ["../../alice.png", "../../../etc/passwd", "a/../../../x.png", "/alice.png"])
+def test_manifest_media_escaping_the_folder_is_refused(ref: str) -> None:
+    message = invalid(s3_event("jobs/alice.json"), FakeManifests({"image": ref, "audio": "alice.mp3"}))
+    assert f"image {ref!r} escapes the manifest's folder" in message
+
+
+def test_manifest_media_may_be_s3_uris_in_the_input_bucket() -> None:
+    reader = FakeManifests({"image": f"s3://{INPUT_BUCKET}/media/a.png", "audio": "a.wav"})
+    job = run_job(s3_event(), reader)
+    assert job.image.s3 == S3Location(bucket=INPUT_BUCKET, key="media/a.png")
+    assert job.audio is not None
+    assert job.audio.s3 == S3Location(bucket=INPUT_BUCKET, key="jobs/a.wav")
+
+
+@pytest.mark.parametrize("key", ["jobs/alice.JSON", "jobs/alice.Json", "jobs/deep/er/alice.json"])
+def test_manifest_suffix_matches_case_insensitively(key: str) -> None:
+    assert isinstance(run(s3_event(key), FakeManifests(MANIFEST)), Job)
+
+
+@pytest.mark.parametrize(
+    "key", ["alice.json", "drop/alice.json", "jobs/alice.png", "jobs/alice.json.txt", "xjobs/alice.json"]
+)
+def test_objects_that_are_not_manifests_are_ignored(key: str) -> None:
+    reader = FakeManifests(MANIFEST)
+    result = run(s3_event(key), reader)
+    assert isinstance(result, Ignored)
+    assert f"s3://{INPUT_BUCKET}/{key} is not a manifest" in result.ignored
+    assert reader.calls == [], "an ignored object is never read"
+
+
+def test_manifest_in_another_bucket_is_refused() -> None:
+    reader = FakeManifests(MANIFEST)
+    message = invalid(s3_event(bucket="someone-else"), reader)
+    assert "s3://someone-else/jobs/alice.json" in message
+    assert f"not in the input bucket {INPUT_BUCKET}" in message
+    assert reader.calls == []
+
+
+def test_derived_job_id_is_deterministic_per_bucket_key_and_version() -> None:
+    first = run_job(s3_event(), FakeManifests(MANIFEST)).job_id
+    again = run_job(s3_event(), FakeManifests(MANIFEST)).job_id
+    assert first == again
+    assert first.startswith("m-")
+    assert run_job(s3_event(version_id="v2"), FakeManifests(MANIFEST)).job_id != first
+    assert run_job(s3_event("jobs/bob.json"), FakeManifests(MANIFEST)).job_id != first
+
+
+def test_version_id_is_preferred_over_etag() -> None:
+    one = run_job(s3_event(etag="aaa", version_id="v1"), FakeManifests(MANIFEST)).job_id
+    two = run_job(s3_event(etag="bbb", version_id="v1"), FakeManifests(MANIFEST)).job_id
+    assert one == two
+
+
+def test_without_version_the_etag_decides() -> None:
+    one = run_job(s3_event(etag="aaa", version_id=None), FakeManifests(MANIFEST)).job_id
+    same = run_job(s3_event(etag="aaa", version_id=None), FakeManifests(MANIFEST)).job_id
+    other = run_job(s3_event(etag="bbb", version_id=None), FakeManifests(MANIFEST)).job_id
+    assert one == same
+    assert one != other
+
+
+def test_caller_chosen_job_id_wins() -> None:
+    job = run_job(s3_event(), FakeManifests({**MANIFEST, "job_id": "my-job"}))
+    assert job.job_id == "my-job"
+
+
+def test_moto_style_numeric_event_time_is_accepted() -> None:
+    event = s3_event()
+    event["time"] = 1700000000
+    assert isinstance(run(event, FakeManifests(MANIFEST)), Job)
+
+
+def test_malformed_s3_event_is_refused() -> None:
+    event = s3_event()
+    del event["detail"]["bucket"]
+    message = invalid(event, FakeManifests(MANIFEST))
+    assert "malformed S3 event" in message
+    assert "detail.bucket" in message
+
+
+# --- manifest bodies ------------------------------------------------------------------------------
+
+
+def test_manifest_that_is_not_utf8_is_refused() -> None:
+    message = invalid(s3_event(), FakeManifests(b"\xff\xfe{\x00}\x00"))
+    assert f"manifest s3://{INPUT_BUCKET}/jobs/alice.json is not UTF-8 text" in message
+
+
+def test_manifest_that_is_not_json_is_refused() -> None:
+    message = invalid(s3_event(), FakeManifests(b'{"image": "a.png",'))
+    assert f"manifest s3://{INPUT_BUCKET}/jobs/alice.json is not valid JSON" in message
+    assert "line 1" in message
+
+
+@pytest.mark.parametrize(("body", "kind"), [(b"[1, 2]", "list"), (b'"alice.png"', "str"), (b"null", "NoneType")])
+def test_manifest_that_is_not_an_object_is_refused(body: bytes, kind: str) -> None:
+    message = invalid(s3_event(), FakeManifests(body))
+    assert "must be a JSON object with the job request fields" in message
+    assert f"got {kind}" in message
+
+
+def test_deeply_nested_manifest_is_refused_readably() -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    message = invalid(s3_event(), FakeManifests(body))
+    assert message == f"manifest s3://{INPUT_BUCKET}/jobs/alice.json is nested too deeply"
+
+
+def test_deeply_nested_object_manifest_is_refused_readably() -> None:
+    body = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    message = invalid(s3_event(), FakeManifests(body))
+    assert message == f"manifest s3://{INPUT_BUCKET}/jobs/alice.json is nested too deeply"
+
+
+def test_manifest_with_unknown_field_names_the_field() -> None:
+    message = invalid(s3_event(), FakeManifests({**MANIFEST, "colour": "red"}))
+    assert "is not a valid job request" in message
+    assert "colour: unknown field" in message
+
+
+def test_manifest_missing_image_names_the_field() -> None:
+    message = invalid(s3_event(), FakeManifests({"audio": "a.mp3"}))
+    assert "image: Field required" in message
+
+
+# --- custom events --------------------------------------------------------------------------------
+
+
+def test_custom_event_with_s3_media() -> None:
+    detail = {"image": f"s3://{INPUT_BUCKET}/media/a.png", "audio": f"s3://{INPUT_BUCKET}/media/a.wav"}
+    job = run_job(custom_event(detail))
+    assert job.trigger == "event"
+    assert job.manifest is None
+    assert job.image.s3 == S3Location(bucket=INPUT_BUCKET, key="media/a.png")
+    assert job.audio is not None
+    assert job.audio.s3 == S3Location(bucket=INPUT_BUCKET, key="media/a.wav")
+    assert job.job_id.startswith("e-")
+    assert run_job(custom_event(detail)).job_id == job.job_id
+    assert run_job(custom_event(detail, event_id="another-id")).job_id != job.job_id
+
+
+def test_custom_event_with_https_media() -> None:
+    detail = {"image": "https://cdn.example.com/a.png", "audio": "https://cdn.example.com/a.wav"}
+    job = run_job(custom_event(detail))
+    assert job.image.url == "https://cdn.example.com/a.png"
+    assert job.image.s3 is None
+
+
+@pytest.mark.parametrize("field", ["image", "audio"])
+def test_relative_key_in_a_custom_event_is_refused_naming_the_field(field: str) -> None:
+    detail = {"image": f"s3://{INPUT_BUCKET}/a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav", field: "a.bin"}
+    message = invalid(custom_event(detail))
+    assert message.startswith(f"{field} 'a.bin' is a relative key")
+    assert "only a manifest file can use" in message
+
+
+def test_custom_event_that_is_not_an_object_is_refused() -> None:
+    message = invalid(custom_event("not-an-object"))  # type: ignore[arg-type]
+    assert message.startswith("malformed custom event: detail")
+
+
+# --- console input --------------------------------------------------------------------------------
+
+
+def test_console_input_is_a_job() -> None:
+    body = {"image": f"s3://{INPUT_BUCKET}/a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav", "job_id": "console-1"}
+    job = run_job(body)
+    assert job.trigger == "console"
+    assert job.job_id == "console-1"
+
+
+def test_console_job_id_is_derived_from_the_execution_name() -> None:
+    body = {"image": f"s3://{INPUT_BUCKET}/a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav"}
+    one = run_job(body, execution_name="exec-A").job_id
+    assert one.startswith("c-")
+    assert run_job(body, execution_name="exec-A").job_id == one
+    assert run_job(body, execution_name="exec-B").job_id != one
+
+
+def test_relative_key_in_console_input_is_refused() -> None:
+    message = invalid({"image": "a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav"})
+    assert message.startswith("image 'a.png' is a relative key")
+
+
+def test_console_input_that_is_not_a_request_is_refused() -> None:
+    message = invalid({"hello": "world"})
+    assert "the execution input is not a valid job request" in message
+    assert "hello: unknown field" in message
+    assert "image: Field required" in message
+
+
+@pytest.mark.parametrize("field", ["image", "audio"])
+def test_s3_uri_outside_the_input_bucket_is_refused(field: str) -> None:
+    body = {"image": f"s3://{INPUT_BUCKET}/a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav"}
+    body[field] = "s3://other-bucket/secret.bin"
+    message = invalid(body)
+    assert f"{field} s3://other-bucket/secret.bin is outside the input bucket {INPUT_BUCKET}" in message
+
+
+@pytest.mark.parametrize("ref", ["s3://", f"s3://{INPUT_BUCKET}", f"s3://{INPUT_BUCKET}/"])
+def test_incomplete_s3_uri_is_refused(ref: str) -> None:
+    message = invalid({"image": ref, "audio": f"s3://{INPUT_BUCKET}/a.wav"})
+    assert "is not a valid s3://bucket/key URI" in message
+
+
+@pytest.mark.parametrize(
+    ("ref", "scheme"),
+    [
+        ("http://cdn.example.com/a.png", "http"),
+        ("file:///etc/passwd", "file"),
+        ("ftp://example.com/a.png", "ftp"),
+        ("HTTP://cdn.example.com/a.png", "http"),
+    ],
+)
+def test_other_schemes_are_refused(ref: str, scheme: str) -> None:
+    message = invalid({"image": ref, "audio": f"s3://{INPUT_BUCKET}/a.wav"})
+    assert f"image {ref!r} uses {scheme}://" in message
+    assert "only a relative key, s3:// or https:// is accepted" in message
+
+
+def test_https_url_without_host_is_refused() -> None:
+    message = invalid({"image": "https:///a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav"})
+    assert "not a valid https URL" in message
+
+
+def test_control_characters_in_media_refs_are_refused() -> None:
+    message = invalid({"image": f"s3://{INPUT_BUCKET}/a\n.png", "audio": f"s3://{INPUT_BUCKET}/a.wav"})
+    assert message == "image contains control characters"
+
+
+# --- providers and options ------------------------------------------------------------------------
+
+CONSOLE = {"image": f"s3://{INPUT_BUCKET}/a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav"}
+
+
+def test_unknown_provider_is_refused_listing_the_available_ones() -> None:
+    message = invalid({**CONSOLE, "provider": "acme/talker"})
+    assert message == "unknown provider 'acme/talker'; available: wavespeed/omnihuman-1.5"
+
+
+@pytest.mark.parametrize("provider", ["kling/avatar", "volcengine/omnihuman-1.5", "wavespeed/hunyuan-avatar"])
+def test_contract_provider_not_in_this_release_says_so(provider: str) -> None:
+    message = invalid({**CONSOLE, "provider": provider})
+    assert message == f"provider {provider} is not available in this release; available: wavespeed/omnihuman-1.5"
+
+
+def test_explicit_provider_is_kept() -> None:
+    assert run_job({**CONSOLE, "provider": "wavespeed/omnihuman-1.5"}).provider == "wavespeed/omnihuman-1.5"
+
+
+def test_prompt_is_refused_for_a_provider_without_prompts() -> None:
+    message = invalid({**CONSOLE, "prompt": "smile"})
+    assert message == "wavespeed/omnihuman-1.5 does not take a prompt"
+
+
+def test_seed_is_refused_for_a_provider_without_seeds() -> None:
+    message = invalid({**CONSOLE, "seed": 7})
+    assert message == "wavespeed/omnihuman-1.5 does not take a seed"
+
+
+def test_unknown_option_is_refused_listing_allowed_ones() -> None:
+    message = invalid({**CONSOLE, "options": {"resolution": "720p", "mode": "pro"}})
+    assert message == "unknown option(s) for wavespeed/omnihuman-1.5: mode, resolution; allowed: none"
+
+
+def test_audio_id_is_an_unknown_option_for_wavespeed() -> None:
+    message = invalid({"image": CONSOLE["image"], "options": {"audio_id": "voice-1"}})
+    assert "unknown option(s) for wavespeed/omnihuman-1.5: audio_id" in message
+
+
+def test_input_event_is_not_mutated() -> None:
+    event = s3_event()
+    before = copy.deepcopy(event)
+    run(event, FakeManifests(MANIFEST))
+    assert event == before

@@ -1,0 +1,166 @@
+"""Content sniffing and per-provider media limits, on real generated media."""
+
+import dataclasses
+import io
+import wave
+
+import pytest
+from avatar_local.samples import portrait_jpeg, portrait_png, speech_audio
+from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
+from avatar_pipeline.errors import InvalidMedia
+from avatar_pipeline.media import (
+    SIGNATURE_BYTES,
+    check_audio,
+    check_image,
+    sniff_audio,
+    sniff_image,
+    wav_duration_seconds,
+)
+from PIL import Image
+
+CAPS = WAVESPEED_OMNIHUMAN_15
+PNG = portrait_png(128)
+JPEG = portrait_jpeg(128)
+WAV = speech_audio(1.5)
+MP3 = speech_audio(1.0, fmt="mp3")
+M4A = speech_audio(1.0, fmt="m4a")
+JUNK = b"<!DOCTYPE html><html><body>Access denied</body></html>"
+
+
+def _webp() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(buffer, format="WEBP")
+    return buffer.getvalue()
+
+
+def _gif() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, format="GIF")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(PNG, "png"), (JPEG, "jpeg"), (_webp(), "webp"), (_gif(), "gif"), (JUNK, None), (b"", None), (WAV, None)],
+)
+def test_sniff_image(data: bytes, expected: str | None) -> None:
+    assert sniff_image(data[:SIGNATURE_BYTES]) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (WAV, "wav"),
+        (MP3, "mp3"),
+        (M4A, "m4a"),
+        (b"\xff\xfb\x90\x64" + b"\x00" * 60, "mp3"),  # a bare MPEG-1 layer III frame header, no ID3
+        (b"\xff\xf1\x50\x80" + b"\x00" * 60, "aac"),  # an ADTS header
+        (b"fLaC\x00\x00\x00\x22", "flac"),
+        (b"OggS\x00\x02", "ogg"),
+        (JUNK, None),
+        (PNG, None),
+        (b"", None),
+        (b"\xff", None),
+    ],
+)
+def test_sniff_audio(data: bytes, expected: str | None) -> None:
+    assert sniff_audio(data[:SIGNATURE_BYTES]) == expected
+
+
+def test_check_image_accepts_png_and_jpeg() -> None:
+    assert check_image("s3://in/a.png", PNG[:SIGNATURE_BYTES], len(PNG), CAPS) == "png"
+    assert check_image("s3://in/a.jpg", JPEG[:SIGNATURE_BYTES], len(JPEG), CAPS) == "jpeg"
+
+
+def test_check_audio_accepts_wav_mp3_m4a() -> None:
+    for data, fmt in ((WAV, "wav"), (MP3, "mp3"), (M4A, "m4a")):
+        assert check_audio(f"s3://in/a.{fmt}", data[:SIGNATURE_BYTES], len(data), CAPS) == fmt
+
+
+def test_unrecognised_image_names_file_content_and_accepted_formats() -> None:
+    with pytest.raises(InvalidMedia) as caught:
+        check_image("s3://in/alice.png", JUNK[:SIGNATURE_BYTES], len(JUNK), CAPS)
+    message = caught.value.cause
+    assert "image s3://in/alice.png is not a recognised image" in message
+    assert JUNK[:8].hex() in message
+    assert "wavespeed/omnihuman-1.5 accepts jpeg, png, webp" in message
+
+
+def test_image_of_an_unaccepted_format_says_what_it_is() -> None:
+    gif = _gif()
+    with pytest.raises(InvalidMedia) as caught:
+        check_image("s3://in/alice.gif", gif[:SIGNATURE_BYTES], len(gif), CAPS)
+    assert caught.value.cause == "image s3://in/alice.gif is gif; wavespeed/omnihuman-1.5 accepts jpeg, png, webp"
+
+
+def test_audio_given_as_image_is_refused() -> None:
+    with pytest.raises(InvalidMedia, match=r"image s3://in/alice\.png is not a recognised image"):
+        check_image("s3://in/alice.png", WAV[:SIGNATURE_BYTES], len(WAV), CAPS)
+
+
+def test_unrecognised_audio_names_file_content_and_accepted_formats() -> None:
+    with pytest.raises(InvalidMedia) as caught:
+        check_audio("s3://in/voice.mp3", PNG[:SIGNATURE_BYTES], len(PNG), CAPS)
+    message = caught.value.cause
+    assert "audio s3://in/voice.mp3 is not a recognised audio file" in message
+    assert PNG[:8].hex() in message
+    assert "wavespeed/omnihuman-1.5 accepts aac, m4a, mp3, wav" in message
+
+
+def test_audio_of_an_unaccepted_format_says_what_it_is() -> None:
+    with pytest.raises(InvalidMedia) as caught:
+        check_audio("s3://in/voice.ogg", b"OggS\x00\x02" + b"\x00" * 20, 1000, CAPS)
+    assert caught.value.cause == "audio s3://in/voice.ogg is ogg; wavespeed/omnihuman-1.5 accepts aac, m4a, mp3, wav"
+
+
+def test_zero_byte_files_are_empty() -> None:
+    with pytest.raises(InvalidMedia, match=r"^image s3://in/a\.png is empty \(0 bytes\)$"):
+        check_image("s3://in/a.png", b"", 0, CAPS)
+    with pytest.raises(InvalidMedia, match=r"^audio s3://in/a\.wav is empty \(0 bytes\)$"):
+        check_audio("s3://in/a.wav", b"", 0, CAPS)
+
+
+def test_oversize_files_are_refused_with_sizes() -> None:
+    small = dataclasses.replace(CAPS, max_image_bytes=1024 * 1024, max_audio_bytes=2 * 1024 * 1024)
+    assert check_image("s3://in/a.png", PNG[:SIGNATURE_BYTES], 1024 * 1024, small) == "png"
+    with pytest.raises(InvalidMedia) as caught:
+        check_image("s3://in/a.png", PNG[:SIGNATURE_BYTES], 3 * 1024 * 1024, small)
+    assert caught.value.cause == "image s3://in/a.png is 3.0 MiB; wavespeed/omnihuman-1.5 accepts at most 1.0 MiB"
+    with pytest.raises(InvalidMedia) as caught:
+        check_audio("s3://in/a.wav", WAV[:SIGNATURE_BYTES], 2 * 1024 * 1024 + 1, small)
+    assert caught.value.cause == "audio s3://in/a.wav is 2.0 MiB; wavespeed/omnihuman-1.5 accepts at most 2.0 MiB"
+
+
+def test_real_limit_is_fifty_mib() -> None:
+    with pytest.raises(InvalidMedia, match=r"at most 50\.0 MiB"):
+        check_image("s3://in/a.png", PNG[:SIGNATURE_BYTES], 50 * 1024 * 1024 + 1, CAPS)
+    assert check_image("s3://in/a.png", PNG[:SIGNATURE_BYTES], 50 * 1024 * 1024, CAPS) == "png"
+
+
+@pytest.mark.parametrize(("seconds", "rate"), [(1.5, 24000), (3.0, 16000), (0.25, 44100)])
+def test_wav_duration_of_a_generated_wav(seconds: float, rate: int) -> None:
+    data = speech_audio(seconds, sample_rate=rate)
+    assert wav_duration_seconds(data[: 64 * 1024]) == pytest.approx(seconds, abs=1e-3)
+
+
+def test_wav_duration_skips_chunks_before_data() -> None:
+    samples = b"\x00\x00" * 8000  # 1 s of 16-bit mono at 8 kHz
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(8000)
+        writer.writeframes(samples)
+    plain = buffer.getvalue()
+    # Insert a LIST chunk (odd length, so padded) between fmt and data.
+    fmt_end = 12 + 8 + 16
+    extra = b"LIST" + (5).to_bytes(4, "little") + b"INFOx" + b"\x00"
+    body = plain[12:fmt_end] + extra + plain[fmt_end:]
+    data = b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WAVE" + body
+    assert wav_duration_seconds(data) == pytest.approx(1.0)
+
+
+def test_wav_duration_unknown_for_other_content() -> None:
+    assert wav_duration_seconds(MP3) is None
+    assert wav_duration_seconds(JUNK) is None
+    assert wav_duration_seconds(WAV[:20]) is None, "data chunk not within the head"

@@ -1,0 +1,106 @@
+"""Static checks of the ASL: every path ends somewhere explicit and only contract-retryable errors are retried."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from avatar_pipeline.errors import CONTRACT_ERROR_NAMES
+
+ASL = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "avatar_video.asl.json").read_text())
+STATES: dict[str, dict[str, Any]] = ASL["States"]
+LAMBDA_PLATFORM_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+RETRYABLE_CONTRACT_ERRORS = {"ProviderThrottled", "ProviderUnavailable"}
+
+
+def _targets(state: dict[str, Any]) -> set[str]:
+    targets = {state["Next"]} if "Next" in state else set()
+    targets |= {choice["Next"] for choice in state.get("Choices", [])}
+    targets |= {catch["Next"] for catch in state.get("Catch", [])}
+    if "Default" in state:
+        targets.add(state["Default"])
+    return targets
+
+
+def test_is_jsonpath_with_a_timeout() -> None:
+    assert ASL.get("QueryLanguage", "JSONPath") == "JSONPath"
+    assert 0 < ASL["TimeoutSeconds"] <= 86400
+
+
+def test_every_state_is_reachable_and_every_transition_exists() -> None:
+    reachable, frontier = set(), [ASL["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        if name in reachable:
+            continue
+        reachable.add(name)
+        assert name in STATES, f"transition to missing state {name}"
+        frontier.extend(_targets(STATES[name]))
+    assert reachable == set(STATES)
+
+
+def test_every_choice_has_a_default() -> None:
+    for name, state in STATES.items():
+        if state["Type"] == "Choice":
+            assert "Default" in state, name
+
+
+@pytest.mark.parametrize("name", [n for n, s in STATES.items() if s["Type"] == "Task"])
+def test_every_task_catches_everything(name: str) -> None:
+    catches = STATES[name].get("Catch", [])
+    assert any("States.ALL" in catch["ErrorEquals"] for catch in catches), name
+
+
+@pytest.mark.parametrize("name", [n for n, s in STATES.items() if s["Type"] == "Task"])
+def test_only_retryable_errors_are_retried(name: str) -> None:
+    for retrier in STATES[name].get("Retry", []):
+        errors = set(retrier["ErrorEquals"])
+        if name in ("RecordSuccess", "RecordFailure"):
+            continue  # recording is idempotent and retried on anything
+        assert errors <= RETRYABLE_CONTRACT_ERRORS | LAMBDA_PLATFORM_ERRORS | {
+            "DynamoDB.ProvisionedThroughputExceededException",
+            "DynamoDB.ThrottlingException",
+            "DynamoDB.InternalServerErrorException",
+        }, (name, errors)
+        assert not errors & (set(CONTRACT_ERROR_NAMES) - RETRYABLE_CONTRACT_ERRORS), (name, errors)
+
+
+def test_polling_loop_is_a_seconds_path_wait_bounded_by_check_status() -> None:
+    wait = STATES["WaitForProvider"]
+    assert wait["Type"] == "Wait"
+    assert wait["SecondsPath"] == "$.task.next_wait_seconds"
+    assert wait["Next"] == "CheckStatus"
+    choice = STATES["IsGenerationDone"]
+    assert {c["StringEquals"]: c["Next"] for c in choice["Choices"]} == {
+        "succeeded": "PersistResult",
+        "running": "WaitForProvider",
+    }
+    assert choice["Default"] != "WaitForProvider"
+
+
+def test_failures_end_in_a_fail_state_carrying_the_error_name() -> None:
+    assert STATES["RecordFailure"]["Next"] == "JobFailed"
+    assert STATES["JobFailed"] == {"Type": "Fail", "ErrorPath": "$.failure.error", "CausePath": "$.failure.cause"}
+
+
+def test_every_substitution_is_one_the_template_provides() -> None:
+    template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
+    substitutions = set(re.findall(r"\$\{(\w+)\}", json.dumps(ASL)))
+    block = template[template.index("DefinitionSubstitutions:") : template.index("Tracing:\n        Enabled")]
+    provided = set(re.findall(r"^\s{8}(\w+):", block, re.MULTILINE))
+    assert substitutions == provided
+
+
+def test_an_intake_failure_reaches_record_failure_without_the_raw_trigger() -> None:
+    (catch,) = STATES["Intake"]["Catch"]
+    assert catch["ResultPath"] == "$"
+    rejected = STATES[catch["Next"]]
+    assert rejected == {**rejected, "Type": "Pass", "Parameters": {"error.$": "$"}, "Next": "RecordFailure"}
