@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from avatar_pipeline.models import ProviderTask
+from avatar_pipeline import aws
+from avatar_pipeline.inputs import presigned_inputs
+from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.polling import PollPolicy
 from avatar_pipeline.providers.registry import adapter_for
+from avatar_pipeline.settings import int_env
 from avatar_pipeline.status import check_task
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,7 +19,8 @@ from pydantic import BaseModel
 
 
 class CheckInput(BaseModel):
-    job_id: str
+    job: Job
+    media: ValidatedMedia
     task: ProviderTask
 
 
@@ -25,10 +29,12 @@ class CheckInput(BaseModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = CheckInput.model_validate(event)
-    logger.append_keys(job_id=step.job_id, task_id=step.task.task_id)
+    logger.append_keys(job_id=step.job.job_id, task_id=step.task.task_id)
     task = check_task(
+        step.job,
         step.task,
         adapter=adapter_for(step.task.provider),
+        inputs=lambda: presigned_inputs(step.media, aws.s3(), int_env("PRESIGN_SECONDS", 900)),
         policy=PollPolicy.from_env(),
         now=datetime.now(UTC),
     )

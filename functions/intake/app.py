@@ -20,7 +20,7 @@ class IntakeInput(BaseModel):
     execution_name: str
 
 
-def _read_manifest(location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
+def _read_manifest(location: S3Location, version_id: str | None, max_bytes: int) -> tuple[S3Location, bytes]:
     return read_manifest(aws.s3(), location, version_id, max_bytes)
 
 

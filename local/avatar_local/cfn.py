@@ -71,6 +71,7 @@ class Provisioner:
             "AWS::IAM::Role": self._role,
             "AWS::Lambda::LayerVersion": self._layer,
             "AWS::Lambda::Function": self._function,
+            "AWS::Lambda::Permission": self._permission,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::Events::Rule": self._rule,
             "AWS::SQS::Queue": self._queue,
@@ -321,6 +322,14 @@ class Provisioner:
             kwargs["TracingConfig"] = props["TracingConfig"]
         arn = self._client("lambda").create_function(**kwargs)["FunctionArn"]
         return Created(name, {"Arn": arn, "LocalPath": str(source)})
+
+    def _permission(self, logical_id: str, props: dict[str, Any]) -> Created:
+        kwargs = {"FunctionName": props["FunctionName"], "StatementId": logical_id, "Action": props["Action"]}
+        kwargs["Principal"] = props["Principal"]
+        if "SourceArn" in props:
+            kwargs["SourceArn"] = props["SourceArn"]
+        self._client("lambda").add_permission(**kwargs)
+        return Created(logical_id)
 
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> Created:
         source = self.template.local_path(props["DefinitionS3Location"]["Key"])

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import httpx
@@ -42,19 +43,23 @@ class Stack:
     def simulator(self) -> str:
         return str(self.info["simulator_url"])
 
-    def inject(self, **fault: Any) -> None:
-        httpx.post(f"{self.simulator}/_simulator/faults", json={"provider": "wavespeed", **fault}).raise_for_status()
+    def inject(self, provider: str = "wavespeed", **fault: Any) -> None:
+        httpx.post(f"{self.simulator}/_simulator/faults", json={"provider": provider, **fault}).raise_for_status()
 
     def submissions(self, marker: str) -> list[dict[str, Any]]:
+        """Provider submissions whose image URL names ``marker`` (a key prefix), as sent or URL-encoded."""
         stats = httpx.get(f"{self.simulator}/_simulator/stats").json()
-        return [s for s in stats["submissions"] if marker in s["image"]]
+        forms = {marker, quote(marker), quote(marker, safe="")}
+        return [s for s in stats["submissions"] if any(form in s["image"] for form in forms)]
 
     def wait_for_execution(self, marker: str, timeout: float = 30) -> str:
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout
+        forms = {marker, json.dumps(marker)[1:-1]}  # the input is JSON: non-ASCII keys arrive escaped
         while time.monotonic() < deadline:
             for execution in sfn.list_executions(stateMachineArn=self.info["state_machine_arn"])["executions"]:
-                if marker in sfn.describe_execution(executionArn=execution["executionArn"]).get("input", ""):
+                execution_input = sfn.describe_execution(executionArn=execution["executionArn"]).get("input", "")
+                if any(form in execution_input for form in forms):
                     return str(execution["executionArn"])
             time.sleep(0.2)
         raise AssertionError(f"no execution started for {marker}")

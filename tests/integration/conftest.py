@@ -18,7 +18,7 @@ FAKE_AWS_ENV = {
 
 
 def clear_client_caches() -> None:
-    for factory in (pipeline_aws.s3, pipeline_aws.dynamodb, pipeline_aws.events):
+    for factory in (pipeline_aws.s3, pipeline_aws.dynamodb, pipeline_aws.events, pipeline_aws.stepfunctions):
         factory.cache_clear()
 
 

@@ -36,7 +36,7 @@ COMMON_ENV = {
 # As template.yaml gives them (values pointing at the test doubles).
 FUNCTION_ENV: dict[str, dict[str, str]] = {
     "intake": {"INPUT_BUCKET": INPUT_BUCKET, "DEFAULT_PROVIDER": "wavespeed/omnihuman-1.5"},
-    "validate_media": {},
+    "validate_media": {"INPUT_BUCKET": INPUT_BUCKET, "ALLOW_LOOPBACK_ENDPOINTS": "false"},
     "submit_job": {
         "WAVESPEED_BASE_URL": WAVESPEED,
         "VOLCENGINE_BASE_URL": "https://volcengine.test",
@@ -55,6 +55,7 @@ FUNCTION_ENV: dict[str, dict[str, str]] = {
         "POLL_MAX_SECONDS": "60",
         "MAX_POLLS": "200",
         "JOB_DEADLINE_SECONDS": "10800",
+        "PRESIGN_SECONDS": "900",
     },
     "record_outcome": {"JOBS_TABLE": TABLE, "EVENT_BUS_NAME": "default"},
 }
@@ -250,6 +251,13 @@ def test_validate_media_probes_uploaded_samples(invoke: Any) -> None:
     assert media["audio"]["format"] == "wav"
     assert media["audio"]["size_bytes"] == len(wav)
     assert media["audio"]["duration_seconds"] == pytest.approx(2.0, abs=1e-3)
+    # Where the validated bytes are, and how little of them was read.
+    assert media["image"]["location"] == {"bucket": INPUT_BUCKET, "key": "media/alice.png"}
+    assert media["audio"]["location"] == {"bucket": INPUT_BUCKET, "key": "media/alice.wav"}
+    assert 0 < media["image"]["bytes_read"] <= len(png)
+    assert 0 < media["audio"]["bytes_read"] <= len(wav)
+    assert media["audio"]["sample_rate"] > 0
+    assert media["audio"]["channels"] >= 1
 
 
 def test_validate_media_missing_input_raises_invalid_request(invoke: Any) -> None:
@@ -276,7 +284,9 @@ def test_submit_and_check_status_use_the_secret_and_the_provider(invoke: Any) ->
             200, json={"code": 200, "message": "success", "data": {**prediction, "status": "processing"}}
         )
         task = invoke("submit_job", {"job": job, "media": media}, {"PROVIDER_SECRET_ARN": secret_arn})
-        checked = invoke("check_status", {"job_id": "j-7", "task": task}, {"PROVIDER_SECRET_ARN": secret_arn})
+        checked = invoke(
+            "check_status", {"job": job, "media": media, "task": task}, {"PROVIDER_SECRET_ARN": secret_arn}
+        )
     assert submit.calls.last.request.headers["Authorization"] == f"Bearer {API_KEY}"
     body = json.loads(submit.calls.last.request.content)
     assert body["image"].startswith(f"https://{INPUT_BUCKET}.s3.amazonaws.com/media/alice.png?")
@@ -336,3 +346,22 @@ def test_record_outcome_success_still_needs_a_complete_state(invoke: Any) -> Non
 def test_handlers_fail_without_their_environment(invoke: Any, handlers: dict[str, ModuleType]) -> None:
     with pytest.raises(RuntimeError, match="INPUT_BUCKET is not set"):
         handlers["intake"].lambda_handler({"event": console_request(), "execution_name": "x"}, FakeLambdaContext())
+
+
+def test_function_env_matches_the_template() -> None:
+    from avatar_local.template import expand
+
+    template = expand(ROOT / "template.yaml", {}, "us-east-1")
+    given = {"PROVIDER_SECRET_ARN"} | set(COMMON_ENV)
+    for name, env in FUNCTION_ENV.items():
+        logical = "".join(part.title() for part in name.split("_")) + "Function"
+        declared = set(template.resources[logical]["Properties"]["Environment"]["Variables"])
+        assert set(env) <= declared, (name, set(env) - declared)
+        assert declared - set(env) <= given, (name, declared - set(env) - given)
+
+
+def test_validate_media_fails_without_its_input_bucket(invoke: Any, handlers: dict[str, ModuleType]) -> None:
+    upload_samples()
+    job = invoke("intake", {"event": console_request(), "execution_name": "exec-12"})["job"]
+    with pytest.raises(RuntimeError, match="INPUT_BUCKET is not set"):
+        handlers["validate_media"].lambda_handler({"job": job}, FakeLambdaContext())

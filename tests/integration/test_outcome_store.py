@@ -100,7 +100,16 @@ def make_task() -> ProviderTask:
 
 
 def make_media() -> ValidatedMedia:
-    return ValidatedMedia(image=MediaProbe(source="s3://in/a.png", format="png", size_bytes=10, width=8, height=8))
+    return ValidatedMedia(
+        image=MediaProbe(
+            source="s3://in/a.png",
+            location=S3Location(bucket="in", key="a.png"),
+            format="png",
+            size_bytes=10,
+            width=8,
+            height=8,
+        )
+    )
 
 
 def make_output() -> PersistedResult:

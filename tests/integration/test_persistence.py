@@ -18,7 +18,14 @@ from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
 from avatar_pipeline.errors import ProviderUnavailable, ResultUnavailable
 from avatar_pipeline.models import Job, JobRequest, MediaProbe, MediaSource, ProviderTask, S3Location, ValidatedMedia
 from avatar_pipeline.persistence import MAX_DOWNLOAD_ATTEMPTS, persist_result
-from avatar_pipeline.providers.base import PresignedInputs, ProviderAdapter, TaskCheck
+from avatar_pipeline.providers.base import (
+    InputsFactory,
+    PresignedInputs,
+    ProviderAdapter,
+    ResultLocation,
+    TaskCheck,
+    TaskRef,
+)
 from avatar_pipeline.transfer import MIN_PART_BYTES
 
 pytestmark = pytest.mark.integration
@@ -89,15 +96,15 @@ class FakeAdapter(ProviderAdapter):
         self.urls = urls
         self.asked: list[str] = []
 
-    def submit(self, job: Job, inputs: PresignedInputs) -> str:
+    def submit(self, job: Job, inputs: PresignedInputs) -> TaskRef:
         raise AssertionError("persisting never submits")
 
-    def check(self, task_id: str) -> TaskCheck:
+    def check(self, job: Job, task: TaskRef, inputs: InputsFactory) -> TaskCheck:
         raise AssertionError("persisting never checks")
 
-    def result_url(self, task_id: str) -> str:
-        self.asked.append(task_id)
-        return self.urls[min(len(self.asked), len(self.urls)) - 1]
+    def result(self, job: Job, task: TaskRef) -> ResultLocation:
+        self.asked.append(task.task_id)
+        return ResultLocation(self.urls[min(len(self.asked), len(self.urls)) - 1])
 
 
 @pytest.fixture(scope="module")
@@ -158,10 +165,19 @@ def make_task() -> ProviderTask:
 def make_media() -> ValidatedMedia:
     return ValidatedMedia(
         image=MediaProbe(
-            source="s3://avatar-input/jobs/alice.png", format="png", size_bytes=1000, width=512, height=512
+            source="s3://avatar-input/jobs/alice.png",
+            location=S3Location(bucket="avatar-input", key="jobs/alice.png"),
+            format="png",
+            size_bytes=1000,
+            width=512,
+            height=512,
         ),
         audio=MediaProbe(
-            source="s3://avatar-input/jobs/alice.wav", format="wav", size_bytes=96044, duration_seconds=2.0
+            source="s3://avatar-input/jobs/alice.wav",
+            location=S3Location(bucket="avatar-input", key="jobs/alice.wav"),
+            format="wav",
+            size_bytes=96044,
+            duration_seconds=2.0,
         ),
     )
 

@@ -9,6 +9,7 @@ import pytest
 from avatar_pipeline.errors import InvalidRequest
 from avatar_pipeline.intake import MAX_MANIFEST_BYTES, Ignored, job_from_trigger
 from avatar_pipeline.models import Job, S3Location
+from avatar_pipeline.providers.registry import CONTRACT_PROVIDER_IDS
 
 INPUT_BUCKET = "avatar-input"
 DEFAULT_PROVIDER = "wavespeed/omnihuman-1.5"
@@ -68,9 +69,9 @@ class FakeManifests:
         self.body = json.dumps(body).encode() if isinstance(body, dict) else body
         self.calls: list[tuple[S3Location, str | None, int]] = []
 
-    def __call__(self, location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
+    def __call__(self, location: S3Location, version_id: str | None, max_bytes: int) -> tuple[S3Location, bytes]:
         self.calls.append((location, version_id, max_bytes))
-        return self.body
+        return location, self.body
 
 
 def run(event: dict[str, Any], manifest: Any = None, *, execution_name: str = "exec-1") -> Job | Ignored:
@@ -369,13 +370,15 @@ CONSOLE = {"image": f"s3://{INPUT_BUCKET}/a.png", "audio": f"s3://{INPUT_BUCKET}
 
 def test_unknown_provider_is_refused_listing_the_available_ones() -> None:
     message = invalid({**CONSOLE, "provider": "acme/talker"})
-    assert message == "unknown provider 'acme/talker'; available: wavespeed/omnihuman-1.5"
+    assert message == (
+        "unknown provider 'acme/talker'; available: kling/avatar, volcengine/omnihuman-1.5, "
+        "wavespeed/hunyuan-avatar, wavespeed/omnihuman, wavespeed/omnihuman-1.5"
+    )
 
 
-@pytest.mark.parametrize("provider", ["kling/avatar", "volcengine/omnihuman-1.5", "wavespeed/hunyuan-avatar"])
-def test_contract_provider_not_in_this_release_says_so(provider: str) -> None:
-    message = invalid({**CONSOLE, "provider": provider})
-    assert message == f"provider {provider} is not available in this release; available: wavespeed/omnihuman-1.5"
+@pytest.mark.parametrize("provider", sorted(CONTRACT_PROVIDER_IDS))
+def test_every_contract_provider_is_accepted(provider: str) -> None:
+    assert run_job({**CONSOLE, "provider": provider}).provider == provider
 
 
 def test_explicit_provider_is_kept() -> None:

@@ -93,17 +93,29 @@ def test_image_of_an_unaccepted_format_says_what_it_is() -> None:
     assert caught.value.cause == "image s3://in/alice.gif is gif; wavespeed/omnihuman-1.5 accepts jpeg, png, webp"
 
 
-def test_audio_given_as_image_is_refused() -> None:
-    with pytest.raises(InvalidMedia, match=r"image s3://in/alice\.png is not a recognised image"):
+def test_audio_given_as_image_is_refused_saying_what_it_is() -> None:
+    with pytest.raises(InvalidMedia) as caught:
         check_image("s3://in/alice.png", WAV[:SIGNATURE_BYTES], len(WAV), CAPS)
+    assert caught.value.cause == (
+        "image s3://in/alice.png is wav audio, not an image; wavespeed/omnihuman-1.5 accepts jpeg, png, webp"
+    )
+
+
+def test_image_given_as_audio_is_refused_saying_what_it_is() -> None:
+    with pytest.raises(InvalidMedia) as caught:
+        check_audio("s3://in/voice.mp3", PNG[:SIGNATURE_BYTES], len(PNG), CAPS)
+    assert caught.value.cause == (
+        "audio s3://in/voice.mp3 is a png image, not audio; wavespeed/omnihuman-1.5 accepts aac, m4a, mp3, wav"
+    )
 
 
 def test_unrecognised_audio_names_file_content_and_accepted_formats() -> None:
+    text = b"<!doctype html><html><body>not found</body></html>"
     with pytest.raises(InvalidMedia) as caught:
-        check_audio("s3://in/voice.mp3", PNG[:SIGNATURE_BYTES], len(PNG), CAPS)
+        check_audio("s3://in/voice.mp3", text[:SIGNATURE_BYTES], len(text), CAPS)
     message = caught.value.cause
     assert "audio s3://in/voice.mp3 is not a recognised audio file" in message
-    assert PNG[:8].hex() in message
+    assert text[:8].hex() in message
     assert "wavespeed/omnihuman-1.5 accepts aac, m4a, mp3, wav" in message
 
 

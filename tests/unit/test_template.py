@@ -28,14 +28,46 @@ def test_no_wildcard_actions_for_functions(logical: str) -> None:
         assert statement["Resource"] != "*", (logical, statement)
 
 
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
 def test_only_persist_writes_outputs_and_only_record_outcome_writes_the_table() -> None:
-    writers = {
+    s3_writes = {
+        (logical, str(resource))
+        for logical in FUNCTIONS
+        for statement in _statements(logical)
+        if any(a.startswith("s3:Put") for a in _actions(statement))
+        for resource in _resources(statement)
+    }
+    # ValidateMedia stores https inputs it fetched, under fetched/ of the INPUT bucket and nowhere else.
+    assert s3_writes == {
+        ("PersistResultFunction", str({"Fn::Sub": "${OutputBucket.Arn}/*"})),
+        ("ValidateMediaFunction", str({"Fn::Sub": "${InputBucket.Arn}/fetched/*"})),
+    }
+    table_writers = {
         logical
         for logical in FUNCTIONS
         for statement in _statements(logical)
-        if any(a.startswith(("s3:Put", "dynamodb:")) for a in statement["Action"])
+        if any(a.startswith("dynamodb:") for a in _actions(statement))
     }
-    assert writers == {"PersistResultFunction", "RecordOutcomeFunction"}
+    assert table_writers == {"RecordOutcomeFunction"}
+
+
+def test_only_persist_result_can_touch_the_output_bucket() -> None:
+    touching = {
+        logical
+        for logical in FUNCTIONS
+        for statement in _statements(logical)
+        if any("OutputBucket" in str(resource) for resource in _resources(statement))
+    }
+    assert touching == {"PersistResultFunction"}
 
 
 def test_buckets_are_private_encrypted_and_tls_only() -> None:
@@ -52,11 +84,33 @@ def test_buckets_are_private_encrypted_and_tls_only() -> None:
 
 
 def test_event_rules_target_only_the_state_machine_with_a_start_only_role() -> None:
-    rules = [r for r in TEMPLATE.resources.values() if r["Type"] == "AWS::Events::Rule"]
-    assert len(rules) == 2
-    for rule in rules:
-        (target,) = rule["Properties"]["Targets"]
-        assert target["Arn"] == {"Ref": "AvatarVideoStateMachine"}
+    rules = {logical: r for logical, r in TEMPLATE.resources.items() if r["Type"] == "AWS::Events::Rule"}
+    to_state_machine = {
+        logical
+        for logical, rule in rules.items()
+        if rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "AvatarVideoStateMachine"}
+    }
+    # Manifest drops and custom events start the state machine; pair drops go through PairDrop first.
+    assert len(to_state_machine) == 2
+    assert set(rules) - to_state_machine == {"PairDropFunctionMediaDropped"}
+    for logical in to_state_machine:
+        (target,) = rules[logical]["Properties"]["Targets"]
         role = TEMPLATE.resources[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
         statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
         assert [s["Action"] for s in statements] == ["states:StartExecution"]
+
+
+def test_pair_drop_rule_targets_only_its_function_which_may_only_start_the_state_machine() -> None:
+    rule = TEMPLATE.resources["PairDropFunctionMediaDropped"]["Properties"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["PairDropFunction", "Arn"]}
+    assert rule["EventPattern"]["detail"]["object"]["key"] == [{"prefix": "drop/"}]
+    starts = [s for s in _statements("PairDropFunction") if any(a.startswith("states:") for a in _actions(s))]
+    assert [(_actions(s), s["Resource"]) for s in starts] == [
+        (["states:StartExecution"], {"Ref": "AvatarVideoStateMachine"})
+    ]
+    # It only lists drop/ to find the partner (and to tell an encoded event key from a literal one).
+    s3_statements = [s for s in _statements("PairDropFunction") if any(a.startswith("s3:") for a in _actions(s))]
+    assert [(_actions(s), s["Resource"], s.get("Condition")) for s in s3_statements] == [
+        (["s3:ListBucket"], {"Fn::GetAtt": ["InputBucket", "Arn"]}, {"StringLike": {"s3:prefix": ["drop/*"]}})
+    ]

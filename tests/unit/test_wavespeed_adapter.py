@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
 from avatar_pipeline.errors import (
     PipelineError,
     ProviderRejected,
@@ -18,7 +19,7 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import wavespeed
-from avatar_pipeline.providers.base import PresignedInputs
+from avatar_pipeline.providers.base import PresignedInputs, TaskRef
 from avatar_pipeline.providers.registry import adapter_for
 
 BASE_URL = "https://wavespeed.test"
@@ -27,7 +28,9 @@ SUBMIT_PATH = "/api/v3/bytedance/avatar-omni-human-1.5"
 TASK = "pred-123"
 RESULT_PATH = f"/api/v3/predictions/{TASK}/result"
 OUTPUT = "https://d1q70pf5vjeyhc.cloudfront.net/predictions/pred-123/1.mp4"
-INPUTS = PresignedInputs(image_url="https://in.test/a.png?sig=1", audio_url="https://in.test/a.wav?sig=2")
+INPUTS = PresignedInputs(
+    image_url="https://in.test/a.png?sig=1", audio_url="https://in.test/a.wav?sig=2", presign=lambda uri: uri
+)
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +54,7 @@ def api() -> Iterator[respx.MockRouter]:
 @pytest.fixture
 def adapter() -> Iterator[wavespeed.WaveSpeedAdapter]:
     with httpx.Client() as client:
-        yield wavespeed.omnihuman_15(BASE_URL + "/", client)
+        yield wavespeed.WaveSpeedAdapter(WAVESPEED_OMNIHUMAN_15, BASE_URL + "/", client)
 
 
 def _job() -> Job:
@@ -103,7 +106,7 @@ def test_submit_posts_the_documented_request(
     api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter, credentials: list[str]
 ) -> None:
     route = api.post(SUBMIT_PATH).respond(200, json=envelope("created"))
-    assert adapter.submit(_job(), INPUTS) == TASK
+    assert adapter.submit(_job(), INPUTS) == TaskRef(TASK)
     assert route.call_count == 1
     request = route.calls.last.request
     assert request.method == "POST"
@@ -132,7 +135,7 @@ def test_submit_reads_the_task_id_from_documented_envelopes(
     api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter, body: dict[str, Any]
 ) -> None:
     api.post(SUBMIT_PATH).respond(200, json=body)
-    assert adapter.submit(_job(), INPUTS) == TASK
+    assert adapter.submit(_job(), INPUTS) == TaskRef(TASK)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +156,7 @@ def test_adapter_from_registry_uses_the_base_url_env(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("WAVESPEED_BASE_URL", BASE_URL)
     route = api.post(SUBMIT_PATH).respond(200, json=envelope())
     with httpx.Client() as client:
-        assert adapter_for("wavespeed/omnihuman-1.5", client).submit(_job(), INPUTS) == TASK
+        assert adapter_for("wavespeed/omnihuman-1.5", client).submit(_job(), INPUTS) == TaskRef(TASK)
     assert route.called
 
 
@@ -173,7 +176,7 @@ def test_missing_api_key_is_rejected(
 @pytest.mark.parametrize("status", ["created", "processing"])
 def test_running_statuses(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter, status: str) -> None:
     route = api.get(RESULT_PATH).respond(200, json=envelope(status))
-    check = adapter.check(TASK)
+    check = adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     assert (check.status, check.provider_status) == ("running", status)
     request = route.calls.last.request
     assert request.method == "GET"
@@ -182,28 +185,28 @@ def test_running_statuses(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAda
 
 def test_completed_with_outputs_succeeds(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("completed", outputs=[OUTPUT]))
-    check = adapter.check(TASK)
+    check = adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     assert (check.status, check.provider_status) == ("succeeded", "completed")
 
 
 def test_completed_without_outputs_is_a_failed_task(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("completed", outputs=[]))
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(TASK)
+        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     assert _cause(caught.value) == f"wavespeed task {TASK} completed without an output video"
 
 
 def test_failed_task_carries_the_providers_error(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("failed", error="face not detected in the image"))
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(TASK)
+        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     assert _cause(caught.value) == f"wavespeed task {TASK} failed: face not detected in the image"
 
 
 def test_failed_task_without_reason(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("failed", error=None))
     with pytest.raises(ProviderTaskFailed, match="failed: no reason given"):
-        adapter.check(TASK)
+        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
 
 
 @pytest.mark.parametrize("status", ["queued", "cancelled", ""])
@@ -212,7 +215,7 @@ def test_unknown_status_is_a_failed_task(
 ) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope(status))
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(TASK)
+        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     assert f"reported an unknown status {status!r}" in _cause(caught.value)
 
 
@@ -266,14 +269,14 @@ def test_status_query_http_errors(
 ) -> None:
     api.get(RESULT_PATH).respond(status, json={"code": status, "message": "nope"})
     with pytest.raises(error) as caught:
-        adapter.check(TASK)
+        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     assert "wavespeed result query answered HTTP" in _cause(caught.value)
 
 
 def test_404_on_the_result_is_a_failed_task(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(404, json={"code": 404, "message": "prediction not found"})
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(TASK)
+        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     cause = _cause(caught.value)
     assert "answered HTTP 404: prediction not found" in cause
     assert f"task {TASK} is unknown to the provider" in cause
@@ -289,7 +292,7 @@ def test_404_on_submit_is_rejected(api: respx.MockRouter, adapter: wavespeed.Wav
 def test_non_json_body_is_unavailable(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter, body: str) -> None:
     api.get(RESULT_PATH).respond(200, text=body)
     with pytest.raises(ProviderUnavailable) as caught:
-        adapter.check(TASK)
+        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     assert "wavespeed result query returned an unreadable body (HTTP 200)" in _cause(caught.value)
 
 
@@ -326,7 +329,7 @@ def test_transport_errors_are_unavailable(
     assert _cause(caught.value).startswith("wavespeed submit ")
     assert type(exception).__name__ in caught.value.cause
     with pytest.raises(ProviderUnavailable) as caught:
-        adapter.check(TASK)
+        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
     assert _cause(caught.value).startswith("wavespeed result query ")
 
 
@@ -344,8 +347,8 @@ def test_key_echoed_by_the_provider_never_reaches_a_cause(
 
 def test_result_url_is_the_first_output(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     route = api.get(RESULT_PATH).respond(200, json=envelope("completed", outputs=[OUTPUT, OUTPUT + "?2"]))
-    assert adapter.result_url(TASK) == OUTPUT
-    assert adapter.result_url(TASK) == OUTPUT
+    assert adapter.result(_job(), TaskRef(TASK)).url == OUTPUT
+    assert adapter.result(_job(), TaskRef(TASK)).url == OUTPUT
     assert route.call_count == 2, "every call asks the provider again (a fresh URL)"
 
 
@@ -355,7 +358,7 @@ def test_result_url_without_a_finished_output_is_unavailable(
 ) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope(status, outputs=outputs))
     with pytest.raises(ResultUnavailable) as caught:
-        adapter.result_url(TASK)
+        adapter.result(_job(), TaskRef(TASK))
     assert _cause(caught.value) == f"wavespeed task {TASK} has no output (status {status})"
 
 
@@ -364,11 +367,11 @@ def test_result_url_of_an_unknown_task_is_unavailable(
 ) -> None:
     api.get(RESULT_PATH).respond(404, json={"code": 404, "message": "not found"})
     with pytest.raises(ResultUnavailable) as caught:
-        adapter.result_url(TASK)
+        adapter.result(_job(), TaskRef(TASK))
     assert f"task {TASK} is unknown to the provider" in _cause(caught.value)
 
 
 def test_result_url_throttling_is_still_throttling(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(429, json={"code": 429, "message": "slow down"})
     with pytest.raises(ProviderThrottled):
-        adapter.result_url(TASK)
+        adapter.result(_job(), TaskRef(TASK))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import BaseModel
+
+from .options import HunyuanAvatarOptions, KlingAvatarOptions, NoOptions, VolcengineOmniHumanOptions
+
 MIB = 1024 * 1024
 
 
@@ -12,34 +16,128 @@ class ProviderCapabilities:
     provider_id: str
     api: str
     image_formats: frozenset[str]
-    max_image_bytes: int
+    max_image_bytes: int | None
     audio_formats: frozenset[str]
-    max_audio_bytes: int
+    max_audio_bytes: int | None
     max_audio_seconds: float | None
-    max_prompt_chars: int | None  # None: the provider takes no prompt
+    supports_prompt: bool
+    max_prompt_chars: int | None  # None: no documented limit beyond the request's own 2500
     supports_seed: bool
-    price_per_output_second_usd: float
+    options_model: type[BaseModel]
+    # None where the provider publishes no price per output second.
+    price_per_output_second_usd: float | None
     # Profile for the first poll: seconds of generation per second of audio.
     generation_seconds_per_audio_second: float
     result_url_lifetime_seconds: int
+    min_audio_seconds: float | None = None
+    min_image_side_px: int | None = None
+    # Allowed width/height ratio, inclusive.
+    aspect_ratio_range: tuple[float, float] | None = None
 
     def estimated_cost_usd(self, output_seconds: float | None) -> float | None:
-        if output_seconds is None:
+        if output_seconds is None or self.price_per_output_second_usd is None:
             return None
         return round(self.price_per_output_second_usd * output_seconds, 4)
 
 
+_WAVESPEED_IMAGES = frozenset({"png", "jpeg", "webp"})
+_COMMON_AUDIO = frozenset({"mp3", "wav", "m4a", "aac"})
+
+WAVESPEED_OMNIHUMAN = ProviderCapabilities(
+    provider_id="wavespeed/omnihuman",
+    api="WaveSpeedAI v3 bytedance/avatar-omni-human",
+    image_formats=_WAVESPEED_IMAGES,
+    max_image_bytes=50 * MIB,
+    audio_formats=_COMMON_AUDIO,
+    max_audio_bytes=None,
+    max_audio_seconds=None,
+    supports_prompt=False,
+    max_prompt_chars=None,
+    supports_seed=False,
+    options_model=NoOptions,
+    price_per_output_second_usd=0.12,
+    generation_seconds_per_audio_second=5.0,
+    result_url_lifetime_seconds=7 * 24 * 3600,
+)
+
 WAVESPEED_OMNIHUMAN_15 = ProviderCapabilities(
     provider_id="wavespeed/omnihuman-1.5",
     api="WaveSpeedAI v3 bytedance/avatar-omni-human-1.5",
-    image_formats=frozenset({"png", "jpeg", "webp"}),
+    image_formats=_WAVESPEED_IMAGES,
     max_image_bytes=50 * MIB,
-    audio_formats=frozenset({"mp3", "wav", "m4a", "aac"}),
-    max_audio_bytes=50 * MIB,
+    audio_formats=_COMMON_AUDIO,
+    max_audio_bytes=None,
     max_audio_seconds=None,
+    supports_prompt=False,
     max_prompt_chars=None,
     supports_seed=False,
+    options_model=NoOptions,
     price_per_output_second_usd=0.15,
     generation_seconds_per_audio_second=6.0,
     result_url_lifetime_seconds=7 * 24 * 3600,
 )
+
+WAVESPEED_HUNYUAN_AVATAR = ProviderCapabilities(
+    provider_id="wavespeed/hunyuan-avatar",
+    api="WaveSpeedAI v3 wavespeed-ai/hunyuan-avatar",
+    image_formats=_WAVESPEED_IMAGES,
+    max_image_bytes=50 * MIB,
+    audio_formats=_COMMON_AUDIO,
+    max_audio_bytes=None,
+    max_audio_seconds=120.0,
+    supports_prompt=True,
+    max_prompt_chars=None,
+    supports_seed=True,
+    options_model=HunyuanAvatarOptions,
+    price_per_output_second_usd=0.03,  # $0.15 per 5 s
+    generation_seconds_per_audio_second=8.0,
+    result_url_lifetime_seconds=7 * 24 * 3600,
+)
+
+VOLCENGINE_OMNIHUMAN_15 = ProviderCapabilities(
+    provider_id="volcengine/omnihuman-1.5",
+    api="Volcengine Visual CVSubmitTask / CVGetResult, req_key jimeng_realman_avatar_picture_omni_v15",
+    image_formats=frozenset({"png", "jpeg", "webp"}),
+    max_image_bytes=None,
+    audio_formats=_COMMON_AUDIO,
+    max_audio_bytes=None,
+    max_audio_seconds=60.0,  # "under 60 s": longer audio is accepted at submit and fails later with 50215
+    supports_prompt=True,
+    max_prompt_chars=300,  # the documented recommendation
+    supports_seed=True,
+    options_model=VolcengineOmniHumanOptions,
+    price_per_output_second_usd=None,
+    generation_seconds_per_audio_second=6.0,
+    result_url_lifetime_seconds=3600,
+)
+
+KLING_AVATAR = ProviderCapabilities(
+    provider_id="kling/avatar",
+    api="Kling POST /v1/videos/avatar/image2video",
+    image_formats=frozenset({"png", "jpeg"}),
+    max_image_bytes=10 * MIB,
+    audio_formats=_COMMON_AUDIO,
+    max_audio_bytes=5 * MIB,
+    max_audio_seconds=300.0,
+    min_audio_seconds=2.0,
+    supports_prompt=True,
+    max_prompt_chars=2500,
+    supports_seed=False,
+    options_model=KlingAvatarOptions,
+    price_per_output_second_usd=None,
+    generation_seconds_per_audio_second=8.0,
+    result_url_lifetime_seconds=30 * 24 * 3600,
+    min_image_side_px=300,
+    aspect_ratio_range=(1 / 2.5, 2.5),
+)
+
+CAPABILITIES: dict[str, ProviderCapabilities] = {
+    caps.provider_id: caps
+    for caps in (
+        VOLCENGINE_OMNIHUMAN_15,
+        WAVESPEED_OMNIHUMAN,
+        WAVESPEED_OMNIHUMAN_15,
+        WAVESPEED_HUNYUAN_AVATAR,
+        KLING_AVATAR,
+    )
+}

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidRequest
 from .models import Job, JobRequest, MediaSource, S3Location, TriggerKind
+from .pairs import PAIR_DETAIL_TYPE, PAIR_SOURCE
 from .providers.registry import provider_entry
 
 M = TypeVar("M", bound=BaseModel)
@@ -24,12 +25,14 @@ M = TypeVar("M", bound=BaseModel)
 MANIFEST_PREFIX = "jobs/"
 MANIFEST_SUFFIX = ".json"
 MAX_MANIFEST_BYTES = 256 * 1024
+MAX_MANIFEST_DEPTH = 32
 CUSTOM_EVENT_SOURCE = "avatar.pipeline"
 CUSTOM_EVENT_DETAIL_TYPE = "Avatar Video Requested"
 
 
 class ManifestReader(Protocol):
-    def __call__(self, location: S3Location, version_id: str | None, max_bytes: int) -> bytes: ...
+    def __call__(self, location: S3Location, version_id: str | None, max_bytes: int) -> tuple[S3Location, bytes]:
+        """Where the manifest really is (its key may arrive URL-encoded) and its body."""
 
 
 class Ignored(BaseModel):
@@ -58,10 +61,13 @@ def job_from_trigger(
         if bucket != input_bucket:
             raise InvalidRequest(f"manifest s3://{bucket}/{key} is not in the input bucket {input_bucket}")
         version = s3_event.detail.object.version_id
-        location = S3Location(bucket=bucket, key=key)
-        request = _request_from_manifest(read_manifest(location, version, MAX_MANIFEST_BYTES), location)
+        location, body = read_manifest(S3Location(bucket=bucket, key=key), version, MAX_MANIFEST_BYTES)
+        request = _request_from_manifest(body, location)
         fingerprint = f"{bucket}/{key}@{version or s3_event.detail.object.etag}"
         return _job(request, "manifest", location, fingerprint, input_bucket, default_provider, requested_at)
+    if event.get("source") == PAIR_SOURCE and event.get("detail-type") == PAIR_DETAIL_TYPE:
+        request = _request(event.get("detail"), "the pair drop")
+        return _job(request, "pair", None, f"pair/{request.job_id}", input_bucket, default_provider, requested_at)
     if event.get("source") == CUSTOM_EVENT_SOURCE and event.get("detail-type") == CUSTOM_EVENT_DETAIL_TYPE:
         custom = _parse(EventBridgeModel, event, "custom event")
         request = _request(custom.detail, "the event detail")
@@ -80,18 +86,17 @@ def _job(
     requested_at: datetime,
 ) -> Job:
     provider = request.provider or default_provider
-    entry = provider_entry(provider)
-    caps = entry.capabilities
+    caps = provider_entry(provider).capabilities
     if request.prompt is not None:
-        if caps.max_prompt_chars is None:
+        if not caps.supports_prompt:
             raise InvalidRequest(f"{provider} does not take a prompt")
-        if len(request.prompt) > caps.max_prompt_chars:
+        if caps.max_prompt_chars is not None and len(request.prompt) > caps.max_prompt_chars:
             raise InvalidRequest(
                 f"prompt is {len(request.prompt)} characters; {provider} accepts at most {caps.max_prompt_chars}"
             )
     if request.seed is not None and not caps.supports_seed:
         raise InvalidRequest(f"{provider} does not take a seed")
-    _validate_options(provider, entry.options_model, request.options)
+    _validate_options(provider, caps.options_model, request.options)
     folder = posixpath.dirname(manifest.key) if manifest else None
     return Job(
         job_id=request.job_id or _derived_job_id(trigger, fingerprint),
@@ -113,7 +118,11 @@ def _derived_job_id(trigger: TriggerKind, fingerprint: str) -> str:
 def _media_source(field: str, ref: str, folder: str | None, input_bucket: str) -> MediaSource:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in ref):
         raise InvalidRequest(f"{field} contains control characters")
-    scheme = urlsplit(ref).scheme.lower() if "://" in ref else ""
+    try:
+        parts = urlsplit(ref) if "://" in ref else None
+    except ValueError as error:  # e.g. an unclosed "[" in the host
+        raise InvalidRequest(f"{field} {ref!r} is not a valid URL: {error}") from error
+    scheme = parts.scheme.lower() if parts else ""
     if scheme == "s3":
         bucket, _, key = ref[len("s3://") :].partition("/")
         if not bucket or not key:
@@ -122,7 +131,7 @@ def _media_source(field: str, ref: str, folder: str | None, input_bucket: str) -
             raise InvalidRequest(f"{field} {ref} is outside the input bucket {input_bucket}; upload it there first")
         return MediaSource(s3=S3Location(bucket=bucket, key=key))
     if scheme == "https":
-        if not urlsplit(ref).hostname:
+        if parts is None or not parts.hostname:
             raise InvalidRequest(f"{field} {ref!r} is not a valid https URL")
         return MediaSource(url=ref)
     if scheme:
@@ -155,12 +164,30 @@ def _request_from_manifest(raw: bytes, location: S3Location) -> JobRequest:
     except UnicodeDecodeError as error:
         raise InvalidRequest(f"manifest {location.uri} is not UTF-8 text") from error
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as error:
+        raise InvalidRequest(f"manifest {location.uri} is not valid JSON: {error}") from error
+    except ValueError as error:
         raise InvalidRequest(f"manifest {location.uri} is not valid JSON: {error}") from error
     except RecursionError as error:
         raise InvalidRequest(f"manifest {location.uri} is nested too deeply") from error
+    if _depth(body) > MAX_MANIFEST_DEPTH:
+        raise InvalidRequest(f"manifest {location.uri} is nested deeper than {MAX_MANIFEST_DEPTH} levels")
     return _request(body, f"manifest {location.uri}")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: Any) -> int:
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        pending.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def _request(body: Any, what: str) -> JobRequest:

@@ -42,6 +42,11 @@ def check_image(name: str, head: bytes, size: int, caps: ProviderCapabilities) -
     if size == 0:
         raise InvalidMedia(f"image {name} is empty (0 bytes)")
     found = sniff_image(head)
+    if found is None and sniff_audio(head) is not None:
+        raise InvalidMedia(
+            f"image {name} is {sniff_audio(head)} audio, not an image; "
+            f"{caps.provider_id} accepts {_formats(caps.image_formats)}"
+        )
     if found is None:
         raise InvalidMedia(
             f"image {name} is not a recognised image (content starts with {head[:8].hex()}); "
@@ -49,7 +54,7 @@ def check_image(name: str, head: bytes, size: int, caps: ProviderCapabilities) -
         )
     if found not in caps.image_formats:
         raise InvalidMedia(f"image {name} is {found}; {caps.provider_id} accepts {_formats(caps.image_formats)}")
-    if size > caps.max_image_bytes:
+    if caps.max_image_bytes is not None and size > caps.max_image_bytes:
         raise InvalidMedia(
             f"image {name} is {_mib(size)}; {caps.provider_id} accepts at most {_mib(caps.max_image_bytes)}"
         )
@@ -60,6 +65,11 @@ def check_audio(name: str, head: bytes, size: int, caps: ProviderCapabilities) -
     if size == 0:
         raise InvalidMedia(f"audio {name} is empty (0 bytes)")
     found = sniff_audio(head)
+    if found is None and sniff_image(head) is not None:
+        raise InvalidMedia(
+            f"audio {name} is a {sniff_image(head)} image, not audio; "
+            f"{caps.provider_id} accepts {_formats(caps.audio_formats)}"
+        )
     if found is None:
         raise InvalidMedia(
             f"audio {name} is not a recognised audio file (content starts with {head[:8].hex()}); "
@@ -67,11 +77,24 @@ def check_audio(name: str, head: bytes, size: int, caps: ProviderCapabilities) -
         )
     if found not in caps.audio_formats:
         raise InvalidMedia(f"audio {name} is {found}; {caps.provider_id} accepts {_formats(caps.audio_formats)}")
-    if size > caps.max_audio_bytes:
+    if caps.max_audio_bytes is not None and size > caps.max_audio_bytes:
         raise InvalidMedia(
             f"audio {name} is {_mib(size)}; {caps.provider_id} accepts at most {_mib(caps.max_audio_bytes)}"
         )
     return found
+
+
+def check_audio_duration(name: str, seconds: float | None, caps: ProviderCapabilities) -> None:
+    if seconds is None:
+        return
+    if caps.max_audio_seconds is not None and seconds >= caps.max_audio_seconds:
+        raise InvalidMedia(
+            f"audio {name} is {seconds:.1f} s; {caps.provider_id} accepts under {caps.max_audio_seconds:g} s"
+        )
+    if caps.min_audio_seconds is not None and seconds < caps.min_audio_seconds:
+        raise InvalidMedia(
+            f"audio {name} is {seconds:.1f} s; {caps.provider_id} needs at least {caps.min_audio_seconds:g} s"
+        )
 
 
 def wav_duration_seconds(head: bytes) -> float | None:

@@ -131,7 +131,7 @@ class MediaSource(BaseModel):
         return self.s3.uri if self.s3 else str(self.url)
 
 
-TriggerKind = Literal["manifest", "event", "console"]
+TriggerKind = Literal["manifest", "event", "console", "pair"]
 
 
 class Job(BaseModel):
@@ -151,14 +151,19 @@ class Job(BaseModel):
 
 
 class MediaProbe(BaseModel):
-    """What validation found out about one input."""
+    """What validation found out about one input, and where its bytes are (in the input bucket)."""
 
     source: str
+    location: S3Location
     format: str
     size_bytes: int
     width: int | None = None
     height: int | None = None
     duration_seconds: float | None = None
+    duration_estimated: bool | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    bytes_read: int | None = None
 
 
 class ValidatedMedia(BaseModel):
@@ -174,6 +179,7 @@ class ProviderTask(BaseModel):
 
     provider: str
     task_id: str
+    stage: str = "generate"
     status: TaskStatus = "running"
     submitted_at: datetime
     deadline: datetime
@@ -194,6 +200,7 @@ class PersistedResult(BaseModel):
     sha256: str
     duration_seconds: float | None
     estimated_cost_usd: float | None
+    aigc_meta_tagged: bool | None = None
     persisted_at: datetime
 
 

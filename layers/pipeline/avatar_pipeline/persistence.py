@@ -11,7 +11,7 @@ import httpx
 
 from .errors import ProviderUnavailable, ResultUnavailable
 from .models import Job, PersistedResult, ProviderTask, ValidatedMedia
-from .providers.base import ProviderAdapter
+from .providers.base import ProviderAdapter, TaskRef
 from .transfer import DEFAULT_PART_BYTES, BadBody, CopyOutcome, copy_stream_to_s3
 from .urlguard import UnsafeUrl, check_outbound_url
 
@@ -40,9 +40,9 @@ def persist_result(
     video_key, result_key = job.output_key("video.mp4"), job.output_key("result.json")
     problems: list[str] = []
     for _attempt in range(MAX_DOWNLOAD_ATTEMPTS):
-        url = adapter.result_url(task.task_id)
+        location = adapter.result(job, TaskRef(task.task_id, task.stage))
         try:
-            copied = _download(http, url, s3=s3, bucket=output_bucket, key=video_key, part_bytes=part_bytes)
+            copied = _download(http, location.url, s3=s3, bucket=output_bucket, key=video_key, part_bytes=part_bytes)
         except (_Expired, BadBody, UnsafeUrl) as error:
             problems.append(str(error))
             continue
@@ -64,6 +64,7 @@ def persist_result(
         sha256=copied.sha256,
         duration_seconds=copied.duration_seconds,
         estimated_cost_usd=cost,
+        aigc_meta_tagged=location.aigc_meta_tagged,
         persisted_at=now,
     )
     body = json.dumps(result_document(job, task, media, persisted, copied), indent=2, sort_keys=True)
@@ -100,7 +101,7 @@ def result_document(
             "status_checks": task.polls,
         },
         "estimated_cost_usd": persisted.estimated_cost_usd,
-        "aigc_meta_tagged": None,
+        "aigc_meta_tagged": persisted.aigc_meta_tagged,
     }
 
 

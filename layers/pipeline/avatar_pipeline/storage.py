@@ -1,13 +1,13 @@
-"""S3 reads of the inputs: bounded manifest reads, header reads, and presigned GET URLs."""
+"""S3 reads of the inputs: bounded manifest reads, sizes, event keys, and presigned GET URLs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
-from .errors import InvalidMedia, InvalidRequest
+from .errors import InvalidRequest
 from .models import S3Location
 
 if TYPE_CHECKING:
@@ -16,14 +16,14 @@ if TYPE_CHECKING:
 MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound", "NoSuchVersion"})
 
 
-@dataclass(frozen=True)
-class ObjectHead:
-    size: int
-    head: bytes
+def read_manifest(
+    s3: S3Client, location: S3Location, version_id: str | None, max_bytes: int
+) -> tuple[S3Location, bytes]:
+    """Where the manifest really is and its body, refusing anything over ``max_bytes`` without downloading it.
 
-
-def read_manifest(s3: S3Client, location: S3Location, version_id: str | None, max_bytes: int) -> bytes:
-    """The manifest body, refusing anything over ``max_bytes`` without downloading it."""
+    Event keys may arrive URL-encoded (S3 notifications encode them, ``a b.json`` as ``a+b.json``): when the
+    key as given does not exist, its decoded form is tried.
+    """
     params = {"Bucket": location.bucket, "Key": location.key, "Range": f"bytes=0-{max_bytes}"}
     if version_id:
         params["VersionId"] = version_id
@@ -31,6 +31,9 @@ def read_manifest(s3: S3Client, location: S3Location, version_id: str | None, ma
         response = s3.get_object(**params)  # type: ignore[arg-type]
     except ClientError as error:
         code = _code(error)
+        decoded = unquote_plus(location.key)
+        if code in MISSING_CODES and decoded != location.key:
+            return read_manifest(s3, S3Location(bucket=location.bucket, key=decoded), version_id, max_bytes)
         if code in MISSING_CODES:
             raise InvalidRequest(f"manifest {location.uri} no longer exists") from error
         if code == "InvalidRange":
@@ -39,22 +42,30 @@ def read_manifest(s3: S3Client, location: S3Location, version_id: str | None, ma
     total = _total_size(response.get("ContentRange"), response["ContentLength"])
     if total > max_bytes:
         raise InvalidRequest(f"manifest {location.uri} is {total} bytes; the limit is {max_bytes} bytes")
-    return response["Body"].read()
+    return location, response["Body"].read()
 
 
-def read_head(s3: S3Client, field: str, location: S3Location, head_bytes: int) -> ObjectHead:
-    """Size and first bytes of an input; a missing object is an ``InvalidRequest`` naming it."""
+def existing_event_key(s3: S3Client, bucket: str, key: str) -> str:
+    """The key an event names, decoded if only the decoded form exists (see ``read_manifest``).
+
+    Asks with a listing, not HeadObject: PairDrop may list ``drop/`` but not read objects (HeadObject needs
+    ``s3:GetObject``), and the shortest key under a prefix is listed first, so the raw key is found if it exists.
+    """
+    decoded = unquote_plus(key)
+    if decoded == key:
+        return key
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    return key if listed and listed[0]["Key"] == key else decoded
+
+
+def object_size(s3: S3Client, field: str, location: S3Location) -> int:
+    """Size of an input; a missing object is an ``InvalidRequest`` naming it."""
     try:
-        response = s3.get_object(Bucket=location.bucket, Key=location.key, Range=f"bytes=0-{head_bytes - 1}")
+        return int(s3.head_object(Bucket=location.bucket, Key=location.key)["ContentLength"])
     except ClientError as error:
-        code = _code(error)
-        if code in MISSING_CODES:
+        if _code(error) in MISSING_CODES:
             raise InvalidRequest(f"{field} {location.uri} does not exist; upload it before the manifest") from error
-        if code == "InvalidRange":
-            raise InvalidMedia(f"{field} {location.uri} is empty (0 bytes)") from error
         raise
-    size = _total_size(response.get("ContentRange"), response["ContentLength"])
-    return ObjectHead(size=size, head=response["Body"].read())
 
 
 def presigned_get(s3: S3Client, location: S3Location, expires_seconds: int) -> str:

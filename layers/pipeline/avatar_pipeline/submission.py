@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from .inputs import presigned_inputs
 from .models import Job, ProviderTask, ValidatedMedia
 from .polling import PollPolicy
-from .providers.base import PresignedInputs, ProviderAdapter
-from .storage import presigned_get
+from .providers.base import ProviderAdapter
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -27,18 +27,13 @@ def submit_job(
     presign_seconds: int,
     now: datetime,
 ) -> ProviderTask:
-    if job.image.s3 is None:
-        raise ValueError("validated jobs have their image in S3")
-    inputs = PresignedInputs(
-        image_url=presigned_get(s3, job.image.s3, presign_seconds),
-        audio_url=presigned_get(s3, job.audio.s3, presign_seconds) if job.audio and job.audio.s3 else None,
-    )
-    task_id = adapter.submit(job, inputs)
+    task = adapter.submit(job, presigned_inputs(media, s3, presign_seconds))
     estimate = adapter.capabilities.generation_seconds_per_audio_second * audio_seconds(media)
     deadline = now + timedelta(seconds=policy.deadline_seconds)
     return ProviderTask(
         provider=job.provider,
-        task_id=task_id,
+        task_id=task.task_id,
+        stage=task.stage,
         submitted_at=now,
         deadline=deadline,
         next_wait_seconds=policy.first_wait(estimate, now=now, deadline=deadline),

@@ -1,7 +1,8 @@
-"""Streams an HTTP body into an S3 multipart upload in bounded memory, verifying what arrived.
+"""Streams a body into an S3 multipart upload in bounded memory, checking it as it arrives.
 
 The object appears under its final key only when ``CompleteMultipartUpload`` succeeds, so a crash or a bad
-body leaves nothing behind but an aborted upload.
+body leaves nothing behind but an aborted upload. What "a good body" means is a ``BodyCheck``: a complete
+MP4 for results, a size cap for fetched inputs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .mp4 import Mp4Scanner
 
@@ -22,7 +23,15 @@ MIN_PART_BYTES = 5 * 1024 * 1024
 
 
 class BadBody(Exception):
-    """The downloaded body is not a complete MP4."""
+    """The body is not what was expected (incomplete, wrong type, too large)."""
+
+
+class BodyCheck(Protocol):
+    def feed(self, chunk: bytes, total: int) -> None:
+        """Called for each chunk with the running total; raises ``BadBody`` to stop the upload."""
+
+    def finish(self, total: int) -> None:
+        """Called once the body ended; raises ``BadBody`` if it is not complete."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,37 @@ class CopyOutcome:
     version_id: str | None
 
 
+class Mp4BodyCheck:
+    def __init__(self) -> None:
+        self.scanner = Mp4Scanner()
+
+    def feed(self, chunk: bytes, total: int) -> None:
+        self.scanner.feed(chunk)
+        if self.scanner.first_box is not None and self.scanner.first_box != "ftyp":
+            raise BadBody(f"the body is not an MP4 (starts with {bytes(chunk[:16])!r})")
+
+    def finish(self, total: int) -> None:
+        if total == 0 or self.scanner.first_box != "ftyp":
+            raise BadBody("the body is empty or not an MP4")
+        if not self.scanner.complete:
+            detail = self.scanner.malformed or "cut mid-box"
+            raise BadBody(f"the MP4 is incomplete or malformed after {total} bytes ({detail})")
+
+
+class SizeCap:
+    def __init__(self, max_bytes: int, what: str) -> None:
+        self.max_bytes = max_bytes
+        self.what = what
+
+    def feed(self, chunk: bytes, total: int) -> None:
+        if total > self.max_bytes:
+            raise BadBody(f"{self.what} is larger than {self.max_bytes / 2**20:.0f} MiB")
+
+    def finish(self, total: int) -> None:
+        if total == 0:
+            raise BadBody(f"{self.what} is empty (0 bytes)")
+
+
 def copy_stream_to_s3(
     chunks: Iterable[bytes],
     *,
@@ -40,16 +80,17 @@ def copy_stream_to_s3(
     bucket: str,
     key: str,
     declared_length: int | None,
+    check: BodyCheck | None = None,
     part_bytes: int = DEFAULT_PART_BYTES,
     content_type: str = "video/mp4",
 ) -> CopyOutcome:
+    check = check if check is not None else Mp4BodyCheck()
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
     try:
-        outcome = _upload_parts(chunks, s3, bucket, key, upload_id, declared_length, part_bytes)
+        return _upload_parts(chunks, s3, bucket, key, upload_id, declared_length, check, part_bytes)
     except BaseException:
         s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         raise
-    return outcome
 
 
 def _upload_parts(
@@ -59,10 +100,10 @@ def _upload_parts(
     key: str,
     upload_id: str,
     declared_length: int | None,
+    check: BodyCheck,
     part_bytes: int,
 ) -> CopyOutcome:
     digest = hashlib.sha256()
-    scanner = Mp4Scanner()
     buffer = bytearray()
     parts: list[CompletedPartTypeDef] = []
     total = 0
@@ -78,9 +119,7 @@ def _upload_parts(
             continue
         total += len(chunk)
         digest.update(chunk)
-        scanner.feed(chunk)
-        if scanner.first_box is not None and scanner.first_box != "ftyp":
-            raise BadBody(f"the body is not an MP4 (starts with {bytes(chunk[:16])!r})")
+        check.feed(chunk, total)
         if declared_length is not None and total > declared_length:
             raise BadBody(f"the body is longer than its declared {declared_length} bytes")
         buffer += chunk
@@ -88,16 +127,14 @@ def _upload_parts(
             flush()
     if declared_length is not None and total != declared_length:
         raise BadBody(f"the body is truncated: {total} of {declared_length} bytes arrived")
-    if total == 0 or scanner.first_box != "ftyp":
-        raise BadBody("the body is empty or not an MP4")
-    if not scanner.complete:
-        raise BadBody(f"the MP4 is incomplete or malformed after {total} bytes ({scanner.malformed or 'cut mid-box'})")
+    check.finish(total)
     if buffer or not parts:
         flush()
     done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    scanner = check.scanner if isinstance(check, Mp4BodyCheck) else None
     return CopyOutcome(
         size_bytes=total,
         sha256=digest.hexdigest(),
-        duration_seconds=scanner.duration_seconds,
+        duration_seconds=scanner.duration_seconds if scanner else None,
         version_id=done.get("VersionId"),
     )

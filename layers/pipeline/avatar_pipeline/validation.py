@@ -1,54 +1,98 @@
-"""ValidateMedia: the inputs exist, are what their content says, and are within the provider's limits."""
+"""ValidateMedia: prove, before anything is billed, that the inputs are what the provider accepts.
+
+``https://`` inputs are first fetched (SSRF-safe) into the input bucket under ``fetched/<job_id>/``; then each
+input is probed by its headers through bounded ranged reads: real type by content, dimensions, duration.
+"""
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING
 
-from PIL import Image, UnidentifiedImageError
+import httpx
 
-from .errors import InvalidMedia, InvalidRequest
-from .media import SIGNATURE_BYTES, check_audio, check_image, wav_duration_seconds
-from .models import Job, MediaProbe, ValidatedMedia
+from .errors import InvalidRequest
+from .fetch import FetchPolicy, fetch_to_s3
+from .models import Job, MediaProbe, MediaSource, S3Location, ValidatedMedia
+from .probe import probe_audio, probe_image
 from .providers.registry import provider_entry
-from .storage import read_head
+from .s3reader import RangedS3Reader
+from .storage import object_size
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-HEAD_BYTES = 64 * 1024
+FETCHED_PREFIX = "fetched/"
+# Inputs fetched over https are capped at the provider's limit, or this when it publishes none.
+DEFAULT_MAX_FETCH_BYTES = 50 * 1024 * 1024
 
 
-def validate_media(job: Job, s3: S3Client) -> ValidatedMedia:
+def validate_media(
+    job: Job,
+    s3: S3Client,
+    *,
+    input_bucket: str,
+    http: httpx.Client | None = None,
+    fetch_policy: FetchPolicy | None = None,
+) -> ValidatedMedia:
     caps = provider_entry(job.provider).capabilities
-    if job.image.s3 is None or (job.audio is not None and job.audio.s3 is None):
-        raise InvalidRequest(
-            "https:// inputs are not accepted by this release yet; upload the media to the input bucket"
-        )
-    image = read_head(s3, "image", job.image.s3, HEAD_BYTES)
-    image_name = job.image.s3.uri
-    image_format = check_image(image_name, image.head[:SIGNATURE_BYTES], image.size, caps)
-    width, height = _dimensions(image_name, image.head)
+    image_location = _stored(job, "image", job.image, caps.max_image_bytes, s3, input_bucket, http, fetch_policy)
+    image_name = job.image.display
+    size = object_size(s3, "image", image_location)
+    reader = RangedS3Reader(s3, image_location, size)
+    image = probe_image(image_name, reader, size, caps)  # type: ignore[arg-type]
     probes = ValidatedMedia(
-        image=MediaProbe(source=image_name, format=image_format, size_bytes=image.size, width=width, height=height)
+        image=MediaProbe(
+            source=image_name,
+            location=image_location,
+            format=image.format,
+            size_bytes=size,
+            width=image.width,
+            height=image.height,
+            bytes_read=reader.bytes_fetched,
+        )
     )
-    if job.audio is not None and job.audio.s3 is not None:
-        audio = read_head(s3, "audio", job.audio.s3, HEAD_BYTES)
-        audio_name = job.audio.s3.uri
-        audio_format = check_audio(audio_name, audio.head[:SIGNATURE_BYTES], audio.size, caps)
-        duration = wav_duration_seconds(audio.head) if audio_format == "wav" else None
+    if job.audio is not None:
+        audio_location = _stored(job, "audio", job.audio, caps.max_audio_bytes, s3, input_bucket, http, fetch_policy)
+        audio_name = job.audio.display
+        size = object_size(s3, "audio", audio_location)
+        reader = RangedS3Reader(s3, audio_location, size)
+        audio = probe_audio(audio_name, reader, size, caps)  # type: ignore[arg-type]
         probes.audio = MediaProbe(
-            source=audio_name, format=audio_format, size_bytes=audio.size, duration_seconds=duration
+            source=audio_name,
+            location=audio_location,
+            format=audio.format,
+            size_bytes=size,
+            duration_seconds=audio.duration_seconds,
+            duration_estimated=audio.duration_estimated or None,
+            sample_rate=audio.sample_rate,
+            channels=audio.channels,
+            bytes_read=reader.bytes_fetched,
         )
     return probes
 
 
-def _dimensions(name: str, head: bytes) -> tuple[int | None, int | None]:
-    try:
-        with Image.open(io.BytesIO(head)) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise InvalidMedia(f"image {name} has an unreadable header: {error}") from error
-    if width < 1 or height < 1:
-        raise InvalidMedia(f"image {name} declares {width}x{height} pixels")
-    return width, height
+def _stored(
+    job: Job,
+    field: str,
+    source: MediaSource,
+    max_bytes: int | None,
+    s3: S3Client,
+    input_bucket: str,
+    http: httpx.Client | None,
+    fetch_policy: FetchPolicy | None,
+) -> S3Location:
+    if source.s3 is not None:
+        return source.s3
+    if source.url is None or http is None:
+        raise InvalidRequest(f"{field} has neither an S3 location nor a fetchable URL")
+    destination = S3Location(bucket=input_bucket, key=f"{FETCHED_PREFIX}{job.job_id}/{field}")
+    fetch_to_s3(
+        field,
+        source.url,
+        destination=destination,
+        max_bytes=max_bytes or DEFAULT_MAX_FETCH_BYTES,
+        s3=s3,
+        client=http,
+        policy=fetch_policy or FetchPolicy(),
+    )
+    return destination

@@ -18,7 +18,16 @@ OPERATION_FAULTS = {
     "result": frozenset({"expired_url"}),
     "download": frozenset({"truncated", "wrong_type"}),
 }
-_SPEC_FIELDS = frozenset({"provider", "operation", "fault", "times", "status", "seconds"})
+# Faults only one provider's protocol expresses (its own error codes), per (provider, operation).
+PROVIDER_FAULTS: dict[tuple[str, str], frozenset[str]] = {
+    ("kling", operation): frozenset({"concurrency", "arrears", "content_safety", "auth_expired"})
+    for operation in ("submit", "result")
+}
+PROVIDER_FAULTS[("volcengine", "submit")] = frozenset({"concurrency", "moderation", "no_subject"})
+PROVIDER_FAULTS[("volcengine", "result")] = frozenset({"concurrency", "moderation", "not_found", "expired"})
+# Kinds that take a provider business error ``code``, by provider.
+CODE_FAULTS: dict[str, frozenset[str]] = {"volcengine": frozenset({"task_failed", "moderation"})}
+_SPEC_FIELDS = frozenset({"provider", "operation", "fault", "times", "status", "seconds", "code"})
 
 ErrorResponder = Callable[[int, str], Response]
 """Builds a provider's error response from an HTTP status and a message."""
@@ -32,6 +41,7 @@ class Fault:
     times: int = 1
     status: int | None = None
     seconds: float = 5.0
+    code: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -98,7 +108,7 @@ class FaultRegistry:
             raise ValueError(f"provider must be one of: {', '.join(self._providers)}")
         if not isinstance(operation, str) or operation not in OPERATIONS:
             raise ValueError(f"operation must be one of: {', '.join(OPERATIONS)}")
-        allowed = REQUEST_FAULTS | OPERATION_FAULTS[operation]
+        allowed = REQUEST_FAULTS | OPERATION_FAULTS[operation] | PROVIDER_FAULTS.get((provider, operation), frozenset())
         if not isinstance(kind, str) or kind not in allowed:
             raise ValueError(f"fault for {operation} must be one of: {', '.join(sorted(allowed))}")
         times = spec.get("times", 1)
@@ -114,7 +124,21 @@ class FaultRegistry:
         seconds = spec.get("seconds", 5.0)
         if not _is_number(seconds, 0, float("inf")) or ("seconds" in spec and kind != "slow"):
             raise ValueError("seconds applies to slow only and must be a non-negative number")
-        return Fault(provider, operation, kind, int(times), code, float(seconds))
+        business_code = spec.get("code")
+        if business_code is not None and (
+            kind not in CODE_FAULTS.get(provider, ()) or not _is_number(business_code, 10001, 99999, integer=True)
+        ):
+            kinds = ", ".join(sorted(CODE_FAULTS.get(provider, ()))) or "no fault of this provider"
+            raise ValueError(f"code applies to {kinds} only and must be a provider business code")
+        return Fault(
+            provider,
+            operation,
+            kind,
+            int(times),
+            code,
+            float(seconds),
+            None if business_code is None else int(business_code),
+        )
 
 
 def _is_number(value: object, low: float, high: float, *, integer: bool = False) -> TypeGuard[int | float]:

@@ -9,7 +9,7 @@ from typing import Any, Self
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import wavespeed
+from . import kling, volcengine, wavespeed
 from .admin import admin_blueprint
 from .faults import FaultRegistry
 from .files import files_blueprint
@@ -21,7 +21,7 @@ from .tasks import TaskStore
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS: tuple[Provider, ...] = (wavespeed.PROVIDER,)
+PROVIDERS: tuple[Provider, ...] = (wavespeed.PROVIDER, kling.PROVIDER, volcengine.PROVIDER)
 
 
 def create_app(state: SimulatorState) -> Flask:

@@ -1,6 +1,7 @@
 """Counters the admin API reports, so tests can see what the pipeline actually sent."""
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 
 
@@ -12,8 +13,17 @@ class Stats:
         self._downloads = 0
 
     def record_submission(
-        self, *, provider: str, model: str, task_id: str, image: str, audio: str, received_at: datetime
+        self,
+        *,
+        provider: str,
+        model: str,
+        task_id: str,
+        image: str,
+        audio: str,
+        received_at: datetime,
+        extra: Mapping[str, str] | None = None,
     ) -> None:
+        """``extra``: provider-specific request fields worth checking in tests (e.g. Kling's external_task_id)."""
         entry = {
             "provider": provider,
             "model": model,
@@ -21,6 +31,7 @@ class Stats:
             "image": image,
             "audio": audio,
             "received_at": received_at.isoformat(),
+            **(extra or {}),
         }
         with self._lock:
             self._submissions.append(entry)
