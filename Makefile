@@ -6,8 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACK_NAME ?= avatar-pipeline
+# checkov pins its own boto3/packaging, so it lives in a venv of its own; the stamp names the pin, so
+# changing CHECKOV_VERSION reinstalls it.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
 
-.PHONY: install lint test unit integration e2e demo build validate deploy bench clean
+.PHONY: install security lint test unit integration e2e demo build validate deploy bench clean
 
 install: $(STAMP)
 
@@ -17,7 +23,23 @@ $(STAMP): pyproject.toml layers/pipeline/requirements.txt
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
 	touch $(STAMP)
 
-lint: install
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	rm -f $(CHECKOV_VENV)/.installed-*
+	touch $(CHECKOV_STAMP)
+
+# IaC security scan: template.yaml as written (SAM functions, buckets, tables, secret, log group) and its
+# offline SAM expansion (the roles, the Step Functions state machine, rules and dead-letter queues SAM
+# generates). Suppressions live on the resources in template.yaml (Metadata: checkov: skip:), each with
+# its reason; any other failed check fails the build.
+security: install $(CHECKOV_STAMP)
+	$(BIN)/python -m avatar_local.template --output $(EXPANDED_TEMPLATE)
+	$(CHECKOV_VENV)/bin/checkov --framework cloudformation --compact --quiet --skip-download \
+		--file template.yaml --file $(EXPANDED_TEMPLATE)
+
+lint: install security
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/pipeline/avatar_pipeline local/avatar_local functions
@@ -37,6 +59,9 @@ integration: install
 
 e2e: install
 	$(BIN)/python -m pytest tests/e2e
+
+faults: install
+	$(BIN)/python -m pytest tests/e2e/test_fault_suite.py -q
 
 demo: install
 	$(BIN)/avatar-pipeline demo

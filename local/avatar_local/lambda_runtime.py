@@ -3,6 +3,11 @@
 Each function gets a pool of warm worker processes, each started with exactly the environment the template
 gives that function (plus what the Lambda runtime itself provides), so functions are isolated from each other
 and invocations run concurrently.
+
+Crashes can be injected through the public Lambda API: tag a function with ``avatar-local:crash`` =
+``before`` (the runtime dies before the handler runs), ``after`` (the handler finishes, the runtime dies
+before answering) or ``during:<seconds>``; the next invocation crashes that way and the tag is removed.
+The invocation fails with ``Runtime.ExitError``, as a crashed Lambda runtime does.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ class LocalFunction:
     timeout_seconds: int
     memory_mb: int
     layer_dirs: tuple[Path, ...]
+
+
+CRASH_TAG = "avatar-local:crash"
+
+
+def _exit_error(how: str) -> dict[str, str]:
+    return {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited with error: signal: killed ({how})"}
 
 
 class InvocationError(Exception):
@@ -83,11 +95,23 @@ class _Worker:
         line = self.process.stdout.readline()
         return json.loads(line) if line else None
 
-    def invoke(self, event: Any) -> Any:
+    def invoke(self, event: Any, crash: str | None = None) -> Any:
         assert self.process.stdin is not None
+        if crash == "before":
+            self.kill()
+            raise InvocationError(_exit_error("injected before the handler ran"))
         self.process.stdin.write(json.dumps({"event": event, "request_id": str(uuid.uuid4())}) + "\n")
         self.process.stdin.flush()
+        if crash is not None and crash.startswith("during:"):
+            self._read_line(float(crash.partition(":")[2]))
+            self.kill()
+            raise InvocationError(_exit_error(f"injected {crash}"))
         response = self._read_line(self.function.timeout_seconds)
+        if crash == "after":
+            self.kill()
+            raise InvocationError(_exit_error("injected after the handler finished"))
+        if response is None and not self.alive:
+            raise InvocationError(_exit_error("the runtime process died"))
         if response is None:
             self.kill()
             raise InvocationError(
@@ -129,7 +153,7 @@ class _FunctionPool:
     def warm(self) -> None:
         self.idle.put(self._spawn())
 
-    def invoke(self, event: Any) -> Any:
+    def invoke(self, event: Any, crash: str | None = None) -> Any:
         with self.slots:
             try:
                 worker = self.idle.get_nowait()
@@ -138,7 +162,7 @@ class _FunctionPool:
             if not worker.alive:
                 worker = self._spawn()
             try:
-                return worker.invoke(event)
+                return worker.invoke(event, crash)
             finally:
                 if worker.alive:
                     self.idle.put(worker)
@@ -154,6 +178,16 @@ class LocalLambdaRuntime:
         self.log = log_path.open("a", encoding="utf-8")
         self.pools = {function.name: _FunctionPool(function, runtime_env, self.log) for function in functions}
         self._original_invoke = LambdaSimpleBackend.invoke
+        self._crash_lock = threading.Lock()
+
+    def _take_crash(self, backend: LambdaSimpleBackend, name: str) -> str | None:
+        """The crash injected for this function's next invocation, used up as it is taken."""
+        with self._crash_lock:
+            arn = backend.get_function(name).function_arn
+            crash = backend.list_tags(arn).get(CRASH_TAG)
+            if crash is not None:
+                backend.untag_resource(arn, [CRASH_TAG])
+            return crash
 
     def install(self) -> None:
         runtime = self
@@ -171,11 +205,12 @@ class LocalLambdaRuntime:
             if pool is None:
                 return runtime._original_invoke(backend, function_name, qualifier, body, headers, response_headers)
             event = json.loads(body) if body else {}
+            crash = runtime._take_crash(backend, name)
             if headers.get("X-Amz-Invocation-Type") == "Event":
-                threading.Thread(target=runtime._invoke_quietly, args=(pool, event), daemon=True).start()
+                threading.Thread(target=runtime._invoke_quietly, args=(pool, event, crash), daemon=True).start()
                 return b""
             try:
-                result = pool.invoke(event)
+                result = pool.invoke(event, crash)
             except InvocationError as error:
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return json.dumps(error.payload).encode()
@@ -184,9 +219,9 @@ class LocalLambdaRuntime:
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
 
     @staticmethod
-    def _invoke_quietly(pool: _FunctionPool, event: Any) -> None:
+    def _invoke_quietly(pool: _FunctionPool, event: Any, crash: str | None) -> None:
         with contextlib.suppress(InvocationError):
-            pool.invoke(event)
+            pool.invoke(event, crash)
 
     def warm(self) -> None:
         threads = [threading.Thread(target=pool.warm) for pool in self.pools.values()]

@@ -6,7 +6,10 @@ policies and the state machine come from the template alone.
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,3 +90,56 @@ def expand(template_path: Path, parameter_values: dict[str, str], region: str) -
         outputs=cfn.get("Outputs", {}),
         local_paths=local_paths,
     )
+
+
+def scannable(template_path: Path, region: str) -> dict[str, Any]:
+    """The expansion as one CloudFormation document, for IaC scanners (``make security`` runs checkov on it).
+
+    A scanner reading ``template.yaml`` itself never sees what SAM generates: the functions' and the state
+    machine's roles, the Step Functions state machine, the EventBridge rules, their dead-letter queues. SAM
+    copies a function's or state machine's ``Metadata`` to the resource it becomes, but not to the resources
+    it generates beside it; here a ``Metadata: checkov:`` block written on a SAM resource is carried to
+    those too (a generated resource's logical id starts with its SAM resource's), so every suppression and
+    its reason is written once, on the resource in ``template.yaml`` it is about.
+    """
+    sam_resources = load_template(template_path).get("Resources", {})
+    expanded = expand(template_path, {}, region)
+    owners = sorted(
+        (logical for logical, r in sam_resources.items() if str(r.get("Type", "")).startswith("AWS::Serverless::")),
+        key=len,
+        reverse=True,
+    )
+    resources = copy.deepcopy(expanded.resources)
+    for logical, resource in resources.items():
+        if logical in sam_resources:
+            continue
+        owner = next((o for o in owners if logical.startswith(o)), None)
+        checkov = sam_resources.get(owner, {}).get("Metadata", {}).get("checkov") if owner else None
+        if checkov is not None:
+            resource.setdefault("Metadata", {})["checkov"] = copy.deepcopy(checkov)
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": expanded.parameters,
+        "Resources": resources,
+        "Outputs": expanded.outputs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m avatar_local.template",
+        description="Write template.yaml expanded offline to plain CloudFormation JSON, for IaC scanners.",
+    )
+    parser.add_argument("--template", type=Path, default=Path("template.yaml"))
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--output", type=Path, required=True)
+    args = parser.parse_args(argv)
+    document = scannable(args.template.resolve(), args.region)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"{args.template} expanded to {args.output} ({len(document['Resources'])} resources)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -21,7 +21,13 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-E2E_OVERRIDES = ["PollMinSeconds=1", "PollMaxSeconds=1", "MaxPolls=60", "JobDeadlineSeconds=300"]
+E2E_OVERRIDES = [
+    "PollMinSeconds=1",
+    "PollMaxSeconds=1",
+    "MaxPolls=60",
+    "JobDeadlineSeconds=300",
+    "ProviderTimeoutSeconds=3",
+]
 STARTUP_TIMEOUT = 120
 
 

@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 import respx
 from avatar_local.samples import portrait_png, speech_audio
@@ -33,6 +34,7 @@ COMMON_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
+IDEMPOTENCY_TABLE = "avatar-idempotency"
 # As template.yaml gives them (values pointing at the test doubles).
 FUNCTION_ENV: dict[str, dict[str, str]] = {
     "intake": {"INPUT_BUCKET": INPUT_BUCKET, "DEFAULT_PROVIDER": "wavespeed/omnihuman-1.5"},
@@ -46,6 +48,8 @@ FUNCTION_ENV: dict[str, dict[str, str]] = {
         "MAX_POLLS": "200",
         "JOB_DEADLINE_SECONDS": "10800",
         "PRESIGN_SECONDS": "900",
+        "PROVIDER_TIMEOUT_SECONDS": "30",
+        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
     },
     "check_status": {
         "WAVESPEED_BASE_URL": WAVESPEED,
@@ -56,6 +60,7 @@ FUNCTION_ENV: dict[str, dict[str, str]] = {
         "MAX_POLLS": "200",
         "JOB_DEADLINE_SECONDS": "10800",
         "PRESIGN_SECONDS": "900",
+        "PROVIDER_TIMEOUT_SECONDS": "30",
     },
     "record_outcome": {"JOBS_TABLE": TABLE, "EVENT_BUS_NAME": "default"},
 }
@@ -72,6 +77,9 @@ class FakeLambdaContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:avatar-test"
     aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
 
 
 def _load(name: str) -> ModuleType:
@@ -91,6 +99,11 @@ def handlers() -> Iterator[dict[str, ModuleType]]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in COMMON_ENV.items():
             patch.setenv(name, value)
+        # SubmitJob's idempotency store is configured when its module loads, as in Lambda.
+        patch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         yield {name: _load(name) for name in FUNCTION_ENV}
 
 
@@ -102,6 +115,12 @@ def aws(handlers: dict[str, ModuleType], mocked_aws: None, monkeypatch: pytest.M
         monkeypatch.delenv(name, raising=False)
     parameters.clear_caches()  # the secret provider's client and cached values belong to one mock
     boto3.client("s3").create_bucket(Bucket=INPUT_BUCKET)
+    boto3.client("dynamodb").create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     yield
     parameters.clear_caches()
 
@@ -299,6 +318,31 @@ def test_submit_and_check_status_use_the_secret_and_the_provider(invoke: Any) ->
     assert checked["status"] == "running"
     assert checked["polls"] == 1
     assert 5 <= checked["next_wait_seconds"] <= 6
+
+
+def test_submitting_the_same_job_again_returns_the_first_task_without_paying_twice(invoke: Any) -> None:
+    upload_samples()
+    secret_arn = boto3.client("secretsmanager").create_secret(
+        Name="provider-credentials", SecretString=json.dumps({"wavespeed": {"api_key": API_KEY}})
+    )["ARN"]
+    job = invoke("intake", {"event": console_request(job_id="j-once"), "execution_name": "exec-once"})["job"]
+    other = invoke("intake", {"event": console_request(job_id="j-other"), "execution_name": "exec-other"})["job"]
+    media = invoke("validate_media", {"job": job})
+    env = {"PROVIDER_SECRET_ARN": secret_arn}
+    with respx.mock(base_url=WAVESPEED) as api:
+        submit = api.post("/api/v3/bytedance/avatar-omni-human-1.5").mock(
+            side_effect=[
+                httpx.Response(200, json={"code": 200, "data": {"id": "pred-1", "status": "created"}}),
+                httpx.Response(200, json={"code": 200, "data": {"id": "pred-2", "status": "created"}}),
+            ]
+        )
+        first = invoke("submit_job", {"job": job, "media": media}, env)
+        again = invoke("submit_job", {"job": job, "media": media}, env)  # a retried step / re-run execution
+        another_job = invoke("submit_job", {"job": other, "media": media}, env)
+    assert submit.call_count == 2, "one paid task per job"
+    assert again == first
+    assert first["task_id"] == "pred-1"
+    assert another_job["task_id"] == "pred-2"
 
 
 def create_jobs_table() -> None:

@@ -192,6 +192,7 @@ def test_early_failure_without_a_claim_creates_the_record(harness: Harness) -> N
         "cause": "image 'a.png' is a relative key",
         "finished_at": NOW.isoformat(),
         "execution_arn": ME,
+        "published": "Avatar Video Failed",
     }
     [event] = harness.published()
     assert event["detail"]["provider"] is None
@@ -222,3 +223,13 @@ def test_recording_twice_from_the_same_execution_is_idempotent(harness: Harness)
     item = harness.item("job-1")
     assert item is not None
     assert (item["status"], item["error"]) == ("FAILED", "JobTimedOut")
+
+
+def test_a_retried_record_step_publishes_its_outcome_once(harness: Any) -> None:
+    failure = Failure(error="ProviderTaskFailed", cause="generation failed")
+    for _attempt in range(2):  # the step crashed after finishing and was run again
+        harness.store.record_failure(
+            failure, job_id="job-9", provider="wavespeed/omnihuman-1.5", task_id="t-9", execution_arn=ME, now=NOW
+        )
+    assert [event["detail-type"] for event in harness.published()] == ["Avatar Video Failed"]
+    assert harness.item("job-9")["status"] == "FAILED"

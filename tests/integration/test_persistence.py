@@ -346,3 +346,33 @@ def test_redirect_loop_is_result_unavailable(server: MediaServer, s3: Any, http:
     with pytest.raises(ResultUnavailable, match="redirected more than 3 times"):
         persist(FakeAdapter([f"{server.url}/loop"]), s3, http)
     assert_nothing_stored(s3)
+
+
+def test_a_rerun_after_a_crash_mid_copy_aborts_the_open_upload_and_stores_one_complete_video(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    key = "campaign-7/job-1/video.mp4"
+    crashed = s3.create_multipart_upload(Bucket=OUTPUT_BUCKET, Key=key)  # what a killed attempt leaves behind
+    s3.upload_part(Bucket=OUTPUT_BUCKET, Key=key, UploadId=crashed["UploadId"], PartNumber=1, Body=talking_mp4[:100])
+    server.replies["/v.mp4"] = Reply(body=talking_mp4)
+
+    persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http)
+
+    assert s3.list_multipart_uploads(Bucket=OUTPUT_BUCKET).get("Uploads", []) == []
+    versions = s3.list_object_versions(Bucket=OUTPUT_BUCKET, Prefix=key)["Versions"]
+    assert len(versions) == 1
+    assert s3.get_object(Bucket=OUTPUT_BUCKET, Key=key)["Body"].read() == talking_mp4
+
+
+def test_a_rerun_after_everything_was_stored_copies_nothing_again(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    server.replies["/v.mp4"] = Reply(body=talking_mp4)
+    first = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http)
+    rerun_adapter = FakeAdapter([f"{server.url}/v.mp4"])
+
+    again = persist(rerun_adapter, s3, http)
+
+    assert again == first
+    assert rerun_adapter.asked == [], "no new download"
+    assert len(s3.list_object_versions(Bucket=OUTPUT_BUCKET, Prefix="campaign-7/job-1/video.mp4")["Versions"]) == 1

@@ -17,6 +17,9 @@ LAMBDA_PLATFORM_ERRORS = {
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+    "Runtime.ExitError",
+    "Sandbox.Timedout",
 }
 RETRYABLE_CONTRACT_ERRORS = {"ProviderThrottled", "ProviderUnavailable"}
 
@@ -66,6 +69,7 @@ def test_only_retryable_errors_are_retried(name: str) -> None:
         if name in ("RecordSuccess", "RecordFailure"):
             continue  # recording is idempotent and retried on anything
         assert errors <= RETRYABLE_CONTRACT_ERRORS | LAMBDA_PLATFORM_ERRORS | {
+            "IdempotencyAlreadyInProgressError",
             "DynamoDB.ProvisionedThroughputExceededException",
             "DynamoDB.ThrottlingException",
             "DynamoDB.InternalServerErrorException",

@@ -68,7 +68,7 @@ class OutcomeStore:
             "estimated_cost_usd": output.estimated_cost_usd,
             "execution_arn": execution_arn,
         }
-        self._update(
+        already_published = self._update(
             job.job_id,
             execution_arn,
             {
@@ -81,7 +81,7 @@ class OutcomeStore:
                 "finished_at": now.isoformat(),
             },
         )
-        self._publish(SUCCEEDED_DETAIL_TYPE, detail)
+        self._publish_once(job.job_id, execution_arn, SUCCEEDED_DETAIL_TYPE, detail, already_published)
         return detail
 
     def record_failure(
@@ -112,29 +112,50 @@ class OutcomeStore:
             attributes["provider"] = provider
         if task_id:
             attributes["provider_task_id"] = task_id
-        self._update(job_id, execution_arn, attributes)
-        self._publish(FAILED_DETAIL_TYPE, detail)
+        already_published = self._update(job_id, execution_arn, attributes)
+        self._publish_once(job_id, execution_arn, FAILED_DETAIL_TYPE, detail, already_published)
         return detail
 
-    def _update(self, job_id: str, execution_arn: str, attributes: dict[str, str]) -> None:
-        """Write only this execution's own record: a duplicate trigger must never touch another's job."""
+    def _update(self, job_id: str, execution_arn: str, attributes: dict[str, str]) -> str | None:
+        """Write only this execution's own record: a duplicate trigger must never touch another's job.
+
+        Returns which outcome event this execution already published (a retried step after a crash).
+        """
         attributes = {**attributes, "execution_arn": execution_arn}
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
         values = {f":v{i}": {"S": value} for i, value in enumerate(attributes.values())}
         assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
         try:
-            self.dynamodb.update_item(
+            old = self.dynamodb.update_item(
                 TableName=self.table,
                 Key={"job_id": {"S": job_id}},
                 UpdateExpression=f"SET {assignments}",
                 ConditionExpression="attribute_not_exists(job_id) OR execution_arn = :me",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={**values, ":me": {"S": execution_arn}},
+                ReturnValues="ALL_OLD",
             )
+            return old.get("Attributes", {}).get("published", {}).get("S")
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             raise RuntimeError(f"job {job_id} belongs to another execution; its record was left untouched") from error
+
+    def _publish_once(
+        self, job_id: str, execution_arn: str, detail_type: str, detail: dict[str, Any], already: str | None
+    ) -> None:
+        """One event per outcome, even when the step is retried after it published (EventBridge itself is
+        at-least-once, so consumers should still treat ``job_id`` + detail-type as the event's identity)."""
+        if already == detail_type:
+            return
+        self._publish(detail_type, detail)
+        self.dynamodb.update_item(
+            TableName=self.table,
+            Key={"job_id": {"S": job_id}},
+            UpdateExpression="SET published = :type",
+            ConditionExpression="execution_arn = :me",
+            ExpressionAttributeValues={":type": {"S": detail_type}, ":me": {"S": execution_arn}},
+        )
 
     def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         response = self.events.put_events(

@@ -38,6 +38,10 @@ def persist_result(
     part_bytes: int = DEFAULT_PART_BYTES,
 ) -> PersistedResult:
     video_key, result_key = job.output_key("video.mp4"), job.output_key("result.json")
+    finished = _already_persisted(s3, output_bucket, result_key, task.task_id)
+    if finished is not None:
+        return finished
+    _abort_uploads_left_by_a_crash(s3, output_bucket, video_key)
     problems: list[str] = []
     for _attempt in range(MAX_DOWNLOAD_ATTEMPTS):
         location = adapter.result(job, TaskRef(task.task_id, task.stage))
@@ -103,6 +107,39 @@ def result_document(
         "estimated_cost_usd": persisted.estimated_cost_usd,
         "aigc_meta_tagged": persisted.aigc_meta_tagged,
     }
+
+
+def _already_persisted(s3: S3Client, bucket: str, result_key: str, task_id: str) -> PersistedResult | None:
+    """A re-run after a crash that came once everything was stored: return what is there, copy nothing."""
+    try:
+        document = json.loads(s3.get_object(Bucket=bucket, Key=result_key)["Body"].read())
+    except s3.exceptions.NoSuchKey:
+        return None
+    if document.get("provider_task_id") != task_id:
+        return None
+    output = document["output"]
+    video_uri = output["video_uri"]
+    return PersistedResult(
+        bucket=bucket,
+        video_key=video_uri.split("/", 3)[3],
+        result_key=result_key,
+        video_uri=video_uri,
+        result_uri=f"s3://{bucket}/{result_key}",
+        version_id=output.get("version_id"),
+        size_bytes=output["size_bytes"],
+        sha256=output["sha256"],
+        duration_seconds=output.get("duration_seconds"),
+        estimated_cost_usd=document.get("estimated_cost_usd"),
+        aigc_meta_tagged=document.get("aigc_meta_tagged"),
+        persisted_at=document["timings"]["persisted_at"],
+    )
+
+
+def _abort_uploads_left_by_a_crash(s3: S3Client, bucket: str, key: str) -> None:
+    """An attempt killed mid-copy leaves its multipart upload open; nothing else writes this job's key."""
+    for upload in s3.list_multipart_uploads(Bucket=bucket, Prefix=key).get("Uploads", []):
+        if upload["Key"] == key:
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
 
 
 class _Expired(Exception):

@@ -258,7 +258,7 @@ class VolcengineAdapter(ProviderAdapter):
         )
         authorization = headers["Authorization"]
         redact = _Redactor(secret_access_key, authorization, authorization.rpartition("Signature=")[2])
-        with transport_errors(NAME, what):
+        with transport_errors(NAME, what, creates_task=action == "CVSubmitTask"):
             response = self.client.post(url, content=content, headers=headers)
         payload = json_body(response)
         metadata = (payload or {}).get("ResponseMetadata")

@@ -92,7 +92,7 @@ class WaveSpeedAdapter(ProviderAdapter):
         api_key = provider_credentials("wavespeed").get("api_key")
         if not api_key:
             raise ProviderRejected("the provider secret has no wavespeed.api_key")
-        with transport_errors("wavespeed", what):
+        with transport_errors("wavespeed", what, creates_task=method == "POST"):
             response = self.client.request(
                 method, self.base_url + path, headers={"Authorization": f"Bearer {api_key}"}, **kwargs
             )
