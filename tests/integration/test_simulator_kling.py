@@ -3,12 +3,10 @@ served from a local file server: lifecycle, both auth modes, request validation,
 
 import base64
 import io
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -30,6 +28,8 @@ from avatar_pipeline.models import Job
 from avatar_pipeline.providers import kling
 from avatar_pipeline.providers.base import PresignedInputs, TaskRef
 from PIL import Image
+
+from ..media_server import Files, serve_files
 
 pytestmark = pytest.mark.integration
 
@@ -55,39 +55,23 @@ def _webp() -> bytes:
     return buffer.getvalue()
 
 
-FILES: dict[str, tuple[int, bytes]] = {
-    "/portrait.png": (200, portrait_png(320)),
-    "/portrait.jpg": (200, portrait_jpeg(400, seed=2)),
-    "/voice.wav": (200, speech_audio(AUDIO_SECONDS)),
-    "/voice.mp3": (200, speech_audio(AUDIO_SECONDS, fmt="mp3")),
-    "/small.png": (200, portrait_png(256)),
-    "/wide.png": (200, _png(800, 300)),
-    "/portrait.webp": (200, _webp()),
-    "/short.wav": (200, speech_audio(1.0)),
-    "/forbidden.wav": (403, b"<Error><Code>AccessDenied</Code></Error>"),
+FILES: Files = {
+    "/portrait.png": (200, "application/octet-stream", portrait_png(320)),
+    "/portrait.jpg": (200, "application/octet-stream", portrait_jpeg(400, seed=2)),
+    "/voice.wav": (200, "application/octet-stream", speech_audio(AUDIO_SECONDS)),
+    "/voice.mp3": (200, "application/octet-stream", speech_audio(AUDIO_SECONDS, fmt="mp3")),
+    "/small.png": (200, "application/octet-stream", portrait_png(256)),
+    "/wide.png": (200, "application/octet-stream", _png(800, 300)),
+    "/portrait.webp": (200, "application/octet-stream", _webp()),
+    "/short.wav": (200, "application/octet-stream", speech_audio(1.0)),
+    "/forbidden.wav": (403, "application/octet-stream", b"<Error><Code>AccessDenied</Code></Error>"),
 }
-
-
-class _MediaHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status, body = FILES.get(self.path, (404, b"not found"))
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
 def media_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MediaHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serve_files(FILES) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

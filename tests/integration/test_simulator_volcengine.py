@@ -3,12 +3,10 @@
 import hashlib
 import io
 import json
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -35,6 +33,8 @@ from volcengine.auth.SignerV4 import SignerV4
 from volcengine.auth.SignParam import SignParam
 from volcengine.Credentials import Credentials
 
+from ..media_server import Files, serve_files
+
 pytestmark = pytest.mark.integration
 
 AK = "AKLTsimulatoraccesskey0001"
@@ -43,7 +43,7 @@ AUDIO_SECONDS = 2.0
 VIDEO = "jimeng_realman_avatar_picture_omni_v15"
 SUBJECT = "jimeng_realman_avatar_picture_create_role_omni_v15"
 DETECTION = "jimeng_realman_avatar_object_detection"
-FILES: dict[str, tuple[int, str, bytes]] = {
+FILES: Files = {
     "/portrait.png": (200, "image/png", portrait_png(256)),
     "/voice.wav": (200, "audio/wav", speech_audio(AUDIO_SECONDS)),
     "/long.wav": (200, "audio/wav", speech_audio(60.5, sample_rate=8000)),
@@ -51,27 +51,10 @@ FILES: dict[str, tuple[int, str, bytes]] = {
 }
 
 
-class _MediaHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status, content_type, body = FILES.get(self.path, (404, "text/plain", b"not found"))
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def media_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MediaHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serve_files(FILES) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

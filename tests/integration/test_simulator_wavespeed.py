@@ -3,10 +3,8 @@
 import base64
 import io
 import re
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import av
@@ -16,12 +14,14 @@ from avatar_local.mp4info import inspect_mp4
 from avatar_local.samples import portrait_jpeg, portrait_png, speech_audio
 from avatar_local.simulator import ProviderSimulator, SimulatorSettings
 
+from ..media_server import Files, serve_files
+
 pytestmark = pytest.mark.integration
 
 API_KEY = "ws-test-key"
 MODEL = "bytedance/avatar-omni-human-1.5"
 AUDIO_SECONDS = 2.0
-FILES: dict[str, tuple[int, str, bytes]] = {
+FILES: Files = {
     "/portrait.png": (200, "image/png", portrait_png(256)),
     "/portrait.jpg": (200, "image/jpeg", portrait_jpeg(256, seed=1)),
     "/voice.wav": (200, "audio/wav", speech_audio(AUDIO_SECONDS)),
@@ -31,27 +31,10 @@ FILES: dict[str, tuple[int, str, bytes]] = {
 }
 
 
-class _MediaHandler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        status, content_type, body = FILES.get(self.path, (404, "text/plain", b"not found"))
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def media_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MediaHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with serve_files(FILES) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
