@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,10 +135,14 @@ def _arn(resource: Any) -> str:
 
 
 def _invoked_function(resource: Any) -> str:
-    """The template function a SAM ``LambdaInvokePolicy`` resource names (``...:function:${functionName}*``)."""
-    sam_form = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${functionName}*"
-    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), list) and resource["Fn::Sub"][0] == sam_form:
-        return str(resource["Fn::Sub"][1]["functionName"]["Ref"])
+    """The template function an invoke statement names: its exact ARN, or its ARN with a ``:*`` qualifier
+    (versions and aliases) - never a name prefix that other functions could match."""
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource and resource["Fn::GetAtt"][1] == "Arn":
+        return str(resource["Fn::GetAtt"][0])
+    if isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+        qualified = re.fullmatch(r"\$\{(\w+)\.Arn\}:\*", resource["Fn::Sub"])
+        if qualified:
+            return qualified.group(1)
     return f"unexpected resource {resource!r}"
 
 
@@ -331,3 +336,25 @@ def test_scanned_expansion_carries_suppressions_to_what_sam_generates() -> None:
         assert resources[queue]["Metadata"]["checkov"] == state_machine_skips
     # A resource written in template.yaml keeps only its own Metadata.
     assert "Metadata" not in resources["InputBucketPolicy"]
+
+
+def test_every_function_logs_to_a_group_with_the_retention_parameter() -> None:
+    groups = {
+        logical: resource["Properties"]
+        for logical, resource in TEMPLATE.resources.items()
+        if resource["Type"] == "AWS::Logs::LogGroup"
+    }
+    for logical in FUNCTIONS:
+        props = groups[f"{logical}LogGroup"]
+        assert props["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{logical}}}"}
+        assert props["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_every_dead_letter_queue_has_an_alarm() -> None:
+    queues = {logical for logical, r in TEMPLATE.resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    watched = {
+        r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for r in TEMPLATE.resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/SQS"
+    }
+    assert queues == watched
