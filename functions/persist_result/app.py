@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.persistence import persist_result
 from avatar_pipeline.providers.http import new_client
 from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import required_env
+from avatar_pipeline.settings import bool_env, required_env
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -39,6 +40,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             http=http,
             output_bucket=required_env("OUTPUT_BUCKET"),
             now=datetime.now(UTC),
+            fetch_policy=FetchPolicy(allow_loopback=bool_env("ALLOW_LOOPBACK_ENDPOINTS")),
         )
     logger.info("result persisted", extra={"video_uri": persisted.video_uri, "size_bytes": persisted.size_bytes})
     metrics.add_metric(name="ResultBytesPersisted", unit=MetricUnit.Bytes, value=persisted.size_bytes)

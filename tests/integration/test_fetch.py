@@ -459,7 +459,7 @@ def test_url_credentials_are_refused(
 ) -> None:
     target = f"https://{credentials}{HOST}:{server.port}/ok"
     message = refused(InvalidRequest, target, s3, http)
-    assert message == f"image {target} carries credentials in the URL; they are not sent"
+    assert message == f"image {target}: the URL carries credentials; they are not sent"
     assert transport.sent == []
 
 

@@ -1,9 +1,10 @@
-"""Fetching an ``https://`` input into the input bucket, with SSRF protection.
+"""Outbound fetches with SSRF protection: ``https://`` inputs into the input bucket, and (through ``pin``)
+the provider's result URLs.
 
 Only https; the host is resolved and every address must be public (private, loopback, link-local, metadata
 and reserved ranges are refused), again after every redirect; the connection goes to the address that was
 checked (the TLS name is still the host's), so a DNS answer cannot change between check and use. Redirects,
-size and time are bounded. The stored copy is what the provider later receives, as a presigned URL.
+size and time are bounded. A fetched input's stored copy is what the provider later receives, presigned.
 """
 
 from __future__ import annotations
@@ -37,6 +38,19 @@ def system_resolver(host: str, port: int) -> list[Address]:
     return [ipaddress.ip_address(info[4][0]) for info in infos]
 
 
+class UnsafeUrl(ValueError):
+    """The URL may not be fetched (scheme, credentials, or an address that is not public)."""
+
+
+@dataclass(frozen=True)
+class PinnedRequest:
+    """A GET aimed at the checked address, carrying the original host for HTTP and TLS."""
+
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, str]
+
+
 @dataclass(frozen=True)
 class FetchPolicy:
     resolver: Resolver = system_resolver
@@ -57,13 +71,13 @@ def fetch_to_s3(
     """Copies ``url`` to ``destination``; returns the stored size. Problems are ``InvalidRequest``/``InvalidMedia``."""
     current = url
     for _hop in range(policy.max_redirects + 1):
-        target, host = _checked_target(field, current, policy)
-        # No keep-alive: the pool is keyed by the pinned address, and a connection verified for one host name
-        # must not be reused for another name on the same address.
-        headers = {"Host": _host_header(current), "Connection": "close"}
+        try:
+            pinned = pin(current, policy)
+        except UnsafeUrl as error:
+            raise InvalidRequest(f"{field} {current}: {error}") from error
         try:
             with client.stream(
-                "GET", target, headers=headers, extensions={"sni_hostname": host}, timeout=FETCH_TIMEOUT
+                "GET", pinned.url, headers=pinned.headers, extensions=pinned.extensions, timeout=FETCH_TIMEOUT
             ) as response:
                 if response.is_redirect and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
@@ -96,33 +110,38 @@ def fetch_to_s3(
     raise InvalidRequest(f"{field} {url} redirected more than {policy.max_redirects} times")
 
 
-def _checked_target(field: str, url: str, policy: FetchPolicy) -> tuple[str, str]:
+def pin(url: str, policy: FetchPolicy) -> PinnedRequest:
+    """Checks ``url`` and aims the request at the address that was checked; raises ``UnsafeUrl``."""
     parts = urlsplit(url)
     host = parts.hostname
     if not host:
-        raise InvalidRequest(f"{field} {url} has no host")
+        raise UnsafeUrl("the URL has no host")
     if parts.username or parts.password:
-        raise InvalidRequest(f"{field} {url} carries credentials in the URL; they are not sent")
+        raise UnsafeUrl("the URL carries credentials; they are not sent")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = policy.resolver(host, port)
     except (OSError, UnicodeError) as error:
-        raise InvalidRequest(f"{field} {url}: cannot resolve {host} ({error})") from error
+        raise UnsafeUrl(f"cannot resolve {host} ({error})") from error
     if not addresses:
-        raise InvalidRequest(f"{field} {url}: {host} has no address")
+        raise UnsafeUrl(f"{host} has no address")
     loopback_ok = policy.allow_loopback and all(address.is_loopback for address in addresses)
     if parts.scheme != "https" and not (loopback_ok and parts.scheme == "http"):
-        raise InvalidRequest(f"{field} {url}: only https:// URLs are fetched")
+        raise UnsafeUrl("only https:// URLs are fetched")
     if not loopback_ok:
         for address in addresses:
             if not address.is_global or address.is_multicast:
-                raise InvalidRequest(
-                    f"{field} {url}: {host} resolves to {address}, which is not a public address; refused"
-                )
+                raise UnsafeUrl(f"{host} resolves to {address}, which is not a public address; refused")
     address = addresses[0]
     literal = f"[{address}]" if address.version == 6 else str(address)
     netloc = f"{literal}:{parts.port}" if parts.port else literal
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), host
+    # No keep-alive: the pool is keyed by the pinned address, and a connection verified for one host name
+    # must not be reused for another name on the same address.
+    return PinnedRequest(
+        url=urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
+        headers={"Host": _host_header(url), "Connection": "close"},
+        extensions={"sni_hostname": host},
+    )
 
 
 def _host_header(url: str) -> str:

@@ -10,10 +10,11 @@ from urllib.parse import urljoin
 import httpx
 
 from .errors import ProviderUnavailable, ResultUnavailable
+from .fetch import FetchPolicy, UnsafeUrl, pin
 from .models import Job, PersistedResult, ProviderTask, ValidatedMedia
 from .providers.base import ProviderAdapter, TaskRef
+from .settings import bool_env
 from .transfer import DEFAULT_PART_BYTES, BadBody, CopyOutcome, copy_stream_to_s3
-from .urlguard import UnsafeUrl, check_outbound_url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -36,6 +37,7 @@ def persist_result(
     output_bucket: str,
     now: datetime,
     part_bytes: int = DEFAULT_PART_BYTES,
+    fetch_policy: FetchPolicy | None = None,
 ) -> PersistedResult:
     video_key, result_key = job.output_key("video.mp4"), job.output_key("result.json")
     finished = _already_persisted(s3, output_bucket, result_key, task.task_id)
@@ -46,7 +48,15 @@ def persist_result(
     for _attempt in range(MAX_DOWNLOAD_ATTEMPTS):
         location = adapter.result(job, TaskRef(task.task_id, task.stage))
         try:
-            copied = _download(http, location.url, s3=s3, bucket=output_bucket, key=video_key, part_bytes=part_bytes)
+            copied = _download(
+                http,
+                location.url,
+                fetch_policy or FetchPolicy(allow_loopback=bool_env("ALLOW_LOOPBACK_ENDPOINTS")),
+                s3=s3,
+                bucket=output_bucket,
+                key=video_key,
+                part_bytes=part_bytes,
+            )
         except (_Expired, BadBody, UnsafeUrl) as error:
             problems.append(str(error))
             continue
@@ -146,11 +156,20 @@ class _Expired(Exception):
     pass
 
 
-def _download(http: httpx.Client, url: str, *, s3: S3Client, bucket: str, key: str, part_bytes: int) -> CopyOutcome:
+def _download(
+    http: httpx.Client, url: str, policy: FetchPolicy, *, s3: S3Client, bucket: str, key: str, part_bytes: int
+) -> CopyOutcome:
     for _hop in range(MAX_REDIRECTS + 1):
-        check_outbound_url(url)
+        pinned = pin(url, policy)
         try:
-            with http.stream("GET", url, timeout=DOWNLOAD_TIMEOUT, follow_redirects=False) as response:
+            with http.stream(
+                "GET",
+                pinned.url,
+                headers=pinned.headers,
+                extensions=pinned.extensions,
+                timeout=DOWNLOAD_TIMEOUT,
+                follow_redirects=False,
+            ) as response:
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
                     continue

@@ -1,0 +1,77 @@
+"""``pin``: outbound fetches (result URLs, https inputs) go over https to public addresses only, aimed at the
+address that was checked. IP literals only: no DNS is needed."""
+
+import ipaddress
+
+import pytest
+from avatar_pipeline.fetch import FetchPolicy, UnsafeUrl, pin
+
+PUBLIC_ONLY = FetchPolicy()
+LOOPBACK_ALLOWED = FetchPolicy(allow_loopback=True)
+
+
+@pytest.mark.parametrize(
+    ("url", "host_header", "tls_name"),
+    [
+        ("https://93.184.216.34/video.mp4", "93.184.216.34", "93.184.216.34"),
+        ("https://93.184.216.34:8443/v.mp4?X-Amz-Signature=abc", "93.184.216.34:8443", "93.184.216.34"),
+        ("https://[2606:4700::6810:85e5]/v.mp4", "[2606:4700::6810:85e5]", "2606:4700::6810:85e5"),
+    ],
+)
+def test_public_https_is_allowed_and_aimed_at_the_checked_address(url: str, host_header: str, tls_name: str) -> None:
+    pinned = pin(url, PUBLIC_ONLY)
+    assert pinned.url == url  # an IP literal resolves to itself
+    assert pinned.headers == {"Host": host_header, "Connection": "close"}
+    assert pinned.extensions == {"sni_hostname": tls_name}
+
+
+def test_a_host_name_is_connected_to_by_the_address_it_was_checked_at() -> None:
+    policy = FetchPolicy(resolver=lambda host, port: [ipaddress.ip_address("93.184.216.34")])
+    pinned = pin("https://cdn.example.test/v.mp4?sig=1", policy)
+    assert pinned.url == "https://93.184.216.34/v.mp4?sig=1"
+    assert pinned.headers["Host"] == "cdn.example.test"
+    assert pinned.extensions == {"sni_hostname": "cdn.example.test"}
+
+
+@pytest.mark.parametrize("url", ["http://93.184.216.34/video.mp4", "ftp://93.184.216.34/video.mp4"])
+def test_non_https_is_refused(url: str) -> None:
+    with pytest.raises(UnsafeUrl, match="only https:// URLs are fetched"):
+        pin(url, PUBLIC_ONLY)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/v.mp4",
+        "https://127.8.9.10/v.mp4",
+        "https://[::1]/v.mp4",
+        "https://10.0.0.5/v.mp4",
+        "https://172.16.3.4/v.mp4",
+        "https://192.168.1.1/v.mp4",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://169.254.170.2/v2/credentials",
+        "https://[fd00:ec2::254]/latest/meta-data/",
+        "https://[fe80::1]/v.mp4",
+        "https://100.64.0.1/v.mp4",
+        "https://0.0.0.0/v.mp4",
+        "https://[::ffff:127.0.0.1]/v.mp4",
+        "https://2130706433/v.mp4",  # a decimal IPv4 literal for 127.0.0.1
+    ],
+)
+def test_non_public_addresses_are_refused(url: str) -> None:
+    with pytest.raises(UnsafeUrl, match="which is not a public address; refused"):
+        pin(url, PUBLIC_ONLY)
+
+
+def test_url_without_host_or_with_credentials_is_refused() -> None:
+    with pytest.raises(UnsafeUrl, match="no host"):
+        pin("https:///v.mp4", PUBLIC_ONLY)
+    with pytest.raises(UnsafeUrl, match="carries credentials"):
+        pin("https://user:pass@93.184.216.34/v.mp4", PUBLIC_ONLY)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9100/v.mp4", "https://127.0.0.1/v.mp4", "http://[::1]:8080/v.mp4"])
+def test_loopback_is_allowed_only_when_the_stack_says_so(url: str) -> None:
+    with pytest.raises(UnsafeUrl):
+        pin(url, PUBLIC_ONLY)
+    assert pin(url, LOOPBACK_ALLOWED).url == url
