@@ -16,6 +16,7 @@ import httpx
 import pytest
 from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
 from avatar_pipeline.errors import ProviderUnavailable, ResultUnavailable
+from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, JobRequest, MediaProbe, MediaSource, ProviderTask, S3Location, ValidatedMedia
 from avatar_pipeline.persistence import MAX_DOWNLOAD_ATTEMPTS, persist_result
 from avatar_pipeline.providers.base import (
@@ -376,3 +377,12 @@ def test_a_rerun_after_everything_was_stored_copies_nothing_again(
     assert again == first
     assert rerun_adapter.asked == [], "no new download"
     assert len(s3.list_object_versions(Bucket=OUTPUT_BUCKET, Prefix="campaign-7/job-1/video.mp4")["Versions"]) == 1
+
+
+def test_a_result_host_that_does_not_resolve_is_retried_as_unavailable(s3: Any, http: httpx.Client) -> None:
+    def failing(host: str, port: int) -> list[Any]:
+        raise OSError("Temporary failure in name resolution")
+
+    with pytest.raises(ProviderUnavailable, match="did not resolve"):
+        persist(FakeAdapter(["https://cdn.example.test/v.mp4"]), s3, http, fetch_policy=FetchPolicy(resolver=failing))
+    assert_nothing_stored(s3)

@@ -4,7 +4,7 @@ address that was checked. IP literals only: no DNS is needed."""
 import ipaddress
 
 import pytest
-from avatar_pipeline.fetch import FetchPolicy, UnsafeUrl, pin
+from avatar_pipeline.fetch import FetchPolicy, Unresolvable, UnsafeUrl, pin
 
 PUBLIC_ONLY = FetchPolicy()
 LOOPBACK_ALLOWED = FetchPolicy(allow_loopback=True)
@@ -75,3 +75,11 @@ def test_loopback_is_allowed_only_when_the_stack_says_so(url: str) -> None:
     with pytest.raises(UnsafeUrl):
         pin(url, PUBLIC_ONLY)
     assert pin(url, LOOPBACK_ALLOWED).url == url
+
+
+def test_a_host_that_does_not_resolve_is_told_apart_from_a_refused_one() -> None:
+    def failing(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        raise OSError("Temporary failure in name resolution")
+
+    with pytest.raises(Unresolvable, match=r"cannot resolve cdn\.example\.test"):
+        pin("https://cdn.example.test/v.mp4", FetchPolicy(resolver=failing))

@@ -42,6 +42,10 @@ class UnsafeUrl(ValueError):
     """The URL may not be fetched (scheme, credentials, or an address that is not public)."""
 
 
+class Unresolvable(UnsafeUrl):
+    """The host did not resolve: possibly a passing DNS failure, unlike the other refusals."""
+
+
 @dataclass(frozen=True)
 class PinnedRequest:
     """A GET aimed at the checked address, carrying the original host for HTTP and TLS."""
@@ -122,7 +126,7 @@ def pin(url: str, policy: FetchPolicy) -> PinnedRequest:
     try:
         addresses = policy.resolver(host, port)
     except (OSError, UnicodeError) as error:
-        raise UnsafeUrl(f"cannot resolve {host} ({error})") from error
+        raise Unresolvable(f"cannot resolve {host} ({error})") from error
     if not addresses:
         raise UnsafeUrl(f"{host} has no address")
     loopback_ok = policy.allow_loopback and all(address.is_loopback for address in addresses)

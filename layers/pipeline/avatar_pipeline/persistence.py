@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 import httpx
 
 from .errors import ProviderUnavailable, ResultUnavailable
-from .fetch import FetchPolicy, UnsafeUrl, pin
+from .fetch import FetchPolicy, Unresolvable, UnsafeUrl, pin
 from .models import Job, PersistedResult, ProviderTask, ValidatedMedia
 from .providers.base import ProviderAdapter, TaskRef
 from .settings import bool_env
@@ -160,7 +160,10 @@ def _download(
     http: httpx.Client, url: str, policy: FetchPolicy, *, s3: S3Client, bucket: str, key: str, part_bytes: int
 ) -> CopyOutcome:
     for _hop in range(MAX_REDIRECTS + 1):
-        pinned = pin(url, policy)
+        try:
+            pinned = pin(url, policy)
+        except Unresolvable as error:
+            raise ProviderUnavailable(f"the result URL's host did not resolve: {error}") from error
         try:
             with http.stream(
                 "GET",
