@@ -38,7 +38,11 @@ IDEMPOTENCY_TABLE = "avatar-idempotency"
 # As template.yaml gives them (values pointing at the test doubles).
 FUNCTION_ENV: dict[str, dict[str, str]] = {
     "intake": {"INPUT_BUCKET": INPUT_BUCKET, "DEFAULT_PROVIDER": "wavespeed/omnihuman-1.5"},
-    "validate_media": {"INPUT_BUCKET": INPUT_BUCKET, "ALLOW_LOOPBACK_ENDPOINTS": "false"},
+    "validate_media": {
+        "INPUT_BUCKET": INPUT_BUCKET,
+        "ALLOW_LOOPBACK_ENDPOINTS": "false",
+        "PROVIDER_TIMEOUT_SECONDS": "30",
+    },
     "submit_job": {
         "WAVESPEED_BASE_URL": WAVESPEED,
         "VOLCENGINE_BASE_URL": "https://volcengine.test",
