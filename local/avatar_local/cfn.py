@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import re
+import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ class Provisioner:
         self.endpoint_url = endpoint_url
         self.stack_name = stack_name
         self.region = session.region_name or "us-east-1"
+        # Unique per run, as a real stack's id is per deployment: anything derived from it must not outlive the run.
+        self.stack_id = f"arn:aws:cloudformation:{self.region}:{ACCOUNT_ID}:stack/{stack_name}/{uuid.uuid4()}"
         self.parameters = self._parameter_values(parameter_values)
         self.created: dict[str, Created] = {}
         self.resolved: dict[str, dict[str, Any]] = {}
@@ -136,7 +139,7 @@ class Provisioner:
             "AWS::AccountId": ACCOUNT_ID,
             "AWS::Partition": "aws",
             "AWS::StackName": self.stack_name,
-            "AWS::StackId": f"arn:aws:cloudformation:{self.region}:{ACCOUNT_ID}:stack/{self.stack_name}/local",
+            "AWS::StackId": self.stack_id,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": _NO_VALUE,
         }.get(name)
@@ -242,13 +245,29 @@ class Provisioner:
 
     def _table(self, logical_id: str, props: dict[str, Any]) -> Created:
         name = props.get("TableName") or self._name(logical_id, 255)
-        kwargs = {
-            key: props[key]
-            for key in ("AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput")
-            if key in props
+        kwargs: dict[str, Any] = {
+            key: props[key] for key in ("AttributeDefinitions", "KeySchema", "BillingMode") if key in props
         }
-        description = self._client("dynamodb").create_table(TableName=name, **kwargs)["TableDescription"]
-        return Created(name, {"Arn": description["TableArn"]})
+        if "ProvisionedThroughput" in props:
+            kwargs["ProvisionedThroughput"] = _throughput(props["ProvisionedThroughput"])
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+            if key in props:
+                kwargs[key] = [_index(index) for index in props[key]]
+        if "StreamSpecification" in props:  # enabled, for its StreamArn; nothing reads the stream locally
+            view = props["StreamSpecification"]["StreamViewType"]
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
+        dynamodb = self._client("dynamodb")
+        description = dynamodb.create_table(TableName=name, **kwargs)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl is not None:
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": _flag(ttl["Enabled"])},
+            )
+        attributes = {"Arn": description["TableArn"]}
+        if "LatestStreamArn" in description:
+            attributes["StreamArn"] = description["LatestStreamArn"]
+        return Created(name, attributes)
 
     def _secret(self, logical_id: str, props: dict[str, Any]) -> Created:
         kwargs = {"Name": props.get("Name") or self._name(logical_id, 256)}
@@ -402,6 +421,22 @@ def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _throughput(spec: dict[str, Any]) -> dict[str, int]:
+    return {key: int(value) for key, value in spec.items()}
+
+
+def _index(spec: dict[str, Any]) -> dict[str, Any]:
+    """A secondary index as CreateTable takes it (CloudFormation adds ContributorInsightsSpecification)."""
+    index: dict[str, Any] = {key: spec[key] for key in ("IndexName", "KeySchema", "Projection") if key in spec}
+    if "ProvisionedThroughput" in spec:
+        index["ProvisionedThroughput"] = _throughput(spec["ProvisionedThroughput"])
+    return index
 
 
 def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Each function gets a pool of warm worker processes, each started with exactly the environment the template
 gives that function (plus what the Lambda runtime itself provides), so functions are isolated from each other
-and invocations run concurrently.
+and invocations run concurrently. Each invocation runs under the function's current ``Timeout`` (so
+UpdateFunctionConfiguration applies to the next one, as on AWS): its deadline goes to the worker with the request,
+and a handler still running at the deadline is killed, failing the invocation with ``Sandbox.Timedout``.
 
 Crashes can be injected through the public Lambda API: tag a function with ``avatar-local:crash`` =
 ``before`` (the runtime dies before the handler runs), ``after`` (the handler finishes, the runtime dies
@@ -20,6 +22,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +40,6 @@ class LocalFunction:
     code_dir: Path
     handler: str
     environment: dict[str, str]
-    timeout_seconds: int
     memory_mb: int
     layer_dirs: tuple[Path, ...]
 
@@ -62,7 +64,6 @@ class _Worker:
             **function.environment,
             "AWS_LAMBDA_FUNCTION_NAME": function.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-            "AVATAR_LOCAL_TIMEOUT_SECONDS": str(function.timeout_seconds),
             "LAMBDA_TASK_ROOT": str(function.code_dir),
             "_HANDLER": function.handler,
         }
@@ -95,18 +96,20 @@ class _Worker:
         line = self.process.stdout.readline()
         return json.loads(line) if line else None
 
-    def invoke(self, event: Any, crash: str | None = None) -> Any:
+    def invoke(self, event: Any, timeout_seconds: int, crash: str | None = None) -> Any:
         assert self.process.stdin is not None
         if crash == "before":
             self.kill()
             raise InvocationError(_exit_error("injected before the handler ran"))
-        self.process.stdin.write(json.dumps({"event": event, "request_id": str(uuid.uuid4())}) + "\n")
+        deadline = time.time() + timeout_seconds
+        request = {"event": event, "request_id": str(uuid.uuid4()), "deadline_ms": int(deadline * 1000)}
+        self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         if crash is not None and crash.startswith("during:"):
             self._read_line(float(crash.partition(":")[2]))
             self.kill()
             raise InvocationError(_exit_error(f"injected {crash}"))
-        response = self._read_line(self.function.timeout_seconds)
+        response = self._read_line(max(0.0, deadline - time.time()))
         if crash == "after":
             self.kill()
             raise InvocationError(_exit_error("injected after the handler finished"))
@@ -117,7 +120,7 @@ class _Worker:
             raise InvocationError(
                 {
                     "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {self.function.timeout_seconds} seconds",
+                    "errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds",
                 }
             )
         if "error" in response:
@@ -153,7 +156,7 @@ class _FunctionPool:
     def warm(self) -> None:
         self.idle.put(self._spawn())
 
-    def invoke(self, event: Any, crash: str | None = None) -> Any:
+    def invoke(self, event: Any, timeout_seconds: int, crash: str | None = None) -> Any:
         with self.slots:
             try:
                 worker = self.idle.get_nowait()
@@ -162,7 +165,7 @@ class _FunctionPool:
             if not worker.alive:
                 worker = self._spawn()
             try:
-                return worker.invoke(event, crash)
+                return worker.invoke(event, timeout_seconds, crash)
             finally:
                 if worker.alive:
                     self.idle.put(worker)
@@ -205,12 +208,15 @@ class LocalLambdaRuntime:
             if pool is None:
                 return runtime._original_invoke(backend, function_name, qualifier, body, headers, response_headers)
             event = json.loads(body) if body else {}
+            timeout_seconds = int(backend.get_function(name).timeout)
             crash = runtime._take_crash(backend, name)
             if headers.get("X-Amz-Invocation-Type") == "Event":
-                threading.Thread(target=runtime._invoke_quietly, args=(pool, event, crash), daemon=True).start()
+                threading.Thread(
+                    target=runtime._invoke_quietly, args=(pool, event, timeout_seconds, crash), daemon=True
+                ).start()
                 return b""
             try:
-                result = pool.invoke(event, crash)
+                result = pool.invoke(event, timeout_seconds, crash)
             except InvocationError as error:
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return json.dumps(error.payload).encode()
@@ -219,9 +225,9 @@ class LocalLambdaRuntime:
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
 
     @staticmethod
-    def _invoke_quietly(pool: _FunctionPool, event: Any, crash: str | None) -> None:
+    def _invoke_quietly(pool: _FunctionPool, event: Any, timeout_seconds: int, crash: str | None) -> None:
         with contextlib.suppress(InvocationError):
-            pool.invoke(event, crash)
+            pool.invoke(event, timeout_seconds, crash)
 
     def warm(self) -> None:
         threads = [threading.Thread(target=pool.warm) for pool in self.pools.values()]

@@ -1,7 +1,9 @@
 """One warm Lambda execution environment: imports a handler once and serves invocations over stdin.
 
 Run as ``python -m avatar_local.lambda_worker CODE_DIR HANDLER [LAYER_DIR ...]`` with the function's own
-environment. Requests and responses are JSON lines; everything the handler prints goes to stderr.
+environment. Requests and responses are JSON lines; everything the handler prints goes to stderr. Each request
+carries its invocation's deadline (epoch milliseconds, like the Lambda runtime API's ``Lambda-Runtime-Deadline-Ms``),
+which the context counts down to.
 """
 
 from __future__ import annotations
@@ -21,12 +23,11 @@ from typing import Any
 class LocalLambdaContext:
     function_name: str
     memory_limit_in_mb: int
-    timeout_seconds: int
+    deadline_ms: int
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = "$LATEST"
     log_group_name: str = ""
     log_stream_name: str = "local"
-    started: float = field(default_factory=time.monotonic)
 
     @property
     def invoked_function_arn(self) -> str:
@@ -34,7 +35,7 @@ class LocalLambdaContext:
         return f"arn:aws:lambda:{region}:123456789012:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
+        return max(0, self.deadline_ms - int(time.time() * 1000))
 
 
 def _error(error: BaseException) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def main() -> None:
         context = LocalLambdaContext(
             function_name=os.environ["AWS_LAMBDA_FUNCTION_NAME"],
             memory_limit_in_mb=int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]),
-            timeout_seconds=int(os.environ["AVATAR_LOCAL_TIMEOUT_SECONDS"]),
+            deadline_ms=int(request["deadline_ms"]),
             aws_request_id=request["request_id"],
         )
         if init_error is not None:

@@ -16,12 +16,15 @@ import boto3
 import httpx
 from moto.server import ThreadedMotoServer
 
-from .cfn import Provisioned, Provisioner
+from .cfn import ACCOUNT_ID, Provisioned, Provisioner
 from .eventbridge import install_state_machine_targets
 from .execution_names import install_generated_execution_names
 from .lambda_runtime import LocalFunction, LocalLambdaRuntime, runtime_environment
 from .s3_policy import install_loopback_transport_context
+from .schedules import RuleScheduler, scale_from_environment
 from .simulator import ProviderSimulator, SimulatorSettings
+from .status_events import install_status_change_events
+from .stop_execution import install_stop_execution_details
 from .template import expand
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,7 @@ class LocalStack:
         parameter_overrides: dict[str, str] | None = None,
         region: str = "us-east-1",
         simulator_settings: SimulatorSettings | None = None,
+        schedule_scale: float | None = None,
     ) -> None:
         self.root = project_root
         self.state_dir = state_dir
@@ -97,6 +101,7 @@ class LocalStack:
         self._server: ThreadedMotoServer | None = None
         self._simulator: ProviderSimulator | None = None
         self._runtime: LocalLambdaRuntime | None = None
+        self._scheduler = RuleScheduler(ACCOUNT_ID, region, scale=schedule_scale or scale_from_environment())
         self._uninstall_patches: list[Callable[[], None]] = []
         self.info: StackInfo | None = None
 
@@ -114,6 +119,7 @@ class LocalStack:
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         self._uninstall_patches.append(install_loopback_transport_context())
         self._uninstall_patches.append(install_generated_execution_names())
+        self._uninstall_patches.append(install_stop_execution_details())
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
         self._server.start()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -156,6 +162,9 @@ class LocalStack:
         self._runtime.install()
         self._runtime.warm()
         self._uninstall_patches.append(install_state_machine_targets())
+        # Last in, so it is the first out: the events still queued at stop reach targets through the bridge.
+        self._uninstall_patches.append(install_status_change_events())
+        self._scheduler.start()
 
         self.info = StackInfo(
             endpoint_url=self.endpoint_url,
@@ -190,7 +199,6 @@ class LocalStack:
                     code_dir=Path(created.attributes["LocalPath"]),
                     handler=props["Handler"],
                     environment={k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()},
-                    timeout_seconds=int(props.get("Timeout", 3)),
                     memory_mb=int(props.get("MemorySize", 128)),
                     layer_dirs=tuple(layer_paths[arn] for arn in props.get("Layers", [])),
                 )
@@ -198,6 +206,7 @@ class LocalStack:
         return functions
 
     def stop(self) -> None:
+        self._scheduler.stop()
         for uninstall in reversed(self._uninstall_patches):
             uninstall()
         self._uninstall_patches.clear()

@@ -1,0 +1,64 @@
+"""StopExecution as AWS records it, which moto's interpreter does not.
+
+moto's ``stop_execution`` response handler reads only the ARN and its backend stops the execution with
+``error=""`` and ``cause=""``; the interpreter keeps them on its ``ProgramStopped`` state (the
+``ExecutionAborted`` history event shows them), but ``BaseExecutionWorkerCommunication._reflect_execution_status``
+copies neither onto the execution, and the execution stays RUNNING until its current state returns (a Lambda
+task runs on to its end). AWS records the request's error and cause (DescribeExecution, ``ExecutionAborted``) and
+the execution is ABORTED, with its stop date, as soon as StopExecution answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from moto.core.responses import ActionResult
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+from moto.stepfunctions.responses import StepFunctionResponse
+
+
+def _record_stop(execution: Execution) -> None:
+    """Copies a stop the interpreter took (it ignores one that comes after the program ended) to the execution."""
+    env = execution.exec_worker.env if execution.exec_worker is not None else None
+    program_state = env.program_state() if env is not None else None
+    if isinstance(program_state, ProgramStopped):
+        execution.exec_status = ExecutionStatus.ABORTED
+        execution.stop_date = program_state.stop_date
+        execution.error = program_state.error
+        execution.cause = program_state.cause
+
+
+def install_stop_execution_details() -> Callable[[], None]:
+    """Patches the handler, the stop and the status it leaves; returns the function that undoes it."""
+    original_handler = StepFunctionResponse.stop_execution
+    original_stop = Execution.stop
+    original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def stop_execution(response: StepFunctionResponse) -> ActionResult:
+        execution = response.stepfunction_backend.describe_execution(response._get_param("executionArn"))
+        execution.stop(
+            stop_date=datetime.now(UTC), error=response._get_param("error"), cause=response._get_param("cause")
+        )
+        return ActionResult({"stopDate": execution.stop_date})
+
+    def stop(execution: Execution, stop_date: datetime, error: str | None, cause: str | None) -> None:
+        original_stop(execution, stop_date, error, cause)
+        _record_stop(execution)
+
+    def reflect_execution_status(communication: BaseExecutionWorkerCommunication) -> None:
+        original_reflect(communication)  # type: ignore[no-untyped-call]
+        _record_stop(communication.execution)
+
+    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign,assignment]
+    Execution.stop = stop  # type: ignore[method-assign,assignment]
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect_execution_status  # type: ignore[method-assign]
+
+    def uninstall() -> None:
+        StepFunctionResponse.stop_execution = original_handler  # type: ignore[method-assign]
+        Execution.stop = original_stop  # type: ignore[method-assign]
+        BaseExecutionWorkerCommunication._reflect_execution_status = original_reflect  # type: ignore[method-assign]
+
+    return uninstall
