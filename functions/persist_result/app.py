@@ -9,10 +9,10 @@ from avatar_pipeline import aws
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.persistence import persist_result
-from avatar_pipeline.providers.http import new_client
+from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES, persist_result
+from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client
 from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import bool_env, required_env
+from avatar_pipeline.settings import bool_env, int_env, required_env
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -30,7 +30,12 @@ class PersistInput(BaseModel):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = PersistInput.model_validate(event)
     logger.append_keys(job_id=step.job.job_id, task_id=step.task.task_id)
-    with new_client() as http:
+    read_timeout = float(int_env("PROVIDER_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+
+    def remaining() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
+    with new_client(read_timeout, remaining) as http:
         persisted = persist_result(
             step.job,
             step.task,
@@ -40,6 +45,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             http=http,
             output_bucket=required_env("OUTPUT_BUCKET"),
             now=datetime.now(UTC),
+            max_result_bytes=int_env("MAX_RESULT_BYTES", DEFAULT_MAX_RESULT_BYTES),
+            read_timeout_seconds=read_timeout,
+            seconds_left=remaining(),
             fetch_policy=FetchPolicy(allow_loopback=bool_env("ALLOW_LOOPBACK_ENDPOINTS")),
         )
     logger.info("result persisted", extra={"video_uri": persisted.video_uri, "size_bytes": persisted.size_bytes})

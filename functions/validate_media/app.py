@@ -8,8 +8,8 @@ from avatar_pipeline import aws
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.providers.http import new_client
-from avatar_pipeline.settings import bool_env, required_env
+from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client
+from avatar_pipeline.settings import bool_env, int_env, required_env
 from avatar_pipeline.validation import validate_media
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,13 +26,19 @@ class ValidateInput(BaseModel):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = ValidateInput.model_validate(event)
     logger.append_keys(job_id=step.job.job_id)
-    with new_client() as http:
+    read_timeout = float(int_env("PROVIDER_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+
+    def remaining() -> float:
+        return context.get_remaining_time_in_millis() / 1000
+
+    with new_client(read_timeout, remaining) as http:
         media = validate_media(
             step.job,
             aws.s3(),
             input_bucket=required_env("INPUT_BUCKET"),
             http=http,
             fetch_policy=FetchPolicy(allow_loopback=bool_env("ALLOW_LOOPBACK_ENDPOINTS")),
+            read_timeout_seconds=read_timeout,
         )
     logger.info("media validated", extra={"media": media.model_dump(mode="json", exclude_none=True)})
     metrics.add_metric(name="MediaValidated", unit=MetricUnit.Count, value=1)

@@ -9,10 +9,13 @@ address, and a refused body must leave neither an object nor a pending multipart
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import ipaddress
 import socket
 import ssl
 import threading
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,14 +25,18 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import httpx
 import pytest
+from avatar_pipeline.addresses import Address
 from avatar_pipeline.errors import InvalidMedia, InvalidRequest
-from avatar_pipeline.fetch import MAX_REDIRECTS, Address, FetchPolicy, fetch_to_s3
+from avatar_pipeline.fetch import MAX_REDIRECTS, FetchPolicy, fetch_to_s3
 from avatar_pipeline.models import S3Location
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from moto import mock_aws
+
+from tests.bombs import compressed_zeros
+from tests.embedded_ipv4 import ALWAYS_REFUSED_FORMS, EMBEDDING_FORMS, EVERY_FORM, NOT_PUBLIC_IPV4, PUBLIC_IPV4
 
 pytestmark = pytest.mark.integration
 
@@ -39,6 +46,8 @@ DESTINATION = S3Location(bucket=BUCKET, key="fetched/job-1/image")
 BODY = bytes(range(256)) * 400  # 100 KiB
 MIB = 1024 * 1024
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
+BOMB_DECODED_BYTES = 256 * MIB
+BOMB = compressed_zeros(BOMB_DECODED_BYTES)  # about 255 KiB
 
 
 # --- certificates ---------------------------------------------------------------------------------
@@ -103,10 +112,12 @@ class Seen:
     paths: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     sni: list[str | None] = field(default_factory=list)
+    accept_encodings: list[str | None] = field(default_factory=list)
 
 
 class MediaHandler(BaseHTTPRequestHandler):
-    """/ok, /redirect/<n>, /to?location=..., /big (declared), /stream?bytes=n (no length), /missing."""
+    """/ok, /redirect/<n>, /to?location=..., /big (declared), /stream?bytes=n (no length), /missing,
+    /coded?as=<Content-Encoding>&body=<gzip|bomb|plain>, /stall?seconds=s (headers, then silence)."""
 
     server: MediaServer
 
@@ -117,6 +128,7 @@ class MediaHandler(BaseHTTPRequestHandler):
         seen = self.server.seen
         seen.paths.append(self.path)
         seen.hosts.append(self.headers.get("Host", ""))
+        seen.accept_encodings.append(self.headers.get("Accept-Encoding"))
         parts = urlsplit(self.path)
         query = {name: values[0] for name, values in parse_qs(parts.query).items()}
         if parts.path == "/ok":
@@ -139,12 +151,24 @@ class MediaHandler(BaseHTTPRequestHandler):
                 chunk = min(remaining, 256 * 1024)
                 self.wfile.write(b"\x00" * chunk)
                 remaining -= chunk
+        elif parts.path == "/coded":
+            body = {"gzip": gzip.compress(BODY), "bomb": BOMB, "plain": BODY}[query["body"]]
+            self._send(200, body, {"Content-Encoding": query["as"]})
+        elif parts.path == "/stall":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(float(query["seconds"]))
+            self.wfile.write(BODY)
         else:
             self._send(404, b"not found")
 
-    def _send(self, status: int, body: bytes) -> None:
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -206,6 +230,7 @@ def server(media_server: RunningServer) -> RunningServer:
     media_server.seen.paths.clear()
     media_server.seen.hosts.clear()
     media_server.seen.sni.clear()
+    media_server.seen.accept_encodings.clear()
     return media_server
 
 
@@ -274,9 +299,25 @@ LOCAL_POLICY = FetchPolicy(resolver=resolver({HOST: ["127.0.0.1"]}), allow_loopb
 
 
 def fetch(
-    url: str, s3: Any, http: httpx.Client, *, policy: FetchPolicy = LOCAL_POLICY, max_bytes: int = 10 * MIB
+    url: str,
+    s3: Any,
+    http: httpx.Client,
+    *,
+    policy: FetchPolicy = LOCAL_POLICY,
+    max_bytes: int = 10 * MIB,
+    read_timeout_seconds: float = 10.0,
+    destination: S3Location = DESTINATION,
 ) -> int:
-    return fetch_to_s3("image", url, destination=DESTINATION, max_bytes=max_bytes, s3=s3, client=http, policy=policy)
+    return fetch_to_s3(
+        "image",
+        url,
+        destination=destination,
+        max_bytes=max_bytes,
+        s3=s3,
+        client=http,
+        policy=policy,
+        read_timeout_seconds=read_timeout_seconds,
+    )
 
 
 def refused(error: type[Exception], url: str, s3: Any, http: httpx.Client, **kwargs: Any) -> str:
@@ -402,8 +443,6 @@ def test_plain_http_is_refused(
         ("::1", False),
         ("169.254.169.254", True),  # link-local: the instance metadata service
         ("fe80::1", False),
-        ("::ffff:127.0.0.1", True),  # IPv4-mapped IPv6 loopback
-        ("::ffff:10.0.0.5", False),
         ("224.0.0.1", False),  # multicast (which Python counts as global)
         ("ff02::1", False),
         ("0.0.0.0", False),  # noqa: S104 (an address to refuse, not one to bind)
@@ -495,3 +534,145 @@ def test_empty_body_is_refused(s3: Any, http: httpx.Client, server: RunningServe
 def test_not_found_is_an_invalid_request(s3: Any, http: httpx.Client, server: RunningServer) -> None:
     message = refused(InvalidRequest, url(server, "/missing.png"), s3, http)
     assert message == f"image {url(server, '/missing.png')} could not be fetched: HTTP 404"
+
+
+@pytest.mark.parametrize("address", ["::ffff:127.0.0.1", "::ffff:10.0.0.5"])
+@pytest.mark.parametrize("allow_loopback", [False, True])
+def test_ipv4_mapped_addresses_are_refused_naming_the_ipv4_address(
+    s3: Any, http: httpx.Client, transport: RecordingTransport, address: str, allow_loopback: bool
+) -> None:
+    policy = FetchPolicy(resolver=resolver({"cdn.example.test": [address]}), allow_loopback=allow_loopback)
+    message = refused(InvalidRequest, "https://cdn.example.test/a.png", s3, http, policy=policy)
+    mapped = ipaddress.ip_address(address)
+    assert message == (
+        f"image https://cdn.example.test/a.png: cdn.example.test resolves to {mapped} (IPv4-mapped "
+        f"{address.removeprefix('::ffff:')}), which is not a public address; refused"
+    )
+    assert transport.sent == []
+
+
+# --- IPv6 forms that carry an IPv4 address ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    [form.address(ipv4) for form in EVERY_FORM for ipv4 in NOT_PUBLIC_IPV4]
+    + [form.address(PUBLIC_IPV4) for form in ALWAYS_REFUSED_FORMS],
+)
+def test_ipv6_forms_carrying_a_non_public_address_are_refused_before_connecting(
+    s3: Any, http: httpx.Client, transport: RecordingTransport, address: str
+) -> None:
+    policy = FetchPolicy(resolver=resolver({"cdn.example.test": [address]}))
+    message = refused(InvalidRequest, "https://cdn.example.test/a.png", s3, http, policy=policy)
+    assert message.startswith(f"image https://cdn.example.test/a.png: cdn.example.test resolves to {address} (")
+    assert message.endswith("), which is not a public address; refused")
+    assert transport.sent == []
+
+
+@pytest.mark.parametrize("address", [form.address(PUBLIC_IPV4) for form in EMBEDDING_FORMS])
+def test_ipv6_forms_carrying_a_public_address_are_fetched(s3: Any, address: str) -> None:
+    sent: list[str] = []
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        return httpx.Response(200, content=BODY)
+
+    policy = FetchPolicy(resolver=resolver({"cdn.example.test": [address]}))
+    with httpx.Client(transport=httpx.MockTransport(respond)) as client:
+        assert fetch("https://cdn.example.test/a.png", s3, client, policy=policy) == len(BODY)
+    assert sent == [f"https://[{address}]/a.png"]
+
+
+# --- ports ----------------------------------------------------------------------------------------
+
+
+def test_a_url_with_a_port_out_of_range_is_an_invalid_request(
+    s3: Any, http: httpx.Client, transport: RecordingTransport
+) -> None:
+    target = f"https://{HOST}:99999/a.png"
+    message = refused(InvalidRequest, target, s3, http)
+    assert message == f"image {target}: the URL is not valid (Port out of range 0-65535)"
+    assert transport.sent == []
+
+
+def test_a_redirect_to_a_port_out_of_range_is_an_invalid_request_naming_it(
+    s3: Any, http: httpx.Client, server: RunningServer
+) -> None:
+    message = refused(InvalidRequest, url(server, f"/to?location=https://{HOST}:99999/ok"), s3, http)
+    assert message == f"image https://{HOST}:99999/ok: the URL is not valid (Port out of range 0-65535)"
+
+
+def test_a_redirect_to_something_that_is_not_a_url_is_an_invalid_request(
+    s3: Any, http: httpx.Client, server: RunningServer
+) -> None:
+    start = url(server, "/to?location=https://cdn]x.example.test/a.png")
+    message = refused(InvalidRequest, start, s3, http)
+    assert message == (
+        f"image {start} redirected to an unusable URL: 'https://cdn]x.example.test/a.png' is not a valid URL "
+        "(Invalid IPv6 URL)"
+    )
+
+
+# --- content codings ------------------------------------------------------------------------------
+
+
+def test_bodies_are_asked_for_uncoded(s3: Any, http: httpx.Client, server: RunningServer) -> None:
+    fetch(url(server, "/ok"), s3, http)
+    assert server.seen.accept_encodings == ["identity"]
+
+
+def test_a_gzip_body_is_stored_decoded(s3: Any, http: httpx.Client, server: RunningServer) -> None:
+    assert fetch(url(server, "/coded?as=gzip&body=gzip"), s3, http) == len(BODY)
+    assert s3.get_object(Bucket=BUCKET, Key=DESTINATION.key)["Body"].read() == BODY
+
+
+def test_a_gzip_bomb_is_cut_at_the_cap_in_bounded_memory(s3: Any, http: httpx.Client, server: RunningServer) -> None:
+    target = url(server, "/coded?as=gzip&body=bomb")
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidMedia) as caught:
+            fetch(target, s3, http, max_bytes=4 * MIB)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    ratio = BOMB_DECODED_BYTES // len(BOMB)
+    print(f"\ninput gzip bomb (1:{ratio}, {len(BOMB) // 1024} KiB): peak Python memory {peak / MIB:.1f} MiB")
+    assert caught.value.cause == f"image {target} is larger than 4 MiB"
+    assert_nothing_stored(s3)
+    assert peak < 32 * MIB
+
+
+def test_a_body_declared_gzip_that_is_not_is_invalid_media_naming_the_input(
+    s3: Any, http: httpx.Client, server: RunningServer
+) -> None:
+    target = url(server, "/coded?as=gzip&body=plain")
+    message = refused(InvalidMedia, target, s3, http)
+    assert message == (
+        f"image {target} is not valid gzip data (Error -3 while decompressing data: incorrect header check)"
+    )
+
+
+def test_a_coding_that_is_not_decoded_is_invalid_media(s3: Any, http: httpx.Client, server: RunningServer) -> None:
+    target = url(server, "/coded?as=br&body=plain")
+    message = refused(InvalidMedia, target, s3, http)
+    assert message == f"image {target} came with Content-Encoding 'br'; only gzip or deflate is decoded"
+
+
+# --- time and storage -----------------------------------------------------------------------------
+
+
+def test_the_configured_read_timeout_bounds_each_wait(s3: Any, http: httpx.Client, server: RunningServer) -> None:
+    target = url(server, "/stall?seconds=3")
+    message = refused(InvalidRequest, target, s3, http, read_timeout_seconds=0.5)
+    assert message == f"image {target} could not be fetched: timed out (ReadTimeout)"
+
+
+def test_a_destination_bucket_that_does_not_exist_is_a_contract_error(
+    s3: Any, http: httpx.Client, server: RunningServer
+) -> None:
+    elsewhere = S3Location(bucket="no-such-bucket", key="fetched/job-1/image")
+    with pytest.raises(InvalidRequest) as caught:
+        fetch(url(server, "/ok"), s3, http, destination=elsewhere)
+    assert caught.value.cause == (
+        "starting an upload to s3://no-such-bucket/fetched/job-1/image failed: it does not exist (NoSuchBucket)"
+    )

@@ -5,7 +5,9 @@ import hashlib
 import json
 import struct
 import threading
-from collections.abc import Iterator
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,10 +17,10 @@ import boto3
 import httpx
 import pytest
 from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
-from avatar_pipeline.errors import ProviderUnavailable, ResultUnavailable
+from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable, ResultUnavailable
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, JobRequest, MediaProbe, MediaSource, ProviderTask, S3Location, ValidatedMedia
-from avatar_pipeline.persistence import MAX_DOWNLOAD_ATTEMPTS, persist_result
+from avatar_pipeline.persistence import MAX_DOWNLOAD_ATTEMPTS, persist_result, time_reserved
 from avatar_pipeline.providers.base import (
     InputsFactory,
     PresignedInputs,
@@ -28,6 +30,9 @@ from avatar_pipeline.providers.base import (
     TaskRef,
 )
 from avatar_pipeline.transfer import MIN_PART_BYTES
+from botocore.exceptions import ClientError
+
+from tests.bombs import MIB, compressed_zeros
 
 pytestmark = pytest.mark.integration
 
@@ -37,6 +42,7 @@ REQUESTED = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 SUBMITTED = REQUESTED + timedelta(seconds=3)
 COMPLETED = SUBMITTED + timedelta(seconds=40)
 NOW = COMPLETED + timedelta(seconds=5)
+LOOPBACK_ALLOWED = FetchPolicy(allow_loopback=True)
 
 
 @dataclass
@@ -47,6 +53,9 @@ class Reply:
     send_bytes: int | None = None  # fewer than Content-Length: the connection is cut mid-body
     location: str | None = None
     encoding: str | None = None
+    content_length: int | None = None  # declared instead of the body's length
+    pause: float = 0.0  # seconds of silence between the headers and the body
+    then: Callable[[Any], None] | None = None  # writes on after the body (no Content-Length unless declared)
 
 
 class MediaServer:
@@ -63,14 +72,23 @@ class MediaServer:
                 reply = server.replies.get(self.path, Reply(404, b"not found", "text/plain"))
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(reply.body)))
+                if reply.content_length is not None or reply.then is None:
+                    length = len(reply.body) if reply.content_length is None else reply.content_length
+                    self.send_header("Content-Length", str(length))
                 if reply.location:
                     self.send_header("Location", reply.location)
                 if reply.encoding:
                     self.send_header("Content-Encoding", reply.encoding)
                 self.end_headers()
-                self.wfile.write(reply.body[: reply.send_bytes])
                 self.wfile.flush()
+                time.sleep(reply.pause)
+                try:
+                    self.wfile.write(reply.body[: reply.send_bytes])
+                    self.wfile.flush()
+                    if reply.then is not None:
+                        reply.then(self.wfile)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading, as it should have
                 self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -115,10 +133,9 @@ def server() -> Iterator[MediaServer]:
 
 
 @pytest.fixture(autouse=True)
-def reset(server: MediaServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def reset(server: MediaServer) -> None:
     server.replies.clear()
     server.requests.clear()
-    monkeypatch.setenv("ALLOW_LOOPBACK_ENDPOINTS", "true")
 
 
 @pytest.fixture
@@ -184,6 +201,13 @@ def make_media() -> ValidatedMedia:
 
 
 def persist(adapter: FakeAdapter, s3: Any, http: httpx.Client, **kwargs: Any) -> Any:
+    options = {
+        "max_result_bytes": 64 * MIB,
+        "read_timeout_seconds": 10.0,
+        "seconds_left": 900.0,
+        "fetch_policy": LOOPBACK_ALLOWED,
+        **kwargs,
+    }
     return persist_result(
         make_job(),
         make_task(),
@@ -193,7 +217,7 @@ def persist(adapter: FakeAdapter, s3: Any, http: httpx.Client, **kwargs: Any) ->
         http=http,
         output_bucket=OUTPUT_BUCKET,
         now=NOW,
-        **kwargs,
+        **options,
     )
 
 
@@ -386,3 +410,206 @@ def test_a_result_host_that_does_not_resolve_is_retried_as_unavailable(s3: Any, 
     with pytest.raises(ProviderUnavailable, match="did not resolve"):
         persist(FakeAdapter(["https://cdn.example.test/v.mp4"]), s3, http, fetch_policy=FetchPolicy(resolver=failing))
     assert_nothing_stored(s3)
+
+
+# --- bounded size ---------------------------------------------------------------------------------
+
+
+def mp4_start(talking_mp4: bytes, free_box_bytes: int) -> bytes:
+    """The MP4's ``ftyp`` box, then the header of a ``free`` box of ``free_box_bytes`` (its body not included)."""
+    return talking_mp4[: talking_mp4.index(b"moov") - 4] + struct.pack(">I", 8 + free_box_bytes) + b"free"
+
+
+def zeros_forever(wfile: Any) -> None:
+    zeros = bytes(256 * 1024)
+    while True:
+        wfile.write(zeros)
+
+
+def test_a_result_that_keeps_coming_is_cut_at_the_cap(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    server.replies["/endless.mp4"] = Reply(body=mp4_start(talking_mp4, 2**32 - 9), then=zeros_forever)
+    adapter = FakeAdapter([f"{server.url}/endless.mp4"])
+    with pytest.raises(ResultUnavailable) as caught:
+        persist(adapter, s3, http, max_result_bytes=12 * MIB, part_bytes=MIN_PART_BYTES)
+    assert f"the video is larger than the limit of {12 * MIB} bytes" in caught.value.cause
+    assert adapter.asked == [TASK_ID] * MAX_DOWNLOAD_ATTEMPTS
+    assert_nothing_stored(s3)
+
+
+def test_a_result_declared_over_the_cap_is_refused_before_reading(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    # The body never comes: reading it would wait for the read timeout instead of failing at once.
+    server.replies["/huge.mp4"] = Reply(body=talking_mp4[:1000], content_length=3 * 2**30, send_bytes=1000)
+    with pytest.raises(ResultUnavailable) as caught:
+        persist(FakeAdapter([f"{server.url}/huge.mp4"]), s3, http, max_result_bytes=2**31, read_timeout_seconds=30.0)
+    assert f"the video is {3 * 2**30} bytes; the limit is {2**31} bytes" in caught.value.cause
+    assert_nothing_stored(s3)
+
+
+def test_a_gzip_bomb_result_is_cut_at_the_cap_in_bounded_memory(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    decoded_bytes = 256 * MIB
+    bomb = compressed_zeros(decoded_bytes, prefix=mp4_start(talking_mp4, 2**32 - 9))
+    server.replies["/bomb.mp4"] = Reply(body=bomb, encoding="gzip")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResultUnavailable) as caught:
+            persist(FakeAdapter([f"{server.url}/bomb.mp4"]), s3, http, max_result_bytes=4 * MIB)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    print(f"\nresult gzip bomb (1:{decoded_bytes // len(bomb)}): peak Python memory {peak / MIB:.1f} MiB")
+    assert f"the video is larger than the limit of {4 * MIB} bytes" in caught.value.cause
+    assert_nothing_stored(s3)
+    assert peak < 32 * MIB
+
+
+def test_a_result_declared_gzip_that_is_not_is_result_unavailable(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    server.replies["/v.mp4"] = Reply(body=talking_mp4, encoding="gzip")
+    adapter = FakeAdapter([f"{server.url}/v.mp4"])
+    with pytest.raises(ResultUnavailable) as caught:
+        persist(adapter, s3, http)
+    assert "the video is not valid gzip data (Error -3 while decompressing data" in caught.value.cause
+    assert adapter.asked == [TASK_ID] * MAX_DOWNLOAD_ATTEMPTS
+    assert_nothing_stored(s3)
+
+
+def test_a_result_in_a_coding_that_is_not_decoded_is_result_unavailable(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    server.replies["/v.mp4"] = Reply(body=talking_mp4, encoding="br")
+    with pytest.raises(ResultUnavailable, match="the video came with Content-Encoding 'br'"):
+        persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http)
+    assert server.requests == ["/v.mp4"] * MAX_DOWNLOAD_ATTEMPTS
+
+
+def test_the_result_is_asked_for_uncoded(server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes) -> None:
+    seen: list[str | None] = []
+    server.replies["/v.mp4"] = Reply(body=talking_mp4)
+    http.event_hooks["request"].append(lambda request: seen.append(request.headers.get("Accept-Encoding")))
+    persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http)
+    assert seen == ["identity"]
+
+
+# --- ports ----------------------------------------------------------------------------------------
+
+
+def test_a_result_url_with_a_port_out_of_range_is_replaced_by_a_fresh_one(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    server.replies["/v.mp4"] = Reply(body=talking_mp4)
+    adapter = FakeAdapter(["http://127.0.0.1:99999/v.mp4", f"{server.url}/v.mp4"])
+    assert persist(adapter, s3, http).size_bytes == len(talking_mp4)
+    assert adapter.asked == [TASK_ID, TASK_ID]
+
+
+@pytest.mark.parametrize(
+    ("location", "problem"),
+    [
+        ("http://127.0.0.1:99999/v.mp4", "the URL is not valid (Port out of range 0-65535)"),
+        ("http://cdn]x.example.test/v.mp4", "'http://cdn]x.example.test/v.mp4' is not a valid URL (Invalid IPv6 URL)"),
+    ],
+)
+def test_a_redirect_to_an_unusable_url_is_result_unavailable(
+    server: MediaServer, s3: Any, http: httpx.Client, location: str, problem: str
+) -> None:
+    server.replies["/short"] = Reply(302, b"", "text/plain", location=location)
+    with pytest.raises(ResultUnavailable) as caught:
+        persist(FakeAdapter([f"{server.url}/short"]), s3, http)
+    assert caught.value.cause.endswith(f"attempts with fresh URLs: {'; '.join([problem] * MAX_DOWNLOAD_ATTEMPTS)}")
+    assert server.requests == ["/short"] * MAX_DOWNLOAD_ATTEMPTS
+    assert_nothing_stored(s3)
+
+
+# --- bounded time ---------------------------------------------------------------------------------
+
+
+def drip(wfile: Any) -> None:
+    for _ in range(600):  # 30 s at most, far beyond the test's deadline
+        wfile.write(b"\0")
+        wfile.flush()
+        time.sleep(0.05)
+
+
+def test_a_result_still_dripping_at_the_deadline_is_aborted_as_provider_unavailable(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    server.replies["/slow.mp4"] = Reply(body=mp4_start(talking_mp4, 10 * MIB), content_length=20 * MIB, then=drip)
+    adapter = FakeAdapter([f"{server.url}/slow.mp4"])
+    with pytest.raises(ProviderUnavailable) as caught:
+        persist(adapter, s3, http, read_timeout_seconds=2.0, seconds_left=time_reserved(2.0) + 1.0)
+    assert caught.value.cause.startswith(f"copying the video of wavespeed/omnihuman-1.5 task {TASK_ID} ran out of")
+    assert "the body was still arriving when time ran out" in caught.value.cause
+    assert adapter.asked == [TASK_ID], "no fresh URL: there is no time left to use it"
+    assert_nothing_stored(s3)
+
+
+def test_no_download_starts_once_the_deadline_has_passed(server: MediaServer, s3: Any, http: httpx.Client) -> None:
+    with pytest.raises(ProviderUnavailable, match="no time was left to start the download"):
+        persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, seconds_left=time_reserved(10.0) - 1.0)
+    assert server.requests == []
+
+
+def test_the_configured_read_timeout_bounds_each_wait(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    server.replies["/stall.mp4"] = Reply(body=talking_mp4, pause=3.0)
+    with pytest.raises(ProviderUnavailable, match=r"downloading the result timed out \(ReadTimeout\)"):
+        persist(FakeAdapter([f"{server.url}/stall.mp4"]), s3, http, read_timeout_seconds=0.5)
+    assert_nothing_stored(s3)
+
+
+# --- S3 failures ----------------------------------------------------------------------------------
+
+
+class FailingS3:
+    """A real client whose ``failing`` call raises ``error`` instead."""
+
+    def __init__(self, client: Any, failing: str, error: ClientError) -> None:
+        self._client, self.failing, self.error = client, failing, error
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self.failing:
+
+            def fail(**kwargs: Any) -> Any:
+                raise self.error
+
+            return fail
+        return getattr(self._client, name)
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, "S3")
+
+
+@pytest.mark.parametrize(
+    ("failing", "code", "raised", "message"),
+    [
+        ("get_object", "SlowDown", ProviderUnavailable, "reading s3://avatar-output/campaign-7/job-1/result.json"),
+        ("list_multipart_uploads", "AccessDenied", InvalidRequest, "aborting uploads left open at s3://avatar-output"),
+        ("put_object", "InternalError", ProviderUnavailable, "writing s3://avatar-output/campaign-7/job-1/result.json"),
+        ("upload_part", "AccessDenied", InvalidRequest, "uploading part 1 to s3://avatar-output/campaign-7/job-1"),
+    ],
+)
+def test_s3_failures_are_contract_errors(
+    server: MediaServer,
+    s3: Any,
+    http: httpx.Client,
+    talking_mp4: bytes,
+    failing: str,
+    code: str,
+    raised: type[Exception],
+    message: str,
+) -> None:
+    server.replies["/v.mp4"] = Reply(body=talking_mp4)
+    with pytest.raises(raised) as caught:
+        persist(FakeAdapter([f"{server.url}/v.mp4"]), FailingS3(s3, failing, client_error(code)), http)
+    assert str(caught.value).startswith(message)
+    assert code in str(caught.value)
+    assert s3.list_multipart_uploads(Bucket=OUTPUT_BUCKET).get("Uploads", []) == []

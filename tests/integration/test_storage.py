@@ -6,7 +6,7 @@ import boto3
 import pytest
 from avatar_pipeline import aws
 from avatar_pipeline.errors import InvalidRequest
-from avatar_pipeline.intake import MAX_MANIFEST_BYTES, job_from_trigger
+from avatar_pipeline.intake import MAX_MANIFEST_BYTES, Intake, take_trigger
 from avatar_pipeline.models import Job, S3Location
 from avatar_pipeline.storage import object_size, presigned_get, read_manifest
 
@@ -113,13 +113,17 @@ def _intake_from_s3(s3: Any, key: str) -> Any:
             "reason": "PutObject",
         },
     }
-    return job_from_trigger(
+    result = take_trigger(
         event,
         execution_name="exec-1",
         input_bucket=BUCKET,
         default_provider="wavespeed/omnihuman-1.5",
         read_manifest=lambda location, version, limit: read_manifest(s3, location, version, limit),
     )
+    assert isinstance(result, Intake)
+    if result.rejection is not None:
+        raise InvalidRequest(result.rejection.Cause or "")
+    return result.job
 
 
 def _manifest_of_size(size: int) -> bytes:

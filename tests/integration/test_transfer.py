@@ -1,13 +1,17 @@
 """``copy_stream_to_s3``: streamed, verified multipart copies into a versioned (moto) bucket."""
 
 import hashlib
+import itertools
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from avatar_pipeline.transfer import MIN_PART_BYTES, BadBody, copy_stream_to_s3
+from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable
+from avatar_pipeline.transfer import MIN_PART_BYTES, BadBody, Mp4BodyCheck, OutOfTime, copy_stream_to_s3
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +44,34 @@ class SpyS3:
 
             return recorded
         return attribute
+
+
+class FailingS3(SpyS3):
+    """A ``SpyS3`` whose calls named in ``failures`` raise the given botocore error instead."""
+
+    def __init__(self, client: Any, failures: dict[str, Exception]) -> None:
+        super().__init__(client)
+        self.failures = failures
+
+    def upload_part(self, **kwargs: Any) -> Any:
+        if "upload_part" in self.failures:
+            self.calls.append("upload_part")
+            raise self.failures["upload_part"]
+        return super().upload_part(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.failures:
+
+            def failing(*args: Any, **kwargs: Any) -> Any:
+                self.calls.append(name)
+                raise self.failures[name]
+
+            return failing
+        return super().__getattr__(name)
+
+
+def client_error(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, operation)
 
 
 @pytest.fixture
@@ -160,3 +192,100 @@ def test_a_failed_copy_keeps_the_previous_version(s3: Any, talking_mp4: bytes) -
     assert current["VersionId"] == first.version_id
     assert current["Body"].read() == talking_mp4
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def endless_mp4(talking_mp4: bytes) -> Iterator[bytes]:
+    """A valid MP4 start, then a ``free`` box of 4 GiB that keeps coming."""
+    yield talking_mp4[: talking_mp4.index(b"moov") - 4]
+    yield struct.pack(">I", 2**32 - 1) + b"free"
+    yield from itertools.repeat(bytes(CHUNK))
+
+
+def test_a_video_over_the_size_cap_is_cut_at_the_cap_and_its_upload_aborted(s3: Any, talking_mp4: bytes) -> None:
+    spy = SpyS3(s3)
+    with pytest.raises(BadBody, match=f"the video is larger than the limit of {2 * PART} bytes"):
+        copy_stream_to_s3(
+            endless_mp4(talking_mp4),
+            s3=spy,
+            bucket=BUCKET,
+            key=KEY,
+            declared_length=None,
+            check=Mp4BodyCheck(max_bytes=2 * PART),
+            part_bytes=PART,
+        )
+    assert sum(spy.part_sizes) <= 2 * PART, "nothing past the cap was uploaded"
+    assert "abort_multipart_upload" in spy.calls
+    assert_nothing_stored(s3)
+
+
+def test_a_video_within_the_size_cap_is_stored(s3: Any, talking_mp4: bytes) -> None:
+    outcome = copy_stream_to_s3(
+        chunks(talking_mp4), s3=s3, bucket=BUCKET, key=KEY, declared_length=None, check=Mp4BodyCheck(len(talking_mp4))
+    )
+    assert outcome.size_bytes == len(talking_mp4)
+
+
+def test_a_body_still_arriving_at_the_deadline_is_stopped_and_its_upload_aborted(s3: Any, talking_mp4: bytes) -> None:
+    def dripping() -> Iterator[bytes]:
+        yield talking_mp4[:100]
+        while True:
+            time.sleep(0.01)
+            yield b""  # an idle read still lets the deadline be checked
+
+    spy = SpyS3(s3)
+    with pytest.raises(OutOfTime, match="the body was still arriving when time ran out, 100 bytes in"):
+        copy_stream_to_s3(
+            dripping(), s3=spy, bucket=BUCKET, key=KEY, declared_length=None, deadline=time.monotonic() + 0.2
+        )
+    assert "abort_multipart_upload" in spy.calls
+    assert_nothing_stored(s3)
+
+
+@pytest.mark.parametrize(
+    ("failing", "error", "raised", "message"),
+    [
+        (
+            "create_multipart_upload",
+            client_error("SlowDown", "CreateMultipartUpload"),
+            ProviderUnavailable,
+            f"starting an upload to s3://{BUCKET}/{KEY} answered SlowDown (retried)",
+        ),
+        (
+            "upload_part",
+            client_error("AccessDenied", "UploadPart"),
+            InvalidRequest,
+            f"uploading part 1 to s3://{BUCKET}/{KEY} was refused: AccessDenied",
+        ),
+        (
+            "upload_part",
+            EndpointConnectionError(endpoint_url="https://s3.amazonaws.com"),
+            ProviderUnavailable,
+            f"uploading part 1 to s3://{BUCKET}/{KEY} failed: EndpointConnectionError (retried)",
+        ),
+        (
+            "complete_multipart_upload",
+            client_error("InternalError", "CompleteMultipartUpload"),
+            ProviderUnavailable,
+            f"completing the upload to s3://{BUCKET}/{KEY} answered InternalError (retried)",
+        ),
+    ],
+    ids=["create-throttled", "part-refused", "part-unreachable", "complete-failed"],
+)
+def test_s3_failures_are_contract_errors_and_leave_nothing_behind(
+    s3: Any, talking_mp4: bytes, failing: str, error: Exception, raised: type[Exception], message: str
+) -> None:
+    failing_s3 = FailingS3(s3, {failing: error})
+    with pytest.raises(raised) as caught:
+        copy_stream_to_s3(chunks(talking_mp4), s3=failing_s3, bucket=BUCKET, key=KEY, declared_length=None)
+    assert str(caught.value) == message
+    assert failing_s3.calls.count("abort_multipart_upload") == (failing != "create_multipart_upload")
+    assert_nothing_stored(s3)
+
+
+def test_a_failed_abort_does_not_hide_why_the_copy_failed(s3: Any, talking_mp4: bytes) -> None:
+    failing_s3 = FailingS3(s3, {"abort_multipart_upload": client_error("InternalError", "AbortMultipartUpload")})
+    with pytest.raises(BadBody, match="incomplete or malformed"):
+        copy_stream_to_s3(
+            chunks(talking_mp4[:-10]), s3=failing_s3, bucket=BUCKET, key=KEY, declared_length=None, part_bytes=PART
+        )
+    assert "abort_multipart_upload" in failing_s3.calls

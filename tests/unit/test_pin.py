@@ -6,6 +6,8 @@ import ipaddress
 import pytest
 from avatar_pipeline.fetch import FetchPolicy, Unresolvable, UnsafeUrl, pin
 
+from tests.embedded_ipv4 import ALWAYS_REFUSED_FORMS, EMBEDDING_FORMS, EVERY_FORM, NOT_PUBLIC_IPV4, PUBLIC_IPV4
+
 PUBLIC_ONLY = FetchPolicy()
 LOOPBACK_ALLOWED = FetchPolicy(allow_loopback=True)
 
@@ -21,7 +23,7 @@ LOOPBACK_ALLOWED = FetchPolicy(allow_loopback=True)
 def test_public_https_is_allowed_and_aimed_at_the_checked_address(url: str, host_header: str, tls_name: str) -> None:
     pinned = pin(url, PUBLIC_ONLY)
     assert pinned.url == url  # an IP literal resolves to itself
-    assert pinned.headers == {"Host": host_header, "Connection": "close"}
+    assert pinned.headers == {"Host": host_header, "Connection": "close", "Accept-Encoding": "identity"}
     assert pinned.extensions == {"sni_hostname": tls_name}
 
 
@@ -61,6 +63,43 @@ def test_non_https_is_refused(url: str) -> None:
 def test_non_public_addresses_are_refused(url: str) -> None:
     with pytest.raises(UnsafeUrl, match="which is not a public address; refused"):
         pin(url, PUBLIC_ONLY)
+
+
+@pytest.mark.parametrize(
+    ("address", "refused_as"),
+    [(form.address(ipv4), form.refused_as(ipv4)) for form in EVERY_FORM for ipv4 in NOT_PUBLIC_IPV4]
+    + [(form.address(PUBLIC_IPV4), form.refused_as(PUBLIC_IPV4)) for form in ALWAYS_REFUSED_FORMS],
+)
+def test_ipv6_forms_carrying_a_non_public_ipv4_address_are_refused(address: str, refused_as: str) -> None:
+    with pytest.raises(UnsafeUrl) as caught:
+        pin(f"https://[{address}]/v.mp4", PUBLIC_ONLY)
+    assert str(caught.value) == f"{address} resolves to {refused_as}, which is not a public address; refused"
+
+
+@pytest.mark.parametrize("address", [form.address(PUBLIC_IPV4) for form in EMBEDDING_FORMS])
+def test_ipv6_forms_carrying_a_public_ipv4_address_are_allowed(address: str) -> None:
+    assert pin(f"https://[{address}]/v.mp4", PUBLIC_ONLY).url == f"https://[{address}]/v.mp4"
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        ("99999", "the URL is not valid (Port out of range 0-65535)"),
+        ("65536", "the URL is not valid (Port out of range 0-65535)"),
+        ("-1", "the URL is not valid (Port could not be cast to integer value as '-1')"),
+        ("http", "the URL is not valid (Port could not be cast to integer value as 'http')"),
+        ("0", "the URL names port 0"),
+    ],
+)
+def test_a_port_that_is_not_a_port_is_refused(port: str, message: str) -> None:
+    with pytest.raises(UnsafeUrl) as caught:
+        pin(f"https://93.184.216.34:{port}/v.mp4", PUBLIC_ONLY)
+    assert str(caught.value) == message
+
+
+def test_a_url_that_does_not_parse_is_refused() -> None:
+    with pytest.raises(UnsafeUrl, match=r"the URL is not valid \(Invalid IPv6 URL\)"):
+        pin("https://[2606:4700::6810:85e5/v.mp4", PUBLIC_ONLY)
 
 
 def test_url_without_host_or_with_credentials_is_refused() -> None:

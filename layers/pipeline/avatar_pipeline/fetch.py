@@ -1,10 +1,10 @@
 """Outbound fetches with SSRF protection: ``https://`` inputs into the input bucket, and (through ``pin``)
 the provider's result URLs.
 
-Only https; the host is resolved and every address must be public (private, loopback, link-local, metadata
-and reserved ranges are refused), again after every redirect; the connection goes to the address that was
-checked (the TLS name is still the host's), so a DNS answer cannot change between check and use. Redirects,
-size and time are bounded. A fetched input's stored copy is what the provider later receives, presigned.
+Only https; the host is resolved and every address must be public (see ``addresses``), again after every
+redirect; the connection goes to the address that was checked (the TLS name is still the host's), so a DNS
+answer cannot change between check and use. Redirects, size (after decoding, see ``decoding``) and time are
+bounded. A fetched input's stored copy is what the provider later receives, presigned.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
+from .addresses import Address, why_refused
+from .decoding import declared_length, response_body
 from .errors import InvalidMedia, InvalidRequest
 from .models import S3Location
 from .transfer import BadBody, SizeCap, copy_stream_to_s3
@@ -25,12 +27,10 @@ from .transfer import BadBody, SizeCap, copy_stream_to_s3
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[Address]]
 
 MAX_REDIRECTS = 3
-FETCH_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
-CHUNK_BYTES = 256 * 1024
+CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def system_resolver(host: str, port: int) -> list[Address]:
@@ -71,8 +71,12 @@ def fetch_to_s3(
     s3: S3Client,
     client: httpx.Client,
     policy: FetchPolicy,
+    read_timeout_seconds: float,
 ) -> int:
-    """Copies ``url`` to ``destination``; returns the stored size. Problems are ``InvalidRequest``/``InvalidMedia``."""
+    """Copies ``url`` to ``destination``; returns the stored size. Problems are ``InvalidRequest``/``InvalidMedia``
+    (``ProviderUnavailable`` when S3 fails passingly). ``read_timeout_seconds`` bounds each wait for bytes."""
+    timeout = httpx.Timeout(CONNECT_TIMEOUT_SECONDS, read=read_timeout_seconds)
+    what = f"{field} {url}"
     current = url
     for _hop in range(policy.max_redirects + 1):
         try:
@@ -81,30 +85,31 @@ def fetch_to_s3(
             raise InvalidRequest(f"{field} {current}: {error}") from error
         try:
             with client.stream(
-                "GET", pinned.url, headers=pinned.headers, extensions=pinned.extensions, timeout=FETCH_TIMEOUT
+                "GET", pinned.url, headers=pinned.headers, extensions=pinned.extensions, timeout=timeout
             ) as response:
                 if response.is_redirect and "location" in response.headers:
-                    current = urljoin(current, response.headers["location"])
+                    current = redirect_target(current, response.headers["location"])
                     continue
                 if response.status_code != 200:
-                    raise InvalidRequest(f"{field} {url} could not be fetched: HTTP {response.status_code}")
-                length = response.headers.get("content-length")
-                declared = int(length) if length and length.isdigit() else None
+                    raise InvalidRequest(f"{what} could not be fetched: HTTP {response.status_code}")
+                declared = declared_length(response)
                 if declared is not None and declared > max_bytes:
                     raise InvalidMedia(
-                        f"{field} {url} is {declared / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
+                        f"{what} is {declared / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
                     )
-                encoded = response.headers.get("content-encoding", "identity").lower() != "identity"
+                chunks, length = response_body(response, what=what)
                 outcome = copy_stream_to_s3(
-                    response.iter_bytes(CHUNK_BYTES),
+                    chunks,
                     s3=s3,
                     bucket=destination.bucket,
                     key=destination.key,
-                    declared_length=None if encoded else declared,
-                    check=SizeCap(max_bytes, f"{field} {url}"),
+                    declared_length=length,
+                    check=SizeCap(max_bytes, what),
                     content_type="application/octet-stream",
                 )
                 return outcome.size_bytes
+        except UnsafeUrl as error:
+            raise InvalidRequest(f"{field} {current} redirected to an unusable URL: {error}") from error
         except BadBody as error:
             raise InvalidMedia(str(error)) from error
         except httpx.TimeoutException as error:
@@ -114,15 +119,29 @@ def fetch_to_s3(
     raise InvalidRequest(f"{field} {url} redirected more than {policy.max_redirects} times")
 
 
+def redirect_target(current: str, location: str) -> str:
+    """Where a redirect from ``current`` leads; ``UnsafeUrl`` when ``location`` is not a URL."""
+    try:
+        return urljoin(current, location)
+    except ValueError as error:  # e.g. an unclosed IPv6 bracket
+        raise UnsafeUrl(f"{location!r} is not a valid URL ({error})") from error
+
+
 def pin(url: str, policy: FetchPolicy) -> PinnedRequest:
     """Checks ``url`` and aims the request at the address that was checked; raises ``UnsafeUrl``."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        explicit_port = parts.port
+    except ValueError as error:  # a port out of range or not a number, an unclosed IPv6 bracket
+        raise UnsafeUrl(f"the URL is not valid ({error})") from error
     host = parts.hostname
     if not host:
         raise UnsafeUrl("the URL has no host")
     if parts.username or parts.password:
         raise UnsafeUrl("the URL carries credentials; they are not sent")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if explicit_port == 0:
+        raise UnsafeUrl("the URL names port 0")
+    port = explicit_port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = policy.resolver(host, port)
     except (OSError, UnicodeError) as error:
@@ -134,16 +153,18 @@ def pin(url: str, policy: FetchPolicy) -> PinnedRequest:
         raise UnsafeUrl("only https:// URLs are fetched")
     if not loopback_ok:
         for address in addresses:
-            if not address.is_global or address.is_multicast:
-                raise UnsafeUrl(f"{host} resolves to {address}, which is not a public address; refused")
+            refused = why_refused(address)
+            if refused is not None:
+                raise UnsafeUrl(f"{host} resolves to {refused}, which is not a public address; refused")
     address = addresses[0]
     literal = f"[{address}]" if address.version == 6 else str(address)
-    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    netloc = f"{literal}:{explicit_port}" if explicit_port else literal
     # No keep-alive: the pool is keyed by the pinned address, and a connection verified for one host name
-    # must not be reused for another name on the same address.
+    # must not be reused for another name on the same address. Bodies are asked for uncoded: a coded one is
+    # decoded by ``decoding``, in bounded memory.
     return PinnedRequest(
         url=urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
-        headers={"Host": _host_header(url), "Connection": "close"},
+        headers={"Host": _host_header(url), "Connection": "close", "Accept-Encoding": "identity"},
         extensions={"sni_hostname": host},
     )
 

@@ -2,17 +2,22 @@
 
 The object appears under its final key only when ``CompleteMultipartUpload`` succeeds, so a crash or a bad
 body leaves nothing behind but an aborted upload. What "a good body" means is a ``BodyCheck``: a complete
-MP4 for results, a size cap for fetched inputs.
+MP4 within a size cap for results, a size cap for fetched inputs. S3 failures are raised as contract errors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .mp4 import Mp4Scanner
+from .s3errors import aws_failure
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -24,6 +29,10 @@ MIN_PART_BYTES = 5 * 1024 * 1024
 
 class BadBody(Exception):
     """The body is not what was expected (incomplete, wrong type, too large)."""
+
+
+class OutOfTime(Exception):
+    """The body was still arriving when the copy's deadline passed."""
 
 
 class BodyCheck(Protocol):
@@ -43,10 +52,13 @@ class CopyOutcome:
 
 
 class Mp4BodyCheck:
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int | None = None) -> None:
         self.scanner = Mp4Scanner()
+        self.max_bytes = max_bytes
 
     def feed(self, chunk: bytes, total: int) -> None:
+        if self.max_bytes is not None and total > self.max_bytes:
+            raise BadBody(f"the video is larger than the limit of {self.max_bytes} bytes")
         self.scanner.feed(chunk)
         if self.scanner.first_box is not None and self.scanner.first_box != "ftyp":
             raise BadBody(f"the body is not an MP4 (starts with {bytes(chunk[:16])!r})")
@@ -83,13 +95,22 @@ def copy_stream_to_s3(
     check: BodyCheck | None = None,
     part_bytes: int = DEFAULT_PART_BYTES,
     content_type: str = "video/mp4",
+    deadline: float | None = None,
 ) -> CopyOutcome:
+    """``deadline`` is a ``time.monotonic()`` instant: a body still arriving then raises ``OutOfTime``."""
     check = check if check is not None else Mp4BodyCheck()
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+    target = f"s3://{bucket}/{key}"
     try:
-        return _upload_parts(chunks, s3, bucket, key, upload_id, declared_length, check, part_bytes)
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+    except (ClientError, BotoCoreError) as error:
+        raise aws_failure(error, f"starting an upload to {target}") from error
+    try:
+        return _upload_parts(chunks, s3, bucket, key, upload_id, declared_length, check, part_bytes, deadline)
     except BaseException:
-        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+        # The failure being raised says more than a failed abort would; an upload left open is aborted by
+        # the bucket's lifecycle rule, or by the next attempt of PersistResult.
+        with contextlib.suppress(ClientError, BotoCoreError):
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         raise
 
 
@@ -102,6 +123,7 @@ def _upload_parts(
     declared_length: int | None,
     check: BodyCheck,
     part_bytes: int,
+    deadline: float | None,
 ) -> CopyOutcome:
     digest = hashlib.sha256()
     buffer = bytearray()
@@ -110,11 +132,16 @@ def _upload_parts(
 
     def flush() -> None:
         number = len(parts) + 1
-        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer))
+        try:
+            etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer))
+        except (ClientError, BotoCoreError) as error:
+            raise aws_failure(error, f"uploading part {number} to s3://{bucket}/{key}") from error
         parts.append({"ETag": etag["ETag"], "PartNumber": number})
         buffer.clear()
 
     for chunk in chunks:
+        if deadline is not None and time.monotonic() > deadline:
+            raise OutOfTime(f"the body was still arriving when time ran out, {total} bytes in")
         if not chunk:
             continue
         total += len(chunk)
@@ -130,7 +157,12 @@ def _upload_parts(
     check.finish(total)
     if buffer or not parts:
         flush()
-    done = s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts})
+    try:
+        done = s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise aws_failure(error, f"completing the upload to s3://{bucket}/{key}") from error
     scanner = check.scanner if isinstance(check, Mp4BodyCheck) else None
     return CopyOutcome(
         size_bytes=total,

@@ -14,6 +14,7 @@ from .errors import InvalidRequest
 from .fetch import FetchPolicy, fetch_to_s3
 from .models import Job, MediaProbe, MediaSource, S3Location, ValidatedMedia
 from .probe import probe_audio, probe_image
+from .providers.http import DEFAULT_TIMEOUT_SECONDS
 from .providers.registry import provider_entry
 from .s3reader import RangedS3Reader
 from .storage import object_size
@@ -33,9 +34,13 @@ def validate_media(
     input_bucket: str,
     http: httpx.Client | None = None,
     fetch_policy: FetchPolicy | None = None,
+    read_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> ValidatedMedia:
+    """``read_timeout_seconds`` bounds each wait for the bytes of an https input."""
     caps = provider_entry(job.provider).capabilities
-    image_location = _stored(job, "image", job.image, caps.max_image_bytes, s3, input_bucket, http, fetch_policy)
+    image_location = _stored(
+        job, "image", job.image, caps.max_image_bytes, s3, input_bucket, http, fetch_policy, read_timeout_seconds
+    )
     image_name = job.image.display
     size = object_size(s3, "image", image_location)
     reader = RangedS3Reader(s3, image_location, size)
@@ -52,7 +57,9 @@ def validate_media(
         )
     )
     if job.audio is not None:
-        audio_location = _stored(job, "audio", job.audio, caps.max_audio_bytes, s3, input_bucket, http, fetch_policy)
+        audio_location = _stored(
+            job, "audio", job.audio, caps.max_audio_bytes, s3, input_bucket, http, fetch_policy, read_timeout_seconds
+        )
         audio_name = job.audio.display
         size = object_size(s3, "audio", audio_location)
         reader = RangedS3Reader(s3, audio_location, size)
@@ -80,6 +87,7 @@ def _stored(
     input_bucket: str,
     http: httpx.Client | None,
     fetch_policy: FetchPolicy | None,
+    read_timeout_seconds: float,
 ) -> S3Location:
     if source.s3 is not None:
         return source.s3
@@ -94,5 +102,6 @@ def _stored(
         s3=s3,
         client=http,
         policy=fetch_policy or FetchPolicy(),
+        read_timeout_seconds=read_timeout_seconds,
     )
     return destination
