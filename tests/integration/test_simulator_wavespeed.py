@@ -5,6 +5,7 @@ import io
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import av
@@ -13,6 +14,11 @@ import pytest
 from avatar_local.mp4info import inspect_mp4
 from avatar_local.samples import portrait_jpeg, portrait_png, speech_audio
 from avatar_local.simulator import ProviderSimulator, SimulatorSettings
+from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
+from avatar_pipeline.errors import ProviderRejected
+from avatar_pipeline.models import Job
+from avatar_pipeline.providers import wavespeed
+from avatar_pipeline.providers.base import PresignedInputs
 
 from ..media_server import Files, serve_files
 
@@ -414,3 +420,76 @@ def test_stats_reset(client: httpx.Client, media_url: str) -> None:
     _submit(client, _body(media_url))
     assert client.delete("/_simulator/stats").status_code == 204
     assert client.get("/_simulator/stats").json() == {"submissions": [], "result_queries": 0, "downloads": 0}
+
+
+# --- the echo fault -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("operation", "status"), [("submit", None), ("submit", 400), ("result", 403), ("result", 401)])
+def test_echo_fault_quotes_the_request_in_the_error_envelope(
+    client: httpx.Client, media_url: str, operation: str, status: int | None
+) -> None:
+    _add_fault(client, operation, "echo", **({} if status is None else {"status": status}))
+    body = _body(media_url)
+    if operation == "submit":
+        response = client.post(f"/api/v3/{MODEL}", json=body)
+    else:
+        response = client.get(f"/api/v3/predictions/{_submit(client, body)['id']}/result")
+    expected = status or 401
+    assert response.status_code == expected
+    envelope = response.json()
+    assert (envelope["code"], envelope["data"]) == (expected, None)
+    message = envelope["message"]
+    assert f'"Authorization": "Bearer {API_KEY}"' in message
+    if operation == "submit":
+        assert f"POST /api/v3/{MODEL} headers" in message
+        assert f'"image":"{media_url}/portrait.png"' in message.replace(" ", "")
+        assert client.get("/_simulator/stats").json()["submissions"] == []
+    assert client.get("/_simulator/faults").json() == {"faults": []}, "the fault is used up"
+
+
+def test_the_adapter_facing_an_echo_keeps_the_key_and_signatures_out_of_the_cause(
+    simulator: ProviderSimulator, client: httpx.Client, media_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wavespeed, "provider_credentials", lambda section: {"api_key": API_KEY})
+    signed = "X-Amz-Credential=ASIAY34FZKBOKMUTVV7A&X-Amz-Signature=5d41402abc4b2a76b9719d911017c592"
+    inputs = PresignedInputs(f"{media_url}/portrait.png?{signed}", f"{media_url}/voice.wav?{signed}", lambda uri: uri)
+    job = Job.model_validate(
+        {
+            "job_id": "j-echo",
+            "provider": "wavespeed/omnihuman-1.5",
+            "image": {"s3": {"bucket": "in", "key": "portrait.png"}},
+            "audio": {"s3": {"bucket": "in", "key": "voice.wav"}},
+            "request": {"image": "portrait.png", "audio": "voice.wav"},
+            "trigger": "console",
+            "requested_at": datetime.now(UTC),
+        }
+    )
+    _add_fault(client, "submit", "echo")
+    with httpx.Client(trust_env=False) as http, pytest.raises(ProviderRejected) as caught:
+        wavespeed.WaveSpeedAdapter(WAVESPEED_OMNIHUMAN_15, simulator.url, http).submit(job, inputs)
+    cause = caught.value.cause
+    assert "HTTP 401" in cause
+    for secret in (API_KEY, "ASIAY34FZKBOKMUTVV7A", "5d41402abc4b2a76b9719d911017c592"):
+        assert secret not in cause
+    assert f"{media_url}/portrait.png?[redacted]" in cause
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"operation": "download", "fault": "echo"},
+        {"operation": "submit", "fault": "echo", "status": 404},
+        {"operation": "submit", "fault": "echo", "status": 500},
+        {"operation": "submit", "fault": "echo", "status": "401"},
+        {"operation": "result", "fault": "echo", "status": 401.0},
+        {"operation": "result", "fault": "echo", "status": True},
+        {"operation": "submit", "fault": "throttle", "status": 401},
+        {"operation": "submit", "fault": "server_error", "status": 401},
+        {"operation": "submit", "fault": "echo", "seconds": 1},
+    ],
+)
+def test_invalid_echo_fault_specs_are_rejected(client: httpx.Client, spec: dict[str, Any]) -> None:
+    response = client.post("/_simulator/faults", json={"provider": "wavespeed", **spec})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]

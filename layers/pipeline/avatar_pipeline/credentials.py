@@ -1,21 +1,65 @@
-"""Provider credentials, read from the one Secrets Manager secret with a short cache so rotation lands fast."""
+"""Provider credentials, read from the one Secrets Manager secret with a short cache so rotation lands fast.
+
+Every string of the secret is registered for redaction each time it is read, so a rotated key is kept out of
+causes and logs as soon as it can be used. A malformed secret is described by its shape, never by its content.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
 
 from .errors import ProviderRejected
+from .redaction import CREDENTIAL_FIELDS, register_document
 from .settings import required_env
 
 CACHE_SECONDS = 60
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (dict, "an object"),
+    (list, "an array"),
+    (str, "a string"),
+    (bool, "a boolean"),
+    (int, "a number"),
+    (float, "a number"),
+)
 
 
-def provider_credentials(section: str) -> dict[str, Any]:
-    """The secret's entry for one provider family (``wavespeed``, ``volcengine``, ``kling``)."""
-    secret = parameters.get_secret(required_env("PROVIDER_SECRET_ARN"), transform="json", max_age=CACHE_SECONDS)
-    entry = secret.get(section) if isinstance(secret, dict) else None
-    if not isinstance(entry, dict) or not any(entry.values()):
+def provider_credentials(section: str) -> dict[str, str]:
+    """The secret's entry for one provider family (``wavespeed``, ``volcengine``, ``kling``): names to strings."""
+    try:
+        secret = parameters.get_secret(required_env("PROVIDER_SECRET_ARN"), transform="json", max_age=CACHE_SECONDS)
+    except TransformParameterError:
+        # The parser's message is dropped with the exception: it may quote part of the secret.
+        raise ProviderRejected(
+            f"the provider secret is not a JSON document, so it has no credentials for '{section}'"
+        ) from None
+    register_document(secret)
+    if not isinstance(secret, dict):
+        raise ProviderRejected(
+            f"the provider secret must be a JSON object with a '{section}' entry; it is {_json_type(secret)}"
+        )
+    entry = secret.get(section)
+    if entry is None:
+        raise ProviderRejected(f"the provider secret has no credentials for '{section}'")
+    if not isinstance(entry, dict):
+        raise ProviderRejected(
+            f"the provider secret's '{section}' entry must be an object of strings; it is {_json_type(entry)}"
+        )
+    malformed = [name for name, value in entry.items() if not isinstance(value, str)]
+    if malformed:
+        raise ProviderRejected(f"the provider secret's '{section}' entry has {_fields(malformed)} that are not strings")
+    if not any(entry.values()):
         raise ProviderRejected(f"the provider secret has no credentials for '{section}'")
     return entry
+
+
+def _json_type(value: object) -> str:
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), "null")
+
+
+def _fields(names: list[str]) -> str:
+    """Known credential field names are named; any other key is only counted (someone may have pasted a key there)."""
+    known = sorted(name for name in names if name in CREDENTIAL_FIELDS)
+    others = len(names) - len(known)
+    described = [f"'{name}'" for name in known] + ([f"{others} other field(s)"] if others else [])
+    return "values for " + " and ".join(described)

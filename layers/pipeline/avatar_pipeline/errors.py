@@ -6,13 +6,20 @@ so each class name below is public interface: ``Retry`` and ``Catch`` in the sta
 
 from __future__ import annotations
 
+from .redaction import redact
+
 
 class PipelineError(Exception):
-    """Base class: a failure with a contract error name and a cause a person can read."""
+    """Base class: a failure with a contract error name and a cause a person can read.
+
+    The cause is redacted here, where every contract error is built, so no provider answer that echoes a key, a
+    signature or a presigned URL can carry it into the execution's output, the jobs table, events or logs.
+    """
 
     retryable = False
 
     def __init__(self, cause: str) -> None:
+        cause = redact(cause)
         super().__init__(cause)
         self.cause = cause
 
@@ -53,6 +60,14 @@ class JobTimedOut(PipelineError):
     """The job's deadline or poll budget ran out before the provider finished."""
 
 
+class JobCancelled(PipelineError):
+    """Stopped by a person (``avatar-pipeline jobs cancel``) or by StopExecution."""
+
+
+class BudgetExceeded(PipelineError):
+    """The job's estimate is over its ``max_cost_usd`` or what is left of the daily budget; nothing was submitted."""
+
+
 CONTRACT_ERROR_NAMES: tuple[str, ...] = (
     "InvalidRequest",
     "InvalidMedia",
@@ -62,4 +77,6 @@ CONTRACT_ERROR_NAMES: tuple[str, ...] = (
     "ProviderTaskFailed",
     "ResultUnavailable",
     "JobTimedOut",
+    "JobCancelled",
+    "BudgetExceeded",
 )

@@ -1,5 +1,6 @@
 """Fault injection: queued faults that replace the normal handling of the next matching requests."""
 
+import json
 import socket
 import threading
 import time
@@ -13,9 +14,14 @@ from flask import Response, request
 OPERATIONS = ("submit", "result", "download")
 # Faults any request can suffer, whatever the operation.
 REQUEST_FAULTS = frozenset({"throttle", "server_error", "reset", "slow"})
+# The provider refuses the request with its own error envelope, whose message quotes the request as received: every
+# header (Authorization, X-Date, signatures) and the raw body (the presigned input URLs).
+ECHO = "echo"
+ECHO_STATUSES = (400, 401, 403)
+ECHO_DEFAULT_STATUS = 401
 OPERATION_FAULTS = {
-    "submit": frozenset({"task_failed"}),
-    "result": frozenset({"expired_url"}),
+    "submit": frozenset({"task_failed", ECHO}),
+    "result": frozenset({"expired_url", ECHO}),
     "download": frozenset({"truncated", "wrong_type"}),
 }
 # Faults only one provider's protocol expresses (its own error codes), per (provider, operation).
@@ -91,6 +97,14 @@ class FaultRegistry:
         # Never delivered: the server's write fails on the closed socket and is discarded.
         return Response(status=500)
 
+    def echo(self, provider: str, operation: str, error: ErrorResponder) -> Response | None:
+        """Apply a pending ``echo`` fault: the provider's error, built by ``error``, quoting the request."""
+        fault = self.take(provider, operation, {ECHO})
+        if fault is None:
+            return None
+        status = fault.status or ECHO_DEFAULT_STATUS
+        return error(status, f"{HTTPStatus(status).phrase}; the request as received: {echoed_request()}")
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -114,13 +128,7 @@ class FaultRegistry:
         times = spec.get("times", 1)
         if not _is_number(times, 1, float("inf"), integer=True):
             raise ValueError("times must be a positive integer")
-        status = spec.get("status")
-        if status is None:
-            code = None
-        elif kind == "server_error" and _is_number(status, 500, 599, integer=True):
-            code = int(status)
-        else:
-            raise ValueError("status applies to server_error only and must be a 5xx code")
+        status = _status(kind, spec.get("status"))
         seconds = spec.get("seconds", 5.0)
         if not _is_number(seconds, 0, float("inf")) or ("seconds" in spec and kind != "slow"):
             raise ValueError("seconds applies to slow only and must be a non-negative number")
@@ -135,16 +143,36 @@ class FaultRegistry:
             operation,
             kind,
             int(times),
-            code,
+            status,
             float(seconds),
             None if business_code is None else int(business_code),
         )
+
+
+def _status(kind: str, status: object) -> int | None:
+    """The HTTP status a ``server_error`` (a 5xx code) or ``echo`` fault answers with; no other kind takes one."""
+    if status is None:
+        return None
+    if kind == "server_error" and _is_number(status, 500, 599, integer=True):
+        return int(status)
+    if kind == ECHO and _is_number(status, 400, 499, integer=True) and status in ECHO_STATUSES:
+        return int(status)
+    statuses = ", ".join(map(str, ECHO_STATUSES))
+    raise ValueError(f"status applies to server_error (a 5xx code) and echo ({statuses}) only")
 
 
 def _is_number(value: object, low: float, high: float, *, integer: bool = False) -> TypeGuard[int | float]:
     if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
         return False
     return low <= value <= high
+
+
+def echoed_request() -> str:
+    """The current request as a server that quotes it back shows it: method, path and query, headers, raw body."""
+    path = request.full_path.removesuffix("?")
+    headers = json.dumps(dict(request.headers), ensure_ascii=False)
+    body = request.get_data(cache=True, as_text=True) or "(empty)"
+    return f"{request.method} {path} headers {headers} body {body}"
 
 
 def client_socket() -> socket.socket:

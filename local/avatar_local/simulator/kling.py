@@ -79,6 +79,8 @@ _FAULTS: dict[str, tuple[int, int, str]] = {
     "auth_expired": (401, 1004, "token expired"),
 }
 _SERVER_ERROR_CODES = {500: 5000, 503: 5001, 504: 5002}
+# The ``echo`` fault's code per HTTP status: invalid parameter value, authorization invalid, no access.
+_ECHO_CODES = {400: 1201, 401: 1002, 403: 1103}
 _GENERATED_AUDIO_FORMATS = ("wav", "mp3", "m4a")
 
 
@@ -255,13 +257,17 @@ def _interrupt(state: SimulatorState, operation: str) -> Response | None:
     if fault is not None:
         status, code, message = _FAULTS[fault.kind]
         return _error(status, code, message)
-    return state.faults.intercept(NAME, operation, _fault_error)
+    return state.faults.intercept(NAME, operation, _fault_error) or state.faults.echo(NAME, operation, _echo_error)
 
 
 def _fault_error(status: int, message: str) -> Response:
     if status == 429:
         return _error(429, 1302, "API request too fast, exceeding the rate limit")
     return _error(status, _SERVER_ERROR_CODES.get(status, 5000), message)
+
+
+def _echo_error(status: int, message: str) -> Response:
+    return _error(status, _ECHO_CODES[status], message)
 
 
 def _parse(body: Mapping[str, Any], account: _Account) -> Submission:

@@ -27,7 +27,9 @@ Decisions where the documentation is silent:
 - Fault kinds: the common ones (``throttle`` → HTTP 429 / 50429, ``server_error`` → 50500, ``reset``,
   ``slow``), ``concurrency`` (429 / 50430), ``moderation`` (HTTP 400, ``code`` default 50411, any business
   code allowed), ``task_failed`` (``code`` default 50501), ``no_subject`` (subject recognition or detection
-  finds nobody), ``not_found`` / ``expired`` (the next CVGetResult reports that status) and ``expired_url``.
+  finds nobody), ``not_found`` / ``expired`` (the next CVGetResult reports that status), ``expired_url`` and
+  ``echo`` (401 ``SignatureDoesNotMatch`` or 403 ``AccessDenied`` gateway errors, or 400 business code 50200,
+  whose message quotes the request's headers and body).
   CVSubmitTask and CVProcess are the ``submit`` operation, CVGetResult is ``result``.
 """
 
@@ -141,6 +143,8 @@ def _blueprint(state: SimulatorState) -> Blueprint:
         interrupted = state.faults.intercept(NAME, operation, _fault_error)
         if interrupted is None:
             interrupted = _coded_fault(state, operation)
+        if interrupted is None:
+            interrupted = state.faults.echo(NAME, operation, lambda status, message: _echo(status, message, action))
         if interrupted is not None:
             return interrupted
         try:
@@ -578,6 +582,14 @@ def _fault_error(status: int, message: str) -> Response:
     if status == 429:
         return _business_error(50429)
     return _business_error(50500, http_status=status)
+
+
+def _echo(status: int, message: str, action: str) -> Response:
+    """The ``echo`` fault: refused by the gateway (401, 403) or as bad parameters (400), quoting the request."""
+    if status == 400:
+        return _business_error(BAD_PARAMETERS, message)
+    code = "SignatureDoesNotMatch" if status == 401 else "AccessDenied"
+    return _gateway_error(status, code, message, action, VERSION)
 
 
 def _coded_fault(state: SimulatorState, operation: str) -> Response | None:

@@ -37,7 +37,7 @@ def _blueprint(state: SimulatorState) -> Blueprint:
 
     @blueprint.post("/api/v3/<path:model>")
     def submit(model: str) -> Response:
-        interrupted = state.faults.intercept(NAME, "submit", _error)
+        interrupted = state.faults.intercept(NAME, "submit", _error) or state.faults.echo(NAME, "submit", _error)
         if interrupted is not None:
             return interrupted
         if model not in _MODEL_FIELDS:
@@ -72,7 +72,7 @@ def _blueprint(state: SimulatorState) -> Blueprint:
     @blueprint.get("/api/v3/predictions/<task_id>")
     def result(task_id: str) -> Response:
         state.stats.count_result_query()
-        interrupted = state.faults.intercept(NAME, "result", _error)
+        interrupted = state.faults.intercept(NAME, "result", _error) or state.faults.echo(NAME, "result", _error)
         if interrupted is not None:
             return interrupted
         task = state.tasks.get(task_id)
