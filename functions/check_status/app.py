@@ -7,12 +7,17 @@ from typing import Any
 
 from avatar_pipeline import aws
 from avatar_pipeline.inputs import presigned_inputs
+from avatar_pipeline.jobs import JobStore
+from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.polling import PollPolicy
+from avatar_pipeline.providers.base import TaskRef
+from avatar_pipeline.providers.http import new_client
 from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import int_env
+from avatar_pipeline.settings import int_env, required_env
 from avatar_pipeline.status import check_task
+from avatar_pipeline.submission import submit_stage
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -22,6 +27,7 @@ class CheckInput(BaseModel):
     job: Job
     media: ValidatedMedia
     task: ProviderTask
+    execution_arn: str
 
 
 @logger.inject_lambda_context
@@ -29,18 +35,30 @@ class CheckInput(BaseModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = CheckInput.model_validate(event)
-    logger.append_keys(job_id=step.job.job_id, task_id=step.task.task_id)
-    task = check_task(
-        step.job,
-        step.task,
-        adapter=adapter_for(step.task.provider),
-        inputs=lambda: presigned_inputs(step.media, aws.s3(), int_env("PRESIGN_SECONDS", 900)),
-        policy=PollPolicy.from_env(),
-        now=datetime.now(UTC),
-    )
+    job, now = step.job, datetime.now(UTC)
+    logger.append_keys(job_id=job.job_id, attempt=job.attempt, task_id=step.task.task_id)
+    remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), remaining) as http:
+        adapter = adapter_for(job.provider, http)
+
+        def next_stage(stage: str) -> TaskRef:
+            store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
+            return submit_stage(
+                job,
+                stage,
+                adapter=adapter,
+                ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
+                inputs=lambda: presigned_inputs(step.media, aws.s3(), int_env("PRESIGN_SECONDS", 900)),
+                deployment_id=required_env("DEPLOYMENT_ID"),
+                now=now,
+            )
+
+        task = check_task(
+            job, step.task, adapter=adapter, submit_stage=next_stage, policy=PollPolicy.from_env(), now=now
+        )
     logger.info(
         "status checked",
-        extra={"status": task.status, "polls": task.polls, "next_wait": task.next_wait_seconds},
+        extra={"status": task.status, "polls": task.polls, "next_wait": task.next_wait_seconds, "stage": task.stage},
     )
     metrics.add_metric(name="StatusChecks", unit=MetricUnit.Count, value=1)
     return task.model_dump(mode="json")

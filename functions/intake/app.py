@@ -1,11 +1,11 @@
-"""Intake: S3 manifest event, custom event or console input → one validated job."""
+"""Intake: S3 manifest event, pair drop, custom event or console input → one job, or its rejection."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from avatar_pipeline import aws
-from avatar_pipeline.intake import Ignored, job_from_trigger
+from avatar_pipeline.intake import Ignored, take_trigger
 from avatar_pipeline.models import S3Location
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.settings import required_env
@@ -29,7 +29,7 @@ def _read_manifest(location: S3Location, version_id: str | None, max_bytes: int)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = IntakeInput.model_validate(event)
-    result = job_from_trigger(
+    result = take_trigger(
         step.event,
         execution_name=step.execution_name,
         input_bucket=required_env("INPUT_BUCKET"),
@@ -39,7 +39,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if isinstance(result, Ignored):
         logger.info("trigger ignored", extra={"reason": result.ignored})
         return {"accepted": False, "ignored": result.ignored}
-    logger.append_keys(job_id=result.job_id)
-    logger.info("job accepted", extra={"provider": result.provider, "trigger": result.trigger})
-    metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
-    return {"accepted": True, "job": result.model_dump(mode="json")}
+    logger.append_keys(job_id=result.ref.job_id)
+    trigger = result.ref.origin.describe()
+    if result.rejection is not None:
+        logger.warning("request rejected", extra={"trigger": trigger, "cause": result.rejection.Cause})
+        metrics.add_metric(name="RequestsRejected", unit=MetricUnit.Count, value=1)
+    else:
+        logger.info("job accepted", extra={"provider": result.ref.provider, "trigger": trigger})
+        metrics.add_metric(name="JobsAccepted", unit=MetricUnit.Count, value=1)
+    return {"accepted": True, **result.model_dump(mode="json")}

@@ -1,4 +1,4 @@
-"""RecordOutcome: write the job's end to the jobs table and publish Avatar Video Succeeded / Failed."""
+"""RecordOutcome: close the run's job attempt in the jobs table and publish Avatar Video Succeeded / Failed."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from avatar_pipeline import aws
-from avatar_pipeline.models import Job, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
+from avatar_pipeline.job_ids import execution_record_id
+from avatar_pipeline.jobs import Claim, JobStore
+from avatar_pipeline.models import Job, JobRef, Origin, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.outcome import OutcomeStore, describe_failure
+from avatar_pipeline.outcome import Outcomes, describe_failure
 from avatar_pipeline.settings import required_env
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,8 +18,10 @@ from pydantic import BaseModel
 
 
 class RunState(BaseModel):
-    """Whatever the execution had gathered when it ended; early failures have no job yet."""
+    """Whatever the execution had gathered when it ended; an early failure may have no job, or no ref."""
 
+    ref: JobRef | None = None
+    claim: Claim | None = None
     job: Job | None = None
     media: ValidatedMedia | None = None
     task: ProviderTask | None = None
@@ -38,32 +42,34 @@ class OutcomeInput(BaseModel):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = OutcomeInput.model_validate(event)
     state, now = step.state, datetime.now(UTC)
-    store = OutcomeStore(
-        table=required_env("JOBS_TABLE"),
-        event_bus=required_env("EVENT_BUS_NAME"),
-        dynamodb=aws.dynamodb(),
-        events=aws.events(),
+    store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
+    outcomes = Outcomes(store=store, events=aws.events(), event_bus=required_env("EVENT_BUS_NAME"))
+    ref = state.ref or JobRef(
+        job_id=execution_record_id(step.execution_name),
+        origin=Origin(
+            kind="console", delivery_id=f"execution:{step.execution_name}", execution_name=step.execution_name
+        ),
     )
-    job_id = state.job.job_id if state.job else f"execution-{step.execution_name}"
-    logger.append_keys(job_id=job_id)
+    logger.append_keys(job_id=ref.job_id)
     if step.outcome == "succeeded":
-        if not (state.job and state.task and state.media and state.output):
-            raise ValueError("a succeeded run must carry job, task, media and output")
-        detail = store.record_success(
-            state.job, state.task, state.media, state.output, execution_arn=step.execution_arn, now=now
-        )
+        if not (state.claim and state.task and state.output):
+            raise ValueError("a succeeded run must carry its claim, task and output")
+        output = state.output
+        fields = {
+            "provider_task_id": state.task.task_id,
+            "output_uri": output.video_uri,
+            "result_uri": output.result_uri,
+            "duration_seconds": output.duration_seconds,
+            "size_bytes": output.size_bytes,
+            "estimated_cost_usd": output.estimated_cost_usd,
+        }
+        detail = outcomes.succeeded(ref, state.claim.attempt, step.execution_arn, fields, now)
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
-        logger.info("job succeeded", extra={"output_uri": state.output.video_uri})
+        logger.info("job succeeded", extra={"output_uri": output.video_uri, "attempt": state.claim.attempt})
         return detail
     failure = describe_failure(state.error or StepFailure(Error="States.Runtime", Cause="no error was recorded"))
-    detail = store.record_failure(
-        failure,
-        job_id=job_id,
-        provider=state.job.provider if state.job else None,
-        task_id=state.task.task_id if state.task else None,
-        execution_arn=step.execution_arn,
-        now=now,
-    )
+    claim = state.claim or store.claim(ref, step.execution_arn, now)
+    detail = outcomes.failed(ref, claim, failure, step.execution_arn, now)
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    logger.warning("job failed", extra={"error": failure.error, "cause": failure.cause})
+    logger.warning("job failed", extra={"error": failure.error, "cause": failure.cause, "claim": claim.outcome})
     return detail

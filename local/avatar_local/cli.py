@@ -66,6 +66,12 @@ def _send(args: argparse.Namespace) -> int:
     return send(Path(args.event_file), state_dir=Path(args.state_dir))
 
 
+def _jobs_cancel(args: argparse.Namespace) -> int:
+    from .jobs_cli import cancel
+
+    return cancel(args.job_id, state_dir=Path(args.state_dir), wait_seconds=args.wait_seconds, as_json=args.json)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -87,13 +93,26 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("event_file", help="an S3 event, a PutEvents entries list, or a job request")
     send.add_argument("--state-dir", default=".local")
     send.set_defaults(run=_send)
+    jobs = commands.add_parser("jobs", help="look after jobs").add_subparsers(dest="action", required=True)
+    cancel = jobs.add_parser("cancel", help="stop a job; it ends CANCELLED with JobCancelled")
+    cancel.add_argument("job_id")
+    cancel.add_argument("--state-dir", default=".local")
+    cancel.add_argument("--wait-seconds", type=float, default=60, help="how long to wait for the CANCELLED record")
+    cancel.add_argument("--json", action="store_true", help="print one JSON document")
+    cancel.set_defaults(run=_jobs_cancel)
     demo = commands.add_parser("demo", help="run one job end to end on the local stack")
     demo.add_argument("--out", default="out", help="where the MP4 is downloaded")
     demo.add_argument("--state-dir", default=".local")
     demo.set_defaults(run=_demo)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return int(args.run(args))
+    from .jobs_cli import UsageError
+
+    try:
+        return int(args.run(args))
+    except UsageError as error:
+        print(f"avatar-pipeline: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

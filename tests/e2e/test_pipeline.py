@@ -4,12 +4,14 @@ MP4s, through the real state machine, handlers and provider simulator."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
 import pytest
 from avatar_local.mp4info import inspect_mp4
 from avatar_local.samples import portrait_png, speech_audio
+from boto3.dynamodb.types import TypeDeserializer
 
 from .conftest import Stack
 
@@ -52,9 +54,10 @@ def _assert_verified_mp4(stack: Stack, output: dict[str, Any]) -> None:
     assert result["estimated_cost_usd"] == pytest.approx(0.15 * result["output"]["duration_seconds"], abs=0.01)
 
 
-def _job_record(stack: Stack, job_id: str) -> dict[str, str]:
+def _job_record(stack: Stack, job_id: str) -> dict[str, Any]:
     item = stack.client("dynamodb").get_item(TableName=stack.info["jobs_table"], Key={"job_id": {"S": job_id}})
-    return {name: value["S"] for name, value in item["Item"].items()}
+    deserializer = TypeDeserializer()
+    return {name: deserializer.deserialize(value) for name, value in item["Item"].items()}
 
 
 def test_manifest_drop_becomes_a_durable_mp4(stack: Stack) -> None:
@@ -110,7 +113,7 @@ def test_console_input_becomes_a_durable_mp4(stack: Stack) -> None:
 
     assert described["status"] == "SUCCEEDED", described
     output = json.loads(described["output"])
-    assert output["job_id"].startswith("c-")
+    assert re.fullmatch(r"face-[0-9a-f]{8}", output["job_id"]), "named after the image, readable"
     _assert_verified_mp4(stack, output)
 
 
@@ -129,11 +132,11 @@ def test_same_s3_event_delivered_twice_creates_one_provider_task(stack: Stack) -
     assert {first_done["status"], second_done["status"]} == {"SUCCEEDED"}
     assert len(stack.submissions(folder)) == 1
     outputs = [json.loads(d["output"]) for d in (first_done, second_done)]
-    assert sum(1 for output in outputs if "output_uri" in output) == 1
-    duplicates = [output for output in outputs if output.get("duplicate")]
-    assert len(duplicates) == 1
-    job_id = next(output["job_id"] for output in outputs if "output_uri" in output)
-    assert duplicates[0]["job_id"] == job_id
+    (duplicate,) = [output for output in outputs if output.get("duplicate")]
+    (original,) = [output for output in outputs if not output.get("duplicate")]
+    job_id = original["job_id"]
+    assert duplicate["duplicate_of"] == duplicate["job_id"] == job_id
+    assert duplicate["note"] == "this trigger was already delivered and handled"
     assert [e["detail-type"] for e in stack.outcome_events(job_id)] == ["Avatar Video Succeeded"]
 
 
@@ -209,14 +212,18 @@ def _job_id_of(stack: Stack, described: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize(
-    ("execution_input", "expected_cause"),
+    ("execution_input", "expected_cause", "recorded_as"),
     [
-        ('"just a string"', "must be a JSON object"),
-        ('{"image": "s3://x/y.png", "audio": "s3://x/y.wav", "output": "typo"}', "output: unknown field"),
+        ('"just a string"', "must be a JSON object", r"execution:{name}"),
+        (
+            '{"image": "s3://x/y.png", "audio": "s3://x/y.wav", "output": "typo"}',
+            "output: unknown field",
+            r"y-[0-9a-f]{8}",
+        ),
     ],
 )
 def test_invalid_console_input_is_recorded_as_invalid_request(
-    stack: Stack, execution_input: str, expected_cause: str
+    stack: Stack, execution_input: str, expected_cause: str, recorded_as: str
 ) -> None:
     sfn = stack.client("stepfunctions")
     name = f"bad-{uuid.uuid4().hex[:8]}"
@@ -227,8 +234,14 @@ def test_invalid_console_input_is_recorded_as_invalid_request(
     assert described["status"] == "FAILED"
     assert described["error"] == "InvalidRequest"
     assert expected_cause in described["cause"]
-    record = _job_record(stack, f"execution-{name}")
+    history = stack.client("stepfunctions").get_execution_history(
+        executionArn=execution["executionArn"], maxResults=1000
+    )["events"]
+    claimed = next(e for e in history if e.get("stateExitedEventDetails", {}).get("name") == "Claim")
+    job_id = json.loads(claimed["stateExitedEventDetails"]["output"])["ref"]["job_id"]
+    assert re.fullmatch(recorded_as.replace("{name}", re.escape(name)), job_id), job_id
+    record = _job_record(stack, job_id)
     assert record["status"] == "FAILED"
     assert expected_cause in record["cause"]
-    events = stack.outcome_events(f"execution-{name}")
+    events = stack.outcome_events(job_id)
     assert [e["detail"]["error"] for e in events] == ["InvalidRequest"]

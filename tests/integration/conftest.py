@@ -1,10 +1,15 @@
 """moto in-process, with fake credentials and fresh boto3 clients for every test."""
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from avatar_local.template import load_template
 from avatar_pipeline import aws as pipeline_aws
 from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[2]
 
 REGION = "us-east-1"
 FAKE_AWS_ENV = {
@@ -37,3 +42,13 @@ def mocked_aws(aws_env: None) -> Iterator[None]:
     with mock_aws():
         yield
     clear_client_caches()
+
+
+def create_jobs_table(dynamodb: Any, name: str) -> None:
+    """The jobs table exactly as template.yaml declares it (keys and indexes)."""
+    properties = load_template(ROOT / "template.yaml")["Resources"]["JobsTable"]["Properties"]
+    dynamodb.create_table(
+        TableName=name,
+        **{key: properties[key] for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
+        BillingMode="PAY_PER_REQUEST",
+    )

@@ -17,6 +17,8 @@ import respx
 from avatar_local.samples import portrait_png, speech_audio
 from aws_lambda_powertools.utilities import parameters
 
+from .conftest import create_jobs_table
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
@@ -34,10 +36,11 @@ COMMON_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
-IDEMPOTENCY_TABLE = "avatar-idempotency"
+DEPLOYMENT = "arn:aws:cloudformation:us-east-1:123456789012:stack/avatar/1"
 # As template.yaml gives them (values pointing at the test doubles).
 FUNCTION_ENV: dict[str, dict[str, str]] = {
     "intake": {"INPUT_BUCKET": INPUT_BUCKET, "DEFAULT_PROVIDER": "wavespeed/omnihuman-1.5"},
+    "claim_job": {"JOBS_TABLE": TABLE},
     "validate_media": {
         "INPUT_BUCKET": INPUT_BUCKET,
         "ALLOW_LOOPBACK_ENDPOINTS": "false",
@@ -53,7 +56,8 @@ FUNCTION_ENV: dict[str, dict[str, str]] = {
         "JOB_DEADLINE_SECONDS": "10800",
         "PRESIGN_SECONDS": "900",
         "PROVIDER_TIMEOUT_SECONDS": "30",
-        "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+        "JOBS_TABLE": TABLE,
+        "DEPLOYMENT_ID": DEPLOYMENT,
     },
     "check_status": {
         "WAVESPEED_BASE_URL": WAVESPEED,
@@ -65,8 +69,11 @@ FUNCTION_ENV: dict[str, dict[str, str]] = {
         "JOB_DEADLINE_SECONDS": "10800",
         "PRESIGN_SECONDS": "900",
         "PROVIDER_TIMEOUT_SECONDS": "30",
+        "JOBS_TABLE": TABLE,
+        "DEPLOYMENT_ID": DEPLOYMENT,
     },
     "record_outcome": {"JOBS_TABLE": TABLE, "EVENT_BUS_NAME": "default"},
+    "reconcile": {"JOBS_TABLE": TABLE, "EVENT_BUS_NAME": "default"},
 }
 ALL_PIPELINE_VARS = {name for env in FUNCTION_ENV.values() for name in env} | {
     "PROVIDER_SECRET_ARN",
@@ -103,8 +110,6 @@ def handlers() -> Iterator[dict[str, ModuleType]]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in COMMON_ENV.items():
             patch.setenv(name, value)
-        # SubmitJob's idempotency store is configured when its module loads, as in Lambda.
-        patch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY_TABLE)
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -119,12 +124,7 @@ def aws(handlers: dict[str, ModuleType], mocked_aws: None, monkeypatch: pytest.M
         monkeypatch.delenv(name, raising=False)
     parameters.clear_caches()  # the secret provider's client and cached values belong to one mock
     boto3.client("s3").create_bucket(Bucket=INPUT_BUCKET)
-    boto3.client("dynamodb").create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_jobs_table(boto3.client("dynamodb"), TABLE)
     yield
     parameters.clear_caches()
 
@@ -161,9 +161,31 @@ def upload_samples() -> tuple[bytes, bytes]:
     return png, wav
 
 
+def intake_and_claim(invoke: Any, request: dict[str, Any], execution: str) -> dict[str, Any]:
+    """What the state machine does before ValidateMedia: Intake, then Claim (its result replaces the state)."""
+    taken = invoke("intake", {"event": request, "execution_name": execution})
+    claimed = invoke("claim_job", {**taken, "execution_arn": arn(execution)})
+    assert claimed["claim"]["outcome"] == "claimed", claimed
+    return dict(claimed["job"])
+
+
+def arn(execution: str) -> str:
+    return EXECUTION_ARN.rsplit(":", 1)[0] + f":{execution}"
+
+
 def test_intake_accepts_a_console_request(invoke: Any) -> None:
     result = invoke("intake", {"event": console_request(job_id="console-1"), "execution_name": "exec-1"})
     assert result["accepted"] is True
+    assert result["rejection"] is None
+    assert result["ref"]["job_id"] == "console-1"
+    assert result["ref"]["origin"] == {
+        "kind": "console",
+        "delivery_id": "execution:exec-1",
+        "execution_name": "exec-1",
+        "manifest": None,
+        "pair": None,
+        "event_id": None,
+    }
     job = result["job"]
     assert job["job_id"] == "console-1"
     assert job["provider"] == "wavespeed/omnihuman-1.5"
@@ -214,7 +236,7 @@ def test_intake_reads_a_manifest_from_s3(invoke: Any) -> None:
     assert result["accepted"] is True
     assert result["job"]["image"]["s3"]["key"] == "jobs/team/a.png"
     assert result["job"]["manifest"] == {"bucket": INPUT_BUCKET, "key": key}
-    assert result["job"]["job_id"].startswith("m-")
+    assert re.fullmatch(r"alice-[0-9a-f]{8}", result["job"]["job_id"])
 
 
 @pytest.mark.parametrize(
@@ -222,14 +244,16 @@ def test_intake_reads_a_manifest_from_s3(invoke: Any) -> None:
     [(b"", "is empty (0 bytes)"), (b"not json", "is not valid JSON"), (b"[]", "must be a JSON object")],
     ids=["empty", "not-json", "not-object"],
 )
-def test_intake_bad_manifest_raises_invalid_request(invoke: Any, body: bytes, message: str) -> None:
+def test_intake_bad_manifest_is_rejected_under_its_derived_id(invoke: Any, body: bytes, message: str) -> None:
     key = "jobs/broken.json"
     put = put_manifest(key, body)
-    with pytest.raises(Exception, match=re.escape(message)) as caught:
-        invoke("intake", {"event": manifest_event(key, put), "execution_name": "exec-9"})
-    assert type(caught.value).__name__ == "InvalidRequest"
-    assert f"manifest s3://{INPUT_BUCKET}/{key}" in str(caught.value)
-    assert message in str(caught.value)
+    result = invoke("intake", {"event": manifest_event(key, put), "execution_name": "exec-9"})
+    assert result["job"] is None
+    assert result["rejection"]["Error"] == "InvalidRequest"
+    assert f"manifest s3://{INPUT_BUCKET}/{key}" in result["rejection"]["Cause"]
+    assert message in result["rejection"]["Cause"]
+    assert re.fullmatch(r"broken-[0-9a-f]{8}", result["ref"]["job_id"])
+    assert result["ref"]["origin"]["manifest"] == f"s3://{INPUT_BUCKET}/{key}"
 
 
 def test_intake_ignores_objects_that_are_not_manifests(invoke: Any) -> None:
@@ -258,16 +282,17 @@ def test_intake_ignores_objects_that_are_not_manifests(invoke: Any) -> None:
     }
 
 
-def test_intake_invalid_request_raises_the_contract_error_name(invoke: Any) -> None:
-    with pytest.raises(Exception, match="is a relative key") as caught:
-        invoke("intake", {"event": console_request(image="alice.png"), "execution_name": "exec-4"})
-    assert type(caught.value).__name__ == "InvalidRequest"
-    assert "relative key" in str(caught.value)
+def test_intake_invalid_request_is_a_rejection_under_the_callers_job_id(invoke: Any) -> None:
+    event = console_request(image="alice.png", job_id="lesson-4")
+    result = invoke("intake", {"event": event, "execution_name": "exec-4"})
+    assert result["rejection"]["Error"] == "InvalidRequest"
+    assert "is a relative key" in result["rejection"]["Cause"]
+    assert result["ref"]["job_id"] == "lesson-4"
 
 
 def test_validate_media_probes_uploaded_samples(invoke: Any) -> None:
     png, wav = upload_samples()
-    job = invoke("intake", {"event": console_request(), "execution_name": "exec-5"})["job"]
+    job = intake_and_claim(invoke, console_request(), "exec-5")
     media = invoke("validate_media", {"job": job})
     assert media["image"]["format"] == "png"
     assert (media["image"]["width"], media["image"]["height"], media["image"]["size_bytes"]) == (256, 256, len(png))
@@ -284,7 +309,7 @@ def test_validate_media_probes_uploaded_samples(invoke: Any) -> None:
 
 
 def test_validate_media_missing_input_raises_invalid_request(invoke: Any) -> None:
-    job = invoke("intake", {"event": console_request(), "execution_name": "exec-6"})["job"]
+    job = intake_and_claim(invoke, console_request(), "exec-6")
     with pytest.raises(Exception, match="upload it before the manifest") as caught:
         invoke("validate_media", {"job": job})
     assert type(caught.value).__name__ == "InvalidRequest"
@@ -296,7 +321,7 @@ def test_submit_and_check_status_use_the_secret_and_the_provider(invoke: Any) ->
     secret_arn = boto3.client("secretsmanager").create_secret(
         Name="provider-credentials", SecretString=json.dumps({"wavespeed": {"api_key": API_KEY}})
     )["ARN"]
-    job = invoke("intake", {"event": console_request(job_id="j-7"), "execution_name": "exec-7"})["job"]
+    job = intake_and_claim(invoke, console_request(job_id="j-7"), "exec-7")
     media = invoke("validate_media", {"job": job})
     prediction = {"id": "pred-7", "status": "created", "outputs": []}
     with respx.mock(base_url=WAVESPEED, assert_all_called=True) as api:
@@ -306,9 +331,10 @@ def test_submit_and_check_status_use_the_secret_and_the_provider(invoke: Any) ->
         api.get("/api/v3/predictions/pred-7/result").respond(
             200, json={"code": 200, "message": "success", "data": {**prediction, "status": "processing"}}
         )
-        task = invoke("submit_job", {"job": job, "media": media}, {"PROVIDER_SECRET_ARN": secret_arn})
+        owner = {"execution_arn": arn("exec-7")}
+        task = invoke("submit_job", {"job": job, "media": media, **owner}, {"PROVIDER_SECRET_ARN": secret_arn})
         checked = invoke(
-            "check_status", {"job": job, "media": media, "task": task}, {"PROVIDER_SECRET_ARN": secret_arn}
+            "check_status", {"job": job, "media": media, "task": task, **owner}, {"PROVIDER_SECRET_ARN": secret_arn}
         )
     assert submit.calls.last.request.headers["Authorization"] == f"Bearer {API_KEY}"
     body = json.loads(submit.calls.last.request.content)
@@ -322,6 +348,8 @@ def test_submit_and_check_status_use_the_secret_and_the_provider(invoke: Any) ->
     assert checked["status"] == "running"
     assert checked["polls"] == 1
     assert 5 <= checked["next_wait_seconds"] <= 6
+    record = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "j-7"}})["Item"]
+    assert record["provider_task_id"] == {"S": "pred-7"}, "the task id is recorded as soon as it is known"
 
 
 def test_submitting_the_same_job_again_returns_the_first_task_without_paying_twice(invoke: Any) -> None:
@@ -329,8 +357,8 @@ def test_submitting_the_same_job_again_returns_the_first_task_without_paying_twi
     secret_arn = boto3.client("secretsmanager").create_secret(
         Name="provider-credentials", SecretString=json.dumps({"wavespeed": {"api_key": API_KEY}})
     )["ARN"]
-    job = invoke("intake", {"event": console_request(job_id="j-once"), "execution_name": "exec-once"})["job"]
-    other = invoke("intake", {"event": console_request(job_id="j-other"), "execution_name": "exec-other"})["job"]
+    job = intake_and_claim(invoke, console_request(job_id="j-once"), "exec-once")
+    other = intake_and_claim(invoke, console_request(job_id="j-other"), "exec-other")
     media = invoke("validate_media", {"job": job})
     env = {"PROVIDER_SECRET_ARN": secret_arn}
     with respx.mock(base_url=WAVESPEED) as api:
@@ -340,54 +368,97 @@ def test_submitting_the_same_job_again_returns_the_first_task_without_paying_twi
                 httpx.Response(200, json={"code": 200, "data": {"id": "pred-2", "status": "created"}}),
             ]
         )
-        first = invoke("submit_job", {"job": job, "media": media}, env)
-        again = invoke("submit_job", {"job": job, "media": media}, env)  # a retried step / re-run execution
-        another_job = invoke("submit_job", {"job": other, "media": media}, env)
+        first = invoke("submit_job", {"job": job, "media": media, "execution_arn": arn("exec-once")}, env)
+        again = invoke("submit_job", {"job": job, "media": media, "execution_arn": arn("exec-once")}, env)
+        another_job = invoke("submit_job", {"job": other, "media": media, "execution_arn": arn("exec-other")}, env)
     assert submit.call_count == 2, "one paid task per job"
-    assert again == first
-    assert first["task_id"] == "pred-1"
+    assert again["task_id"] == first["task_id"] == "pred-1"
     assert another_job["task_id"] == "pred-2"
 
 
-def create_jobs_table() -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "job_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
-def test_record_outcome_failure_writes_the_table(invoke: Any) -> None:
-    create_jobs_table()
+def test_record_outcome_records_a_failed_intake_under_the_execution_namespace(invoke: Any) -> None:
     cause = json.dumps({"errorType": "InvalidRequest", "errorMessage": "image 'a.png' is a relative key"})
     event = {
         "outcome": "failed",
         "execution_arn": EXECUTION_ARN,
         "execution_name": "exec-8",
-        # After Intake fails, IntakeRejected hands over the error alone (never the caller's raw input).
+        # After Intake itself fails, IntakeFailed hands over the error alone (never the caller's raw input).
         "state": {"error": {"Error": "InvalidRequest", "Cause": cause}},
     }
     detail = invoke("record_outcome", event)
-    assert detail["job_id"] == "execution-exec-8"
+    assert detail["job_id"] == "execution:exec-8"
     assert detail["error"] == "InvalidRequest"
     assert detail["cause"] == "image 'a.png' is a relative key"
-    item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "execution-exec-8"}})["Item"]
+    item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "execution:exec-8"}})["Item"]
     assert item["status"] == {"S": "FAILED"}
     assert item["error"] == {"S": "InvalidRequest"}
     assert item["cause"] == {"S": "image 'a.png' is a relative key"}
     assert item["execution_arn"] == {"S": EXECUTION_ARN}
 
 
+def test_a_user_job_id_cannot_squat_the_execution_namespace(invoke: Any) -> None:
+    """A job named ``execution-exec-13`` used to block the failure record of an execution named ``exec-13``."""
+    intake_and_claim(invoke, console_request(job_id="execution-exec-13"), "exec-squat")
+    event = {
+        "outcome": "failed",
+        "execution_arn": arn("exec-13"),
+        "execution_name": "exec-13",
+        "state": {"error": {"Error": "Runtime.ExitError", "Cause": "killed"}},
+    }
+    assert invoke("record_outcome", event)["job_id"] == "execution:exec-13"
+    item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "execution:exec-13"}})["Item"]
+    assert item["status"] == {"S": "FAILED"}
+
+
+def test_claim_tells_duplicates_and_conflicts_apart(invoke: Any) -> None:
+    first = invoke("intake", {"event": console_request(job_id="j-dup"), "execution_name": "exec-a"})
+    assert invoke("claim_job", {**first, "execution_arn": arn("exec-a")})["claim"]["outcome"] == "claimed"
+    same = invoke("intake", {"event": console_request(job_id="j-dup"), "execution_name": "exec-b"})
+    duplicate = invoke("claim_job", {**same, "execution_arn": arn("exec-b")})
+    assert (duplicate["claim"]["outcome"], duplicate["rejection"]) == ("duplicate", None)
+    changed_request = console_request(job_id="j-dup", output_prefix="v2/")
+    changed = invoke("intake", {"event": changed_request, "execution_name": "exec-c"})
+    refused = invoke("claim_job", {**changed, "execution_arn": arn("exec-c")})
+    assert refused["claim"]["outcome"] == "refused"
+    assert refused["rejection"]["Error"] == "InvalidRequest"
+    assert "job j-dup is already RUNNING (attempt 1) with another request" in refused["rejection"]["Cause"]
+
+
+def test_reconcile_closes_a_stopped_executions_job_as_cancelled(invoke: Any) -> None:
+    intake_and_claim(invoke, console_request(job_id="j-stop"), "exec-stop")
+    event = {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2025-03-01T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [arn("exec-stop")],
+        "detail": {
+            "executionArn": arn("exec-stop"),
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:avatar",
+            "name": "exec-stop",
+            "status": "ABORTED",
+            "error": "JobCancelled",
+            "cause": "cancelled by a person",
+        },
+    }
+    assert invoke("reconcile", event) == {"done": ["job j-stop attempt 1 closed: JobCancelled"]}
+    assert invoke("reconcile", event) == {"done": ["job j-stop was already closed (CANCELLED)"]}
+    item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "j-stop"}})["Item"]
+    assert (item["status"], item["error"]) == ({"S": "CANCELLED"}, {"S": "JobCancelled"})
+    assert "cancelled by a person" in item["cause"]["S"]
+
+
 def test_record_outcome_success_still_needs_a_complete_state(invoke: Any) -> None:
-    create_jobs_table()
     event = {
         "outcome": "succeeded",
         "execution_arn": EXECUTION_ARN,
         "execution_name": "exec-11",
         "state": {"error": None},
     }
-    with pytest.raises(ValueError, match="must carry job, task, media and output"):
+    with pytest.raises(ValueError, match="must carry its claim, task and output"):
         invoke("record_outcome", event)
 
 
@@ -400,7 +471,7 @@ def test_function_env_matches_the_template() -> None:
     from avatar_local.template import expand
 
     template = expand(ROOT / "template.yaml", {}, "us-east-1")
-    given = {"PROVIDER_SECRET_ARN"} | set(COMMON_ENV)
+    given = {"PROVIDER_SECRET_ARN", "MAX_RESULT_BYTES"} | set(COMMON_ENV)
     for name, env in FUNCTION_ENV.items():
         logical = "".join(part.title() for part in name.split("_")) + "Function"
         declared = set(template.resources[logical]["Properties"]["Environment"]["Variables"])
@@ -410,6 +481,6 @@ def test_function_env_matches_the_template() -> None:
 
 def test_validate_media_fails_without_its_input_bucket(invoke: Any, handlers: dict[str, ModuleType]) -> None:
     upload_samples()
-    job = invoke("intake", {"event": console_request(), "execution_name": "exec-12"})["job"]
+    job = intake_and_claim(invoke, console_request(), "exec-12")
     with pytest.raises(RuntimeError, match="INPUT_BUCKET is not set"):
         handlers["validate_media"].lambda_handler({"job": job}, FakeLambdaContext())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import re
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,8 +17,8 @@ from typing import Any
 import boto3
 import pytest
 from avatar_pipeline import aws as pipeline_aws
-from avatar_pipeline.intake import job_from_trigger
-from avatar_pipeline.models import Job, S3Location
+from avatar_pipeline.intake import Intake, take_trigger
+from avatar_pipeline.models import S3Location
 from avatar_pipeline.pairs import DroppedObject, Pair, find_pair, media_kind, start_pair
 from avatar_pipeline.storage import existing_event_key
 from moto import mock_aws
@@ -169,13 +170,12 @@ def test_lone_file_with_an_unrelated_neighbour_is_no_pair(s3: Any) -> None:
 def test_both_present_make_a_pair_whichever_arrived_last(s3: Any) -> None:
     image_etag = put(s3, "drop/alice.png", b"png bytes")
     audio_etag = put(s3, "drop/alice.wav", b"wav bytes")
-    expected = Pair(
-        bucket=BUCKET,
-        image=DroppedObject(key="drop/alice.png", etag=image_etag),
-        audio=DroppedObject(key="drop/alice.wav", etag=audio_etag),
-    )
-    assert find_pair(s3, BUCKET, "drop/alice.wav") == expected
-    assert find_pair(s3, BUCKET, "drop/alice.png") == expected
+    expected = (("drop/alice.png", image_etag), ("drop/alice.wav", audio_etag))
+    for arrival in ("drop/alice.wav", "drop/alice.png"):
+        pair = find_pair(s3, BUCKET, arrival)
+        assert pair is not None
+        assert ((pair.image.key, pair.image.etag), (pair.audio.key, pair.audio.etag)) == expected
+    assert find_pair(s3, BUCKET, "drop/alice.wav") == find_pair(s3, BUCKET, "drop/alice.png")
     assert '"' not in image_etag
 
 
@@ -195,8 +195,8 @@ def test_several_candidates_pair_the_newest_of_each_kind(s3: Any) -> None:
     put(s3, "drop/alice.wav", minutes_ago=5)
     pair = find_pair(s3, BUCKET, "drop/alice.png")
     assert pair is not None
-    assert pair.image == DroppedObject(key="drop/alice.JPG", etag=newest_image)
-    assert pair.audio == DroppedObject(key="drop/alice.m4a", etag=newest_audio)
+    assert (pair.image.key, pair.image.etag) == ("drop/alice.JPG", newest_image)
+    assert (pair.audio.key, pair.audio.etag) == ("drop/alice.m4a", newest_audio)
 
 
 @pytest.mark.parametrize("stem", ["drop/alice smith", "drop/a+b", "drop/zoë ünïcode", "drop/team/x (1)"])
@@ -225,14 +225,27 @@ def test_longer_stems_sharing_the_prefix_do_not_hide_the_pair(s3: Any) -> None:
 # --- Pair.job_id ----------------------------------------------------------------------------------
 
 
-def pair_of(image_etag: str = "i1", audio_etag: str = "a1", *, image: str = "drop/alice.png") -> Pair:
-    return Pair(BUCKET, DroppedObject(image, image_etag), DroppedObject("drop/alice.wav", audio_etag))
+def pair_of(
+    image_etag: str = "i1", audio_etag: str = "a1", *, image: str = "drop/alice.png", uploaded: str = "t1"
+) -> Pair:
+    return Pair(
+        BUCKET, DroppedObject(image, image_etag, uploaded), DroppedObject("drop/alice.wav", audio_etag, uploaded)
+    )
 
 
-def test_job_id_is_deterministic_and_a_valid_execution_name() -> None:
+def test_job_id_is_the_readable_stem_and_the_execution_name_a_valid_one() -> None:
     assert pair_of().job_id == pair_of().job_id
-    assert pair_of().job_id.startswith("p-")
-    assert len(pair_of().job_id) <= 80, "Step Functions execution names are at most 80 characters"
+    assert re.fullmatch(r"alice-[0-9a-f]{8}", pair_of().job_id)
+    long_stem = pair_of(image="drop/" + "Very Long Portrait Name " * 8 + ".png")
+    for name in (pair_of().execution_name, long_stem.execution_name):
+        assert re.fullmatch(r"[a-z0-9-]{1,80}", name), "Step Functions execution names are at most 80 characters"
+
+
+def test_a_re_drop_of_the_same_content_is_the_same_job_in_a_new_execution() -> None:
+    first, again = pair_of(uploaded="t1"), pair_of(uploaded="t2")
+    assert first.job_id == again.job_id
+    assert first.execution_name != again.execution_name
+    assert pair_of(uploaded="t1").execution_name == first.execution_name, "both arrivals of one drop agree"
 
 
 def test_job_id_changes_with_either_etag_or_key() -> None:
@@ -272,15 +285,19 @@ def test_execution_input_is_a_pair_trigger_intake_turns_into_a_job() -> None:
     def no_manifest(location: S3Location, version_id: str | None, max_bytes: int) -> tuple[S3Location, bytes]:
         raise AssertionError("a pair has no manifest")
 
-    job = job_from_trigger(
+    intake = take_trigger(
         json.loads(json.dumps(event)),
-        execution_name=pair.job_id,
+        execution_name=pair.execution_name,
         input_bucket=BUCKET,
         default_provider="wavespeed/omnihuman-1.5",
         read_manifest=no_manifest,
     )
-    assert isinstance(job, Job)
+    assert isinstance(intake, Intake)
+    job = intake.job
+    assert job is not None
     assert (job.job_id, job.trigger, job.provider) == (pair.job_id, "pair", "wavespeed/omnihuman-1.5")
+    assert job.origin is not None
+    assert job.origin.pair == ("s3://avatar-input/drop/alice.png", "s3://avatar-input/drop/alice.wav")
     assert job.image.s3 == S3Location(bucket=BUCKET, key="drop/alice.png")
     assert job.audio is not None
     assert job.audio.s3 == S3Location(bucket=BUCKET, key="drop/alice.wav")
@@ -294,7 +311,7 @@ def test_starting_a_pair_twice_makes_one_execution(sfn: Any, machine: str) -> No
     assert start_pair(sfn, machine, pair) is True
     start_pair(sfn, machine, pair)  # while running, Step Functions answers with the same execution
     (execution,) = executions(sfn, machine)
-    assert execution["name"] == pair.job_id
+    assert execution["name"] == pair.execution_name
     described = sfn.describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"]) == pair.execution_input()
 
@@ -414,10 +431,12 @@ def test_handler_starts_one_execution_for_a_pair(handle: Any, s3: Any, sfn: Any,
     assert handle(object_created("drop/alice.png", image_etag, "v-image"))["started"] is False
     audio_etag = put(s3, "drop/alice.mp3")
     result = handle(object_created("drop/alice.mp3", audio_etag, "v-audio"))
-    pair = Pair(BUCKET, DroppedObject("drop/alice.png", image_etag), DroppedObject("drop/alice.mp3", audio_etag))
+    pair = find_pair(s3, BUCKET, "drop/alice.mp3")
+    assert pair is not None
+    assert (pair.image.etag, pair.audio.etag) == (image_etag, audio_etag)
     assert result == {"started": True, "job_id": pair.job_id}
     (execution,) = executions(sfn, machine)
-    assert execution["name"] == pair.job_id
+    assert execution["name"] == pair.execution_name
 
 
 def test_handler_starts_once_when_both_arrivals_see_the_pair(handle: Any, s3: Any, sfn: Any, machine: str) -> None:

@@ -26,7 +26,7 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import kling
-from avatar_pipeline.providers.base import PresignedInputs, TaskRef
+from avatar_pipeline.providers.base import ExternalIdTaken, PresignedInputs, SubmitOutcomeUnknown, TaskRef
 from PIL import Image
 
 from ..media_server import Files, serve_files
@@ -150,7 +150,7 @@ def _finish(adapter: kling.KlingAdapter, job: Job, task: TaskRef) -> list[str]:
     seen: list[str] = []
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        check = adapter.check(job, task, lambda: pytest.fail("inputs are not needed"))
+        check = adapter.check(job, task)
         if not seen or seen[-1] != check.provider_status:
             seen.append(check.provider_status)
         if check.status == "succeeded":
@@ -206,8 +206,8 @@ def test_full_lifecycle_to_a_downloadable_mp4(
 ) -> None:
     credentials.clear()
     credentials.update(AUTH_MODES[auth_mode])
-    job = _job(mode="pro", watermark=True)
-    task = adapter.submit(job, _inputs(media_url))
+    job, external = _job(mode="pro", watermark=True), _external_id()
+    task = adapter.submit(job, _inputs(media_url), external_id=external)
     assert _finish(adapter, job, task)[-1] == "succeed"
     video = _download_mp4(adapter.result(job, task).url)
     info = inspect_mp4(video)
@@ -219,7 +219,7 @@ def test_full_lifecycle_to_a_downloadable_mp4(
     assert submission["task_id"] == task.task_id
     assert submission["image"] == f"{media_url}/portrait.png"
     assert submission["audio"] == f"{media_url}/voice.wav"
-    assert (submission["external_task_id"], submission["mode"]) == (job.job_id, "pro")
+    assert (submission["external_task_id"], submission["mode"]) == (external, "pro")
 
 
 def test_query_answers_the_documented_shape_by_task_id_and_external_id(
@@ -284,18 +284,27 @@ def test_unknown_audio_id_is_rejected(media_url: str, adapter: kling.KlingAdapte
         adapter.submit(_job(audio=False, audio_id="never-registered"), _inputs(media_url, audio=None))
 
 
-def test_retried_submit_reuses_the_task(admin: httpx.Client, media_url: str, adapter: kling.KlingAdapter) -> None:
-    job = _job()
-    first = adapter.submit(job, _inputs(media_url))
-    again = adapter.submit(job, _inputs(media_url))
-    assert first == again
+def _external_id() -> str:
+    """The simulator keeps one account per module, where external ids are unique: one per test."""
+    return f"avp-{uuid.uuid4().hex}"
+
+
+def test_a_second_create_under_the_same_external_id_is_refused_and_the_first_found(
+    admin: httpx.Client, media_url: str, adapter: kling.KlingAdapter
+) -> None:
+    job, started, external = _job(), datetime.now(UTC), _external_id()
+    first = adapter.submit(job, _inputs(media_url), external_id=external)
+    with pytest.raises(ExternalIdTaken, match="external_task_id already exists"):
+        adapter.submit(job, _inputs(media_url), external_id=external)
+    assert adapter.find(job, stage="generate", external_id=external, not_before=started) == first
+    assert adapter.find(job, stage="generate", external_id="avp-someone-else", not_before=started) is None
     assert len(admin.get("/_simulator/stats").json()["submissions"]) == 1
 
 
 def test_unknown_task(admin: httpx.Client, adapter: kling.KlingAdapter) -> None:
     _assert_error(admin.get(f"{PATH}/no-such-task"), 404, 1203, "task not found")
     with pytest.raises(ProviderTaskFailed, match="unknown to kling"):
-        adapter.check(_job(), TaskRef("no-such-task"), lambda: pytest.fail("unused"))
+        adapter.check(_job(), TaskRef("no-such-task"))
     with pytest.raises(ResultUnavailable):
         adapter.result(_job(), TaskRef("no-such-task"))
 
@@ -447,11 +456,10 @@ def test_unusable_media_fails_the_task(
         ("concurrency", {}, ProviderThrottled, 1303),
         ("server_error", {}, ProviderUnavailable, 5000),
         ("server_error", {"status": 503}, ProviderUnavailable, 5001),
-        ("server_error", {"status": 504}, ProviderUnavailable, 5002),
         ("arrears", {}, ProviderRejected, 1101),
         ("content_safety", {}, ProviderRejected, 1301),
     ],
-    ids=["throttle", "concurrency", "500", "503", "504", "arrears", "content-safety"],
+    ids=["throttle", "concurrency", "500", "503", "arrears", "content-safety"],
 )
 def test_submit_faults(
     admin: httpx.Client,
@@ -472,6 +480,14 @@ def test_submit_faults(
     adapter.submit(job, _inputs(media_url))  # the fault is used up; the retry goes through
 
 
+def test_a_504_on_a_create_is_an_unknown_outcome(
+    admin: httpx.Client, media_url: str, adapter: kling.KlingAdapter
+) -> None:
+    _fault(admin, "submit", "server_error", status=504)
+    with pytest.raises(SubmitOutcomeUnknown, match="HTTP 504"):
+        adapter.submit(_job(), _inputs(media_url), external_id=_external_id())
+
+
 @pytest.mark.parametrize(
     ("fault", "error"),
     [("throttle", ProviderThrottled), ("concurrency", ProviderThrottled), ("server_error", ProviderUnavailable)],
@@ -483,7 +499,7 @@ def test_query_faults(
     task = adapter.submit(job, _inputs(media_url))
     _fault(admin, "result", fault)
     with pytest.raises(error):
-        adapter.check(job, task, lambda: pytest.fail("unused"))
+        adapter.check(job, task)
     _finish(adapter, job, task)
 
 
@@ -516,7 +532,7 @@ def test_auth_expired_fault_is_survived_by_re_signing(
     task = adapter.submit(job, _inputs(media_url))
     _fault(admin, "result", "auth_expired")
     before = admin.get("/_simulator/stats").json()["result_queries"]
-    adapter.check(job, task, lambda: pytest.fail("unused"))
+    adapter.check(job, task)
     assert admin.get("/_simulator/stats").json()["result_queries"] == before + 2
     assert admin.get("/_simulator/faults").json() == {"faults": []}
 
@@ -537,3 +553,53 @@ def test_auth_expired_twice_is_rejected(admin: httpx.Client, media_url: str, ada
 )
 def test_kling_fault_kinds_are_only_valid_for_kling_requests(admin: httpx.Client, spec: dict[str, Any]) -> None:
     assert admin.post("/_simulator/faults", json=spec).status_code == 400
+
+
+# --- the echo fault -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "code"),
+    [("submit", None, 1002), ("submit", 400, 1201), ("result", 403, 1103), ("result", 401, 1002)],
+)
+def test_echo_fault_quotes_the_request_in_the_error_envelope(
+    admin: httpx.Client, media_url: str, operation: str, status: int | None, code: int
+) -> None:
+    _fault(admin, operation, "echo", **({} if status is None else {"status": status}))
+    response = admin.post(PATH, json=_body(media_url)) if operation == "submit" else admin.get(f"{PATH}/anything")
+    _assert_error(response, status or 401, code, f'"Authorization": "Bearer {API_KEY}"')
+    if operation == "submit":
+        assert f'"image":"{media_url}/portrait.png"' in response.json()["message"].replace(" ", "")
+        assert admin.get("/_simulator/stats").json()["submissions"] == []
+    assert admin.get("/_simulator/faults").json() == {"faults": []}, "the fault is used up"
+
+
+@pytest.mark.parametrize("auth_mode", sorted(AUTH_MODES))
+@pytest.mark.parametrize(("operation", "status"), [("submit", 401), ("submit", 400), ("result", 403)])
+def test_the_adapter_facing_an_echo_keeps_credentials_out_of_the_cause(
+    admin: httpx.Client,
+    media_url: str,
+    adapter: kling.KlingAdapter,
+    credentials: dict[str, str],
+    auth_mode: str,
+    operation: str,
+    status: int,
+) -> None:
+    credentials.clear()
+    credentials.update(AUTH_MODES[auth_mode])
+    # A 401 is answered by re-signing once: both attempts are echoed.
+    _fault(admin, operation, "echo", status=status, times=2 if status == 401 else 1)
+    with pytest.raises(PipelineError) as caught:
+        _submit_or_query(adapter, operation, _inputs(media_url), TaskRef("anything"))
+    cause = caught.value.cause
+    assert f"HTTP {status}" in cause
+    for secret in (API_KEY, ACCESS_KEY, SECRET_KEY):
+        assert secret not in cause
+    assert "Bearer ey" not in cause
+
+
+def _submit_or_query(adapter: kling.KlingAdapter, operation: str, inputs: PresignedInputs, task: TaskRef) -> None:
+    if operation == "submit":
+        adapter.submit(_job(), inputs)
+    else:
+        adapter.result(_job(), task)

@@ -17,7 +17,6 @@ from avatar_local.simulator import ProviderSimulator, SimulatorSettings
 from avatar_pipeline.capabilities import VOLCENGINE_OMNIHUMAN_15
 from avatar_pipeline.errors import (
     InvalidMedia,
-    JobTimedOut,
     PipelineError,
     ProviderRejected,
     ProviderTaskFailed,
@@ -26,7 +25,7 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import volcengine
-from avatar_pipeline.providers.base import PresignedInputs, ResultLocation, TaskRef
+from avatar_pipeline.providers.base import PresignedInputs, ResultLocation, SubmitOutcomeUnknown, TaskRef
 from avatar_pipeline.providers.volcengine_signing import sign_request
 from PIL import Image
 from volcengine.auth.SignerV4 import SignerV4
@@ -144,11 +143,11 @@ def _run(
     task = adapter.submit(job, inputs)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        check = adapter.check(job, task, lambda: inputs)
+        check = adapter.check(job, task)
         if seen is not None:
             seen.append(f"{task.stage}:{check.provider_status}")
-        if check.next_task is not None:
-            task = check.next_task
+        if check.next_stage is not None:  # as the submission core does, through its ledger
+            task = adapter.submit(job, inputs, stage=check.next_stage)
         if check.status == "succeeded":
             return task
         time.sleep(0.02)
@@ -478,7 +477,7 @@ def test_a_body_that_is_not_a_json_object_is_refused(simulator: ProviderSimulato
 
 def test_unknown_task_is_not_found(adapter: volcengine.VolcengineAdapter) -> None:
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(_job(), TaskRef("123456789"), lambda: pytest.fail("no inputs needed"))
+        adapter.check(_job(), TaskRef("123456789"))
     assert _cause(caught.value) == "volcengine task 123456789 not found: it never existed or is older than 12 h"
 
 
@@ -495,8 +494,6 @@ def test_unknown_task_is_not_found(adapter: volcengine.VolcengineAdapter) -> Non
         ("moderation", {}, ProviderRejected, "code 50411 (Pre Img Risk Not Pass"),
         ("moderation", {"code": 50514}, ProviderRejected, "code 50514 (Pre Audio Risk Not Pass"),
         ("moderation", {"code": 50215}, InvalidMedia, "code 50215"),
-        # The connection dropped after the request went out: the task may exist, so no second submit.
-        ("reset", {}, JobTimedOut, "it may have accepted the task, so it was not submitted again"),
     ],
 )
 def test_submit_faults(
@@ -515,6 +512,15 @@ def test_submit_faults(
     assert fragment in _cause(caught.value)
     assert admin.get("/_simulator/stats").json()["submissions"] == []
     assert adapter.submit(_job(), _inputs(media_url)).stage == "generate", "the fault is used up"
+
+
+def test_a_submit_cut_off_after_it_went_out_is_an_unknown_outcome(
+    adapter: volcengine.VolcengineAdapter, admin: httpx.Client, media_url: str
+) -> None:
+    """The connection dropped after the request went out: the task may exist, so the core must not resubmit."""
+    _add_fault(admin, "submit", "reset")
+    with pytest.raises(SubmitOutcomeUnknown, match="it may have created the task"):
+        adapter.submit(_job(), _inputs(media_url))
 
 
 @pytest.mark.parametrize(
@@ -541,7 +547,7 @@ def test_result_faults(
     task = adapter.submit(job, _inputs(media_url))
     _add_fault(admin, "result", fault, **extra)
     with pytest.raises(PipelineError) as caught:
-        adapter.check(job, task, lambda: _inputs(media_url))
+        adapter.check(job, task)
     assert type(caught.value) is error
     assert fragment in _cause(caught.value)
 
@@ -628,3 +634,74 @@ def test_fault_listing_shows_the_code(admin: httpx.Client) -> None:
     _add_fault(admin, "submit", "task_failed", code=50413)
     [pending] = admin.get("/_simulator/faults").json()["faults"]
     assert (pending["provider"], pending["kind"], pending["code"]) == ("volcengine", "task_failed", 50413)
+
+
+# --- the echo fault -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("operation", "status", "code"),
+    [
+        ("submit", None, "SignatureDoesNotMatch"),
+        ("submit", 403, "AccessDenied"),
+        ("result", 401, "SignatureDoesNotMatch"),
+    ],
+)
+def test_echo_fault_answers_a_gateway_error_quoting_the_request(
+    simulator: ProviderSimulator, admin: httpx.Client, media_url: str, operation: str, status: int | None, code: str
+) -> None:
+    _add_fault(admin, operation, "echo", **({} if status is None else {"status": status}))
+    action = "CVSubmitTask" if operation == "submit" else "CVGetResult"
+    body = {"req_key": VIDEO, "image_url": f"{media_url}/portrait.png", "audio_url": f"{media_url}/voice.wav"}
+    response = _signed_post(simulator, action, body)
+    assert response.status_code == (status or 401)
+    metadata = response.json()["ResponseMetadata"]
+    assert (metadata["Action"], metadata["Error"]["Code"]) == (action, code)
+    message = metadata["Error"]["Message"]
+    for fragment in (f"POST /?Action={action}&Version=2022-08-31", '"X-Date": "', "HMAC-SHA256 Credential=" + AK):
+        assert fragment in message
+    assert json.dumps(body) in message
+    assert admin.get("/_simulator/stats").json()["submissions"] == []
+    assert admin.get("/_simulator/faults").json() == {"faults": []}, "the fault is used up"
+
+
+def test_echo_fault_with_400_answers_bad_parameters_quoting_the_request(
+    simulator: ProviderSimulator, admin: httpx.Client, media_url: str
+) -> None:
+    _add_fault(admin, "result", "echo", status=400)
+    response = _signed_post(simulator, "CVGetResult", {"req_key": VIDEO, "task_id": "7012345678901234567"})
+    assert response.status_code == 400
+    envelope = response.json()
+    assert (envelope["code"], envelope["data"]) == (50200, None)
+    assert envelope["message"].startswith("Invalid Parameter: Bad Request; the request as received: POST /?Action=")
+    assert '"task_id": "7012345678901234567"' in envelope["message"]
+    assert '"Authorization": "HMAC-SHA256 Credential=' in envelope["message"]
+
+
+@pytest.mark.parametrize(("operation", "status"), [("submit", 401), ("submit", 400), ("submit", 403), ("result", 401)])
+def test_the_adapter_facing_an_echo_keeps_keys_and_signatures_out_of_the_cause(
+    adapter: volcengine.VolcengineAdapter, admin: httpx.Client, media_url: str, sent: Sent, operation: str, status: int
+) -> None:
+    signed = "X-Amz-Credential=ASIAY34FZKBOKMUTVV7A&X-Amz-Signature=5d41402abc4b2a76b9719d911017c592"
+    inputs = _inputs(media_url, f"portrait.png?{signed}", f"voice.wav?{signed}")
+    _add_fault(admin, operation, "echo", status=status)
+    with pytest.raises(ProviderRejected) as caught:
+        _submit_or_query(adapter, operation, inputs, TaskRef("7012345678901234567", "generate"))
+    cause = _cause(caught.value)
+    [answer] = [body for _, body in sent.responses]
+    echoed = json.dumps(answer)
+    for secret in (AK, SK, "ASIAY34FZKBOKMUTVV7A", "5d41402abc4b2a76b9719d911017c592"):
+        assert secret not in cause
+    assert AK in echoed, "the simulator did echo the access key"
+    if operation == "submit":
+        assert "5d41402abc4b2a76b9719d911017c592" in echoed, "and the presigned inputs"
+        assert f"{media_url}/portrait.png?[redacted]" in cause
+
+
+def _submit_or_query(
+    adapter: volcengine.VolcengineAdapter, operation: str, inputs: PresignedInputs, task: TaskRef
+) -> None:
+    if operation == "submit":
+        adapter.submit(_job(), inputs)
+    else:
+        adapter.result(_job(), task)

@@ -1,13 +1,14 @@
-"""``job_from_trigger``: S3 manifest events, custom events and console input become one validated Job."""
+"""``take_trigger``: S3 manifest events, custom events and console input become one validated Job, or a rejection
+that still names the job (the caller's id, or one derived from the trigger) and its trigger."""
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from avatar_pipeline.errors import InvalidRequest
-from avatar_pipeline.intake import MAX_MANIFEST_BYTES, Ignored, job_from_trigger
+from avatar_pipeline.intake import MAX_MANIFEST_BYTES, Ignored, Intake, take_trigger
 from avatar_pipeline.models import Job, S3Location
 from avatar_pipeline.providers.registry import CONTRACT_PROVIDER_IDS
 
@@ -74,9 +75,9 @@ class FakeManifests:
         return location, self.body
 
 
-def run(event: dict[str, Any], manifest: Any = None, *, execution_name: str = "exec-1") -> Job | Ignored:
+def run(event: Any, manifest: Any = None, *, execution_name: str = "exec-1") -> Intake | Ignored:
     reader = manifest if manifest is not None else FakeManifests(b"{}")
-    return job_from_trigger(
+    return take_trigger(
         event,
         execution_name=execution_name,
         input_bucket=INPUT_BUCKET,
@@ -88,15 +89,27 @@ def run(event: dict[str, Any], manifest: Any = None, *, execution_name: str = "e
 
 def run_job(event: dict[str, Any], manifest: Any = None, **kwargs: Any) -> Job:
     result = run(event, manifest, **kwargs)
-    assert isinstance(result, Job), result
+    assert isinstance(result, Intake), result
+    assert result.rejection is None, result.rejection
+    assert result.job is not None
+    assert (result.ref.job_id, result.ref.request_hash) == (result.job.job_id, result.job.request_hash)
+    return result.job
+
+
+def rejected(event: Any, manifest: Any = None, **kwargs: Any) -> Intake:
+    result = run(event, manifest, **kwargs)
+    assert isinstance(result, Intake), result
+    assert result.job is None
+    assert result.rejection is not None
+    assert result.rejection.Error == "InvalidRequest"
+    assert result.ref.request_hash is None
     return result
 
 
-def invalid(event: dict[str, Any], manifest: Any = None, **kwargs: Any) -> str:
-    with pytest.raises(InvalidRequest) as caught:
-        run(event, manifest, **kwargs)
-    assert caught.value.cause == str(caught.value)
-    return caught.value.cause
+def invalid(event: Any, manifest: Any = None, **kwargs: Any) -> str:
+    cause = rejected(event, manifest, **kwargs).rejection.Cause  # type: ignore[union-attr]
+    assert cause
+    return cause
 
 
 MANIFEST = {"image": "alice.png", "audio": "voice/alice.mp3"}
@@ -126,18 +139,20 @@ def test_manifest_event_becomes_a_job_with_media_relative_to_its_folder() -> Non
     ]
 
 
-def test_manifest_media_may_climb_within_the_bucket_and_is_normalised() -> None:
-    reader = FakeManifests({"image": "./a/../alice.png", "audio": "../shared/alice.wav"})
-    job = run_job(s3_event("jobs/campaign/alice.json"), reader)
-    assert job.image.s3 == S3Location(bucket=INPUT_BUCKET, key="jobs/campaign/alice.png")
-    assert job.audio is not None
-    assert job.audio.s3 == S3Location(bucket=INPUT_BUCKET, key="jobs/shared/alice.wav")
+def test_manifest_media_may_sit_in_subfolders() -> None:
+    job = run_job(s3_event("jobs/campaign/alice.json"), FakeManifests({"image": "a/b/alice.png", "audio": "x.wav"}))
+    assert job.image.s3 == S3Location(bucket=INPUT_BUCKET, key="jobs/campaign/a/b/alice.png")
 
 
-@pytest.mark.parametrize("ref", ["../../alice.png", "../../../etc/passwd", "a/../../../x.png", "/alice.png"])
-def test_manifest_media_escaping_the_folder_is_refused(ref: str) -> None:
-    message = invalid(s3_event("jobs/alice.json"), FakeManifests({"image": ref, "audio": "alice.mp3"}))
-    assert f"image {ref!r} escapes the manifest's folder" in message
+@pytest.mark.parametrize(
+    "ref",
+    ["../../alice.png", "../../x", "../shared/a.wav", "./a/../alice.png", "a/../../../x.png", "/alice.png", "a/./b"],
+)
+def test_manifest_media_cannot_leave_the_manifests_folder(ref: str) -> None:
+    """``../../x`` from ``jobs/campaign/`` used to resolve to ``x`` at the bucket's root: any key was reachable."""
+    intake = rejected(s3_event("jobs/campaign/alice.json"), FakeManifests({"image": ref, "audio": "alice.mp3"}))
+    assert f"image {ref!r} must stay inside the manifest's folder" in intake.rejection.Cause  # type: ignore[union-attr]
+    assert intake.ref.job_id.startswith("alice-")
 
 
 def test_manifest_media_may_be_s3_uris_in_the_input_bucket() -> None:
@@ -150,7 +165,7 @@ def test_manifest_media_may_be_s3_uris_in_the_input_bucket() -> None:
 
 @pytest.mark.parametrize("key", ["jobs/alice.JSON", "jobs/alice.Json", "jobs/deep/er/alice.json"])
 def test_manifest_suffix_matches_case_insensitively(key: str) -> None:
-    assert isinstance(run(s3_event(key), FakeManifests(MANIFEST)), Job)
+    assert run_job(s3_event(key), FakeManifests(MANIFEST)).trigger == "manifest"
 
 
 @pytest.mark.parametrize(
@@ -172,27 +187,35 @@ def test_manifest_in_another_bucket_is_refused() -> None:
     assert reader.calls == []
 
 
-def test_derived_job_id_is_deterministic_per_bucket_key_and_version() -> None:
-    first = run_job(s3_event(), FakeManifests(MANIFEST)).job_id
-    again = run_job(s3_event(), FakeManifests(MANIFEST)).job_id
-    assert first == again
-    assert first.startswith("m-")
-    assert run_job(s3_event(version_id="v2"), FakeManifests(MANIFEST)).job_id != first
-    assert run_job(s3_event("jobs/bob.json"), FakeManifests(MANIFEST)).job_id != first
+def test_derived_job_id_is_the_readable_stem_plus_a_hash_of_key_and_etag() -> None:
+    first = run_job(s3_event("jobs/campaign/Alice Smith.json"), FakeManifests(MANIFEST)).job_id
+    assert re.fullmatch(r"alice-smith-[0-9a-f]{8}", first), first
+    assert run_job(s3_event("jobs/campaign/Alice Smith.json"), FakeManifests(MANIFEST)).job_id == first
+    assert run_job(s3_event("jobs/other/Alice Smith.json"), FakeManifests(MANIFEST)).job_id != first
 
 
-def test_version_id_is_preferred_over_etag() -> None:
-    one = run_job(s3_event(etag="aaa", version_id="v1"), FakeManifests(MANIFEST)).job_id
-    two = run_job(s3_event(etag="bbb", version_id="v1"), FakeManifests(MANIFEST)).job_id
-    assert one == two
+def test_same_content_reuploaded_is_the_same_job_changed_content_a_new_one() -> None:
+    one = run_job(s3_event(etag="aaa", version_id="v1"), FakeManifests(MANIFEST))
+    again = run_job(s3_event(etag="aaa", version_id="v2"), FakeManifests(MANIFEST))
+    changed = run_job(s3_event(etag="bbb", version_id="v3"), FakeManifests(MANIFEST))
+    assert one.job_id == again.job_id != changed.job_id
+    # Each upload is its own delivery: a re-upload after a failure is a new attempt, a redelivery is not.
+    assert one.origin is not None
+    assert again.origin is not None
+    assert one.origin.delivery_id != again.origin.delivery_id
+    assert run_job(s3_event(etag="aaa", version_id="v1"), FakeManifests(MANIFEST)).origin == one.origin
 
 
-def test_without_version_the_etag_decides() -> None:
-    one = run_job(s3_event(etag="aaa", version_id=None), FakeManifests(MANIFEST)).job_id
-    same = run_job(s3_event(etag="aaa", version_id=None), FakeManifests(MANIFEST)).job_id
-    other = run_job(s3_event(etag="bbb", version_id=None), FakeManifests(MANIFEST)).job_id
-    assert one == same
-    assert one != other
+@pytest.mark.parametrize("stem", ["日本語", "---", "_"])
+def test_a_stem_with_nothing_to_slug_still_gives_a_valid_id(stem: str) -> None:
+    job_id = run_job(s3_event(f"jobs/{stem}.json"), FakeManifests(MANIFEST)).job_id
+    assert re.fullmatch(r"job-[0-9a-f]{8}", job_id), job_id
+
+
+def test_the_origin_names_the_manifest() -> None:
+    job = run_job(s3_event("jobs/campaign/alice.json"), FakeManifests(MANIFEST))
+    assert job.origin is not None
+    assert job.origin.describe() == {"kind": "manifest", "manifest": f"s3://{INPUT_BUCKET}/jobs/campaign/alice.json"}
 
 
 def test_caller_chosen_job_id_wins() -> None:
@@ -203,7 +226,7 @@ def test_caller_chosen_job_id_wins() -> None:
 def test_moto_style_numeric_event_time_is_accepted() -> None:
     event = s3_event()
     event["time"] = 1700000000
-    assert isinstance(run(event, FakeManifests(MANIFEST)), Job)
+    assert run_job(event, FakeManifests(MANIFEST)).trigger == "manifest"
 
 
 def test_malformed_s3_event_is_refused() -> None:
@@ -269,7 +292,7 @@ def test_custom_event_with_s3_media() -> None:
     assert job.image.s3 == S3Location(bucket=INPUT_BUCKET, key="media/a.png")
     assert job.audio is not None
     assert job.audio.s3 == S3Location(bucket=INPUT_BUCKET, key="media/a.wav")
-    assert job.job_id.startswith("e-")
+    assert re.fullmatch(r"a-[0-9a-f]{8}", job.job_id), "named after the image's stem"
     assert run_job(custom_event(detail)).job_id == job.job_id
     assert run_job(custom_event(detail, event_id="another-id")).job_id != job.job_id
 
@@ -307,7 +330,7 @@ def test_console_input_is_a_job() -> None:
 def test_console_job_id_is_derived_from_the_execution_name() -> None:
     body = {"image": f"s3://{INPUT_BUCKET}/a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav"}
     one = run_job(body, execution_name="exec-A").job_id
-    assert one.startswith("c-")
+    assert re.fullmatch(r"a-[0-9a-f]{8}", one)
     assert run_job(body, execution_name="exec-A").job_id == one
     assert run_job(body, execution_name="exec-B").job_id != one
 
@@ -410,3 +433,52 @@ def test_input_event_is_not_mutated() -> None:
     before = copy.deepcopy(event)
     run(event, FakeManifests(MANIFEST))
     assert event == before
+
+
+# --- rejections keep the job's name and trigger -----------------------------------------------------
+
+
+def test_an_invalid_request_keeps_the_callers_well_formed_job_id_and_its_trigger() -> None:
+    intake = rejected(custom_event({"image": "nope.png", "job_id": "lesson-7", "provider": "kling/avatar"}))
+    assert intake.ref.job_id == "lesson-7"
+    assert intake.ref.provider == "kling/avatar"
+    assert intake.ref.origin.describe() == {"kind": "event", "event_id": "0a1b2c3d-1111-2222-3333-444455556666"}
+
+
+def test_a_malformed_job_id_is_replaced_by_a_derived_one() -> None:
+    intake = rejected({"image": f"s3://{INPUT_BUCKET}/media/bob.png", "job_id": "../etc", "audio": 7})
+    assert re.fullmatch(r"bob-[0-9a-f]{8}", intake.ref.job_id)
+
+
+def test_an_unreadable_manifest_is_rejected_under_the_id_derived_from_its_key() -> None:
+    intake = rejected(s3_event("jobs/lessons/intro.json"), FakeManifests(b"{not json"))
+    assert re.fullmatch(r"intro-[0-9a-f]{8}", intake.ref.job_id)
+    assert intake.ref.origin.manifest == f"s3://{INPUT_BUCKET}/jobs/lessons/intro.json"
+    assert "is not valid JSON" in intake.rejection.Cause  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("execution_input", ["just a string", 42, None, ["a"]])
+def test_input_that_is_not_an_object_is_recorded_under_the_execution_namespace(execution_input: Any) -> None:
+    """``execution:`` holds a ``:``, which no job id may: a caller cannot squat another run's failure record."""
+    intake = rejected(execution_input, execution_name="run-9")
+    assert intake.ref.job_id == "execution:run-9"
+    assert intake.ref.origin.execution_name == "run-9"
+
+
+@pytest.mark.parametrize("url", ["https://cdn.example.com:99999/a.png", "https://[::1/a.png"])
+def test_an_https_url_that_cannot_be_parsed_is_an_invalid_request(url: str) -> None:
+    message = invalid({"image": url, "audio": f"s3://{INPUT_BUCKET}/a.wav"})
+    assert message.startswith(f"image {url!r} is not a valid URL")
+
+
+def test_the_request_hash_is_the_resolved_request_without_its_job_id() -> None:
+    body = {"image": f"s3://{INPUT_BUCKET}/a.png", "audio": f"s3://{INPUT_BUCKET}/a.wav"}
+    one = run_job({**body, "job_id": "x"})
+    assert run_job({**body, "job_id": "y"}).request_hash == one.request_hash
+    assert run_job({**body, "provider": DEFAULT_PROVIDER, "job_id": "x"}).request_hash == one.request_hash
+    assert run_job({**body, "prompt": None, "job_id": "x"}).request_hash == one.request_hash
+    assert run_job({**body, "output_prefix": "v2/", "job_id": "x"}).request_hash != one.request_hash
+    # The same relative manifest in another folder names other media: another request.
+    here = run_job(s3_event("jobs/a/m.json"), FakeManifests(MANIFEST))
+    there = run_job(s3_event("jobs/b/m.json"), FakeManifests(MANIFEST))
+    assert here.request_hash != there.request_hash

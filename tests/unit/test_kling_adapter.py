@@ -22,7 +22,15 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import kling
-from avatar_pipeline.providers.base import PresignedInputs, ResultLocation, TaskCheck, TaskRef
+from avatar_pipeline.providers.base import (
+    ExternalIdTaken,
+    PresignedInputs,
+    ResultLocation,
+    SubmitOutcomeUnknown,
+    TaskCheck,
+    TaskRef,
+)
+from avatar_pipeline.redaction import register_document
 
 BASE_URL = "https://kling.test"
 API_KEY = "kling-api-key-0123456789"
@@ -30,8 +38,10 @@ ACCESS_KEY = "AK-kling-0123"
 SECRET_KEY = "SK-kling-secret-9876543210-abcdefgh"
 PATH = "/v1/videos/avatar/image2video"
 JOB_ID = "job-1"
+EXTERNAL = "avp-0123456789abcdef0123456789abcdef01234567"
 TASK = "860123456789"
-LOOKUP = f"{PATH}/{JOB_ID}"
+LOOKUP = f"{PATH}/{EXTERNAL}"
+CREATED_AT = datetime.fromtimestamp(1_750_000_000, UTC)
 QUERY = f"{PATH}/{TASK}"
 VIDEO = "https://cdn.klingai.test/videos/860123456789.mp4?sig=abc"
 NOW = 1_750_000_000.0
@@ -55,6 +65,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
     def fake(section: str) -> dict[str, str]:
         assert section == "kling"
+        register_document(entry)  # as reading the real secret does (credentials.py)
         return dict(entry)
 
     monkeypatch.setattr(kling, "provider_credentials", fake)
@@ -113,7 +124,7 @@ def task(status: str = "submitted", *, videos: list[dict[str, Any]] | None = Non
         "task_id": TASK,
         "task_status": status,
         "task_status_msg": msg,
-        "task_info": {"external_task_id": JOB_ID},
+        "task_info": {"external_task_id": EXTERNAL},
         "created_at": 1_750_000_000_000,
         "updated_at": 1_750_000_001_000,
     }
@@ -152,33 +163,31 @@ def _bearer(route: respx.Route, index: int = -1) -> str:
 
 
 def test_submit_with_sound_file_posts_the_documented_body(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
-    lookup = api.get(LOOKUP).mock(return_value=NOT_FOUND)
     create = api.post(PATH).respond(200, json=task())
     job = _job(prompt="speaks warmly, slow push-in", mode="pro", watermark=True)
-    assert adapter.submit(job, INPUTS) == TaskRef(TASK)
-    assert (lookup.call_count, create.call_count) == (1, 1)
+    assert adapter.submit(job, INPUTS, external_id=EXTERNAL) == TaskRef(TASK)
+    assert create.call_count == 1, "no look-up before a create: the ledger decides when one is needed"
     assert _sent(create) == {
         "image": INPUTS.image_url,
         "sound_file": INPUTS.audio_url,
         "prompt": "speaks warmly, slow push-in",
         "mode": "pro",
         "watermark_info": {"enabled": True},
-        "external_task_id": JOB_ID,
+        "external_task_id": EXTERNAL,
     }
     assert create.calls[0].request.headers["Content-Type"] == "application/json"
 
 
 def test_submit_with_audio_id_defaults_and_no_prompt(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
-    api.get(LOOKUP).mock(return_value=NOT_FOUND)
     create = api.post(PATH).respond(200, json=task())
-    adapter.submit(_job(audio=False, audio_id="tts-audio-7"), NO_AUDIO)
+    adapter.submit(_job(audio=False, audio_id="tts-audio-7"), NO_AUDIO, external_id=EXTERNAL)
     body = _sent(create)
     assert body == {
         "image": INPUTS.image_url,
         "audio_id": "tts-audio-7",
         "mode": "std",
         "watermark_info": {"enabled": False},
-        "external_task_id": JOB_ID,
+        "external_task_id": EXTERNAL,
     }
     assert "model_name" not in body
     assert "sound_file" not in body
@@ -219,12 +228,13 @@ def test_submit_rejects_a_prompt_over_2500_chars(api: respx.MockRouter, adapter:
 # --- submit: idempotency --------------------------------------------------------------------------
 
 
-def test_submit_reuses_the_task_already_created_for_the_job(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
+def test_find_adopts_the_task_created_with_this_attempts_external_id(
+    api: respx.MockRouter, adapter: kling.KlingAdapter
+) -> None:
     lookup = api.get(LOOKUP).respond(200, json=task("processing"))
-    create = api.post(PATH).respond(200, json=task())
-    assert adapter.submit(_job(), INPUTS) == TaskRef(TASK)
+    found = adapter.find(_job(), stage="generate", external_id=EXTERNAL, not_before=CREATED_AT)
+    assert found == TaskRef(TASK)
     assert lookup.call_count == 1
-    assert create.call_count == 0, "a retried submit must not pay for a second task"
 
 
 @pytest.mark.parametrize(
@@ -237,37 +247,62 @@ def test_submit_reuses_the_task_already_created_for_the_job(api: respx.MockRoute
     ],
     ids=["404-1203", "404-1202", "200-1203", "404-no-envelope"],
 )
-def test_submit_creates_the_task_when_the_lookup_finds_none(
+def test_find_answers_none_when_kling_has_no_such_task(
     api: respx.MockRouter, adapter: kling.KlingAdapter, not_found: httpx.Response
 ) -> None:
     api.get(LOOKUP).mock(return_value=not_found)
-    create = api.post(PATH).respond(200, json=task())
-    assert adapter.submit(_job(), INPUTS) == TaskRef(TASK)
-    assert create.call_count == 1
+    assert adapter.find(_job(), stage="generate", external_id=EXTERNAL, not_before=CREATED_AT) is None
 
 
-def test_submit_that_races_another_submit_reuses_its_task(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
-    lookup = api.get(LOOKUP).mock(side_effect=[NOT_FOUND, httpx.Response(200, json=task())])
-    api.post(PATH).respond(400, json=failure(1201, "external_task_id already exists"))
-    assert adapter.submit(_job(), INPUTS) == TaskRef(TASK)
-    assert lookup.call_count == 2
+@pytest.mark.parametrize(
+    ("reported", "created_ms", "why"),
+    [
+        ("job-1", 1_750_000_000_000, "another deployment's task under the bare job id"),
+        (None, 1_750_000_000_000, "a task that reports no external id"),
+        (EXTERNAL, 1_750_000_000_000 - 3600_000, "a task older than this attempt"),
+    ],
+)
+def test_find_never_adopts_a_task_that_is_not_provably_this_attempts(
+    api: respx.MockRouter, adapter: kling.KlingAdapter, reported: str | None, created_ms: int, why: str
+) -> None:
+    """Another deployment on the same Kling account, or an earlier life of the same id, made this task."""
+    other = task("succeed")
+    other["data"] |= {"task_info": {"external_task_id": reported} if reported else {}, "created_at": created_ms}
+    api.get(LOOKUP).respond(200, json=other)
+    with pytest.raises(ProviderRejected, match="it was not adopted"):
+        adapter.find(_job(), stage="generate", external_id=EXTERNAL, not_before=CREATED_AT)
 
 
-def test_submit_invalid_parameter_stays_rejected_when_no_task_exists(
+def test_a_create_refused_because_the_external_id_exists_is_left_to_the_ledger(
     api: respx.MockRouter, adapter: kling.KlingAdapter
 ) -> None:
-    lookup = api.get(LOOKUP).mock(return_value=NOT_FOUND)
+    api.post(PATH).respond(400, json=failure(1201, "external_task_id already exists"))
+    with pytest.raises(ExternalIdTaken) as caught:
+        adapter.submit(_job(), INPUTS, external_id=EXTERNAL)
+    assert "code 1201" in caught.value.refusal.cause
+
+
+def test_an_invalid_parameter_without_an_external_id_is_rejected(
+    api: respx.MockRouter, adapter: kling.KlingAdapter
+) -> None:
     api.post(PATH).respond(400, json=failure(1201, "invalid image"))
     with pytest.raises(ProviderRejected) as caught:
         adapter.submit(_job(), INPUTS)
     assert "code 1201 (invalid parameter value): invalid image" in _cause(caught.value)
-    assert lookup.call_count == 2
+
+
+@pytest.mark.parametrize("status", [408, 409, 502, 504])
+def test_a_create_answer_that_does_not_say_whether_a_task_exists_is_an_unknown_outcome(
+    api: respx.MockRouter, adapter: kling.KlingAdapter, status: int
+) -> None:
+    api.post(PATH).respond(status, json=failure(5002, "server internal timeout"))
+    with pytest.raises(SubmitOutcomeUnknown):
+        adapter.submit(_job(), INPUTS, external_id=EXTERNAL)
 
 
 def test_submit_with_a_base_url_that_has_no_avatar_api_is_rejected(
     api: respx.MockRouter, adapter: kling.KlingAdapter
 ) -> None:
-    api.get(LOOKUP).mock(return_value=NOT_FOUND)
     api.post(PATH).respond(404, json=failure(1202, "method invalid"))
     with pytest.raises(ProviderRejected, match="code 1202"):
         adapter.submit(_job(), INPUTS)
@@ -278,7 +313,7 @@ def test_submit_with_a_base_url_that_has_no_avatar_api_is_rejected(
 
 def test_api_key_is_sent_as_bearer(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
     route = api.get(QUERY).respond(200, json=task("processing"))
-    adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+    adapter.check(_job(), TaskRef(TASK))
     assert _bearer(route) == API_KEY
 
 
@@ -287,7 +322,7 @@ def test_api_key_wins_over_a_legacy_pair(
 ) -> None:
     credentials.update(access_key=ACCESS_KEY, secret_key=SECRET_KEY)
     route = api.get(QUERY).respond(200, json=task("processing"))
-    adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+    adapter.check(_job(), TaskRef(TASK))
     assert _bearer(route) == API_KEY
 
 
@@ -295,7 +330,7 @@ def test_legacy_keys_sign_a_jwt_with_the_documented_header_and_claims(
     api: respx.MockRouter, adapter: kling.KlingAdapter, legacy: dict[str, str]
 ) -> None:
     route = api.get(QUERY).respond(200, json=task("processing"))
-    adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+    adapter.check(_job(), TaskRef(TASK))
     token = _bearer(route)
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
     claims = jwt.decode(token, SECRET_KEY, algorithms=["HS256"], options={"verify_exp": False, "verify_nbf": False})
@@ -309,7 +344,7 @@ def test_jwt_is_cached_and_renewed_when_less_than_five_minutes_remain(
 
     def token_at(now: float) -> str:
         clock.now = now
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
         return _bearer(route)
 
     first = token_at(NOW)
@@ -330,11 +365,11 @@ def test_jwt_cache_is_shared_per_process_and_follows_key_rotation(
     kling.PROCESS_TOKENS.clear()
     with httpx.Client() as client:
         first, second = (kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, clock=Clock()) for _ in range(2))
-        first.check(_job(), TaskRef(TASK), lambda: INPUTS)
-        second.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        first.check(_job(), TaskRef(TASK))
+        second.check(_job(), TaskRef(TASK))
         assert _bearer(route, 0) == _bearer(route, 1)
         legacy["secret_key"] = "SK-rotated-0000000000000000000000000"
-        second.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        second.check(_job(), TaskRef(TASK))
     jwt.decode(
         _bearer(route), "SK-rotated-0000000000000000000000000", algorithms=["HS256"], options={"verify_exp": False}
     )
@@ -352,7 +387,7 @@ def test_auth_code_re_signs_once_then_succeeds(
         return next(answers)
 
     route = api.get(QUERY).mock(side_effect=answer)
-    assert adapter.check(_job(), TaskRef(TASK), lambda: INPUTS).status == "running"
+    assert adapter.check(_job(), TaskRef(TASK)).status == "running"
     assert route.call_count == 2
     first, second = _bearer(route, 0), _bearer(route, 1)
     assert first != second, "the cached JWT is dropped and a new one signed"
@@ -365,7 +400,7 @@ def test_auth_refused_twice_is_rejected_with_a_credentials_hint(
 ) -> None:
     route = api.get(QUERY).respond(401, json=failure(1004, "token expired"))
     with pytest.raises(ProviderRejected) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert route.call_count == 2
     cause = _cause(caught.value)
     assert "check the kling credentials in the provider secret" in cause
@@ -390,7 +425,7 @@ def test_incomplete_credentials_are_rejected(
     credentials.clear()
     credentials.update(entry)
     with pytest.raises(ProviderRejected, match="needs api_key, or access_key and secret_key"):
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert not api.calls
 
 
@@ -401,7 +436,6 @@ CODE_CASES: list[tuple[int, int, type[PipelineError], str]] = [
     (429, 1303, ProviderThrottled, "concurrency or QPS over the resource pack limit"),
     (500, 5000, ProviderUnavailable, "server internal error"),
     (503, 5001, ProviderUnavailable, "service temporarily unavailable"),
-    (504, 5002, ProviderUnavailable, "server internal timeout"),
     (429, 1100, ProviderRejected, "account exception"),
     (429, 1101, ProviderRejected, "account in arrears"),
     (429, 1102, ProviderRejected, "resource pack exhausted or expired"),
@@ -425,7 +459,6 @@ def test_submit_error_codes(
     error: type[PipelineError],
     meaning: str,
 ) -> None:
-    api.get(LOOKUP).mock(return_value=NOT_FOUND)
     api.post(PATH).respond(status, json=failure(code, "provider says no"))
     with pytest.raises(error) as caught:
         adapter.submit(_job(), INPUTS)
@@ -437,6 +470,7 @@ def test_submit_error_codes(
 
 QUERY_CASES = [
     *CODE_CASES,
+    (504, 5002, ProviderUnavailable, "server internal timeout"),
     (404, 1202, ProviderTaskFailed, "requested method is invalid"),
     (404, 1203, ProviderTaskFailed, "requested resource does not exist"),
 ]
@@ -453,7 +487,7 @@ def test_query_error_codes(
 ) -> None:
     api.get(QUERY).respond(status, json=failure(code, "provider says no"))
     with pytest.raises(error) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert type(caught.value) is error
     assert f"code {code} ({meaning})" in _cause(caught.value)
 
@@ -479,7 +513,7 @@ def test_responses_without_a_documented_code(
 ) -> None:
     api.get(QUERY).mock(return_value=response)
     with pytest.raises(error) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert type(caught.value) is error
 
 
@@ -492,7 +526,7 @@ def test_transport_failures_are_unavailable(
 ) -> None:
     api.get(QUERY).mock(side_effect=exception)
     with pytest.raises(ProviderUnavailable, match=message):
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
 
 
 @pytest.mark.parametrize("mode", ["api_key", "jwt"])
@@ -509,12 +543,12 @@ def test_secrets_echoed_by_the_provider_never_reach_a_cause(
 
     api.get(QUERY).mock(side_effect=echo)
     with pytest.raises(ProviderRejected) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
-    assert "bad Bearer *** with ***" in _cause(caught.value)
+        adapter.check(_job(), TaskRef(TASK))
+    assert "bad Bearer [redacted] with [redacted]" in _cause(caught.value)
 
     api.get(QUERY).mock(side_effect=lambda request: httpx.Response(401, json=failure(1002, str(request.headers))))
     with pytest.raises(ProviderRejected) as refused:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     _cause(refused.value)
 
 
@@ -524,13 +558,13 @@ def test_secrets_echoed_by_the_provider_never_reach_a_cause(
 @pytest.mark.parametrize("status", ["submitted", "processing"])
 def test_check_running(api: respx.MockRouter, adapter: kling.KlingAdapter, status: str) -> None:
     route = api.get(QUERY).respond(200, json=task(status))
-    assert adapter.check(_job(), TaskRef(TASK), lambda: INPUTS) == TaskCheck(status="running", provider_status=status)
+    assert adapter.check(_job(), TaskRef(TASK)) == TaskCheck(status="running", provider_status=status)
     assert route.call_count == 1
 
 
 def test_check_succeeded(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
     api.get(QUERY).respond(200, json=task("succeed", videos=[{"id": "v1", "url": VIDEO, "duration": "4.0"}]))
-    check = adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+    check = adapter.check(_job(), TaskRef(TASK))
     assert check == TaskCheck(status="succeeded", provider_status="succeed")
 
 
@@ -540,26 +574,26 @@ def test_check_succeed_without_a_video_fails(
 ) -> None:
     api.get(QUERY).respond(200, json=task("succeed", videos=videos))
     with pytest.raises(ProviderTaskFailed, match="succeeded without an output video"):
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
 
 
 def test_check_failed_carries_the_status_message(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
     api.get(QUERY).respond(200, json=task("failed", msg="audio is 1.0 s long"))
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert caught.value.cause == f"kling task {TASK} failed: audio is 1.0 s long"
 
 
 def test_check_unknown_status_fails(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
     api.get(QUERY).respond(200, json=task("paused"))
     with pytest.raises(ProviderTaskFailed, match="unknown status 'paused'"):
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
 
 
 def test_check_unknown_task_fails(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
     api.get(QUERY).respond(404, json=failure(1203, "task not found"))
     with pytest.raises(ProviderTaskFailed, match=f"task {TASK} is unknown to kling"):
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
 
 
 def test_result_queries_again_for_a_fresh_url(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:

@@ -1,4 +1,4 @@
-"""Whatever a manifest holds, intake answers with a Job or a readable ``InvalidRequest``, never a crash.
+"""Whatever a manifest holds, intake answers with a Job or a readable ``InvalidRequest`` rejection, never a crash.
 
 Property-based (hypothesis) over any JSON value and any bytes, plus the specific shapes worth naming.
 """
@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from avatar_pipeline.errors import InvalidRequest
-from avatar_pipeline.intake import MAX_MANIFEST_DEPTH, Ignored, job_from_trigger
-from avatar_pipeline.models import MAX_OUTPUT_PREFIX_CHARS, Job, JobRequest, S3Location
+from avatar_pipeline.intake import Ignored, Intake, take_trigger
+from avatar_pipeline.job_requests import MAX_MANIFEST_DEPTH
+from avatar_pipeline.models import JOB_ID_PATTERN, MAX_OUTPUT_PREFIX_CHARS, Job, JobRequest, S3Location
 from avatar_pipeline.options import HunyuanAvatarOptions, KlingAvatarOptions, VolcengineOmniHumanOptions
 from avatar_pipeline.providers.registry import PROVIDERS
 from hypothesis import HealthCheck, given, settings
@@ -48,11 +48,11 @@ def s3_event(key: str = MANIFEST_KEY) -> dict[str, Any]:
     }
 
 
-def intake(body: bytes) -> Job | Ignored:
+def intake(body: bytes) -> Intake | Ignored:
     def read_manifest(location: S3Location, version_id: str | None, max_bytes: int) -> tuple[S3Location, bytes]:
         return location, body
 
-    return job_from_trigger(
+    return take_trigger(
         s3_event(),
         execution_name="exec-1",
         input_bucket=INPUT_BUCKET,
@@ -63,19 +63,20 @@ def intake(body: bytes) -> Job | Ignored:
 
 
 def job_or_readable_refusal(body: bytes) -> Job | str:
-    """The property: a Job, or an InvalidRequest with a non-empty cause; anything else fails the test."""
-    try:
-        result = intake(body)
-    except InvalidRequest as error:
-        refused = error
-    else:
-        assert isinstance(result, Job), result
-        # What intake accepts must travel on: the job survives the JSON round trip of a Step Functions state.
-        assert Job.model_validate_json(result.model_dump_json()) == result
-        return result
-    assert refused.cause, "an InvalidRequest must say why"
-    assert str(refused) == refused.cause
-    return refused.cause
+    """The property: a Job, or an InvalidRequest rejection with a non-empty cause under a valid job id; anything
+    else (an exception, a rejection without a cause) fails the test."""
+    result = intake(body)
+    assert isinstance(result, Intake), result
+    # What intake produces must travel on: it survives the JSON round trip of a Step Functions state.
+    assert Intake.model_validate_json(result.model_dump_json()) == result
+    assert JOB_ID_PATTERN.fullmatch(result.ref.job_id), result.ref.job_id
+    if result.job is not None:
+        assert result.rejection is None
+        return result.job
+    assert result.rejection is not None
+    assert result.rejection.Error == "InvalidRequest"
+    assert result.rejection.Cause, "an InvalidRequest must say why"
+    return result.rejection.Cause
 
 
 def refusal(body: bytes | str | Any) -> str:
@@ -174,12 +175,17 @@ def test_accepted_media_stay_in_the_input_bucket_or_on_https(refs: dict[str, str
             assert source is not None
             if source.s3 is not None:
                 assert source.s3.bucket == INPUT_BUCKET
-                assert not source.s3.key.startswith(("/", "../"))
-                assert source.s3.key != ".."
+                if not refs[field_of(outcome, source)].startswith("s3://"):
+                    assert source.s3.key.startswith("jobs/campaign/"), "a relative key stays in the manifest's folder"
+                assert ".." not in source.s3.key.split("/")
                 assert all(ord(ch) >= 32 for ch in source.s3.key)
             else:
                 assert source.url is not None
                 assert source.url.lower().startswith("https://")
+
+
+def field_of(job: Job, source: object) -> str:
+    return "image" if source is job.image else "audio"
 
 
 # --- specific shapes ------------------------------------------------------------------------------

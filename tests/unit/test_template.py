@@ -40,7 +40,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return action if isinstance(action, list) else [action]
 
 
-def test_only_persist_writes_outputs_and_only_record_outcome_writes_the_table() -> None:
+def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> None:
     s3_writes = {
         (logical, str(resource))
         for logical in FUNCTIONS
@@ -54,16 +54,25 @@ def test_only_persist_writes_outputs_and_only_record_outcome_writes_the_table() 
         ("ValidateMediaFunction", str({"Fn::Sub": "${InputBucket.Arn}/fetched/*"})),
     }
     table_access = {
-        (logical, str(resource))
+        (logical, action, str(resource))
         for logical in FUNCTIONS
         for statement in _statements(logical)
-        if any(a.startswith("dynamodb:") for a in _actions(statement))
+        for action in _actions(statement)
+        if action.startswith("dynamodb:")
         for resource in _resources(statement)
     }
-    # RecordOutcome writes the jobs table; SubmitJob keeps its idempotency records in their own table.
+    table, indexes = str({"Fn::GetAtt": ["JobsTable", "Arn"]}), str({"Fn::Sub": "${JobsTable.Arn}/index/*"})
+    get, put, update, query = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"
+    # Claim creates and advances attempts; Submit and CheckStatus record paid submissions in their attempt;
+    # RecordOutcome closes attempts (and claims one for a failure that never reached Claim); Reconcile closes the
+    # attempts of executions that ended outside the state machine, found through the indexes.
     assert table_access == {
-        ("RecordOutcomeFunction", str({"Fn::GetAtt": ["JobsTable", "Arn"]})),
-        ("SubmitJobFunction", str({"Fn::GetAtt": ["IdempotencyTable", "Arn"]})),
+        *{("ClaimJobFunction", action, table) for action in (get, put, update)},
+        *{("SubmitJobFunction", action, table) for action in (get, update)},
+        *{("CheckStatusFunction", action, table) for action in (get, update)},
+        *{("RecordOutcomeFunction", action, table) for action in (get, put, update)},
+        *{("ReconcileFunction", action, table) for action in (get, put, update)},
+        ("ReconcileFunction", query, indexes),
     }
 
 
@@ -97,9 +106,14 @@ def test_event_rules_target_only_the_state_machine_with_a_start_only_role() -> N
         for logical, rule in rules.items()
         if rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "AvatarVideoStateMachine"}
     }
-    # Manifest drops and custom events start the state machine; pair drops go through PairDrop first.
+    # Manifest drops and custom events start the state machine; pair drops go through PairDrop first; the
+    # reconciler hears of executions that ended, and sweeps on a schedule.
     assert len(to_state_machine) == 2
-    assert set(rules) - to_state_machine == {"PairDropFunctionMediaDropped"}
+    assert set(rules) - to_state_machine == {
+        "PairDropFunctionMediaDropped",
+        "ReconcileFunctionExecutionEnded",
+        "ReconcileFunctionSweep",
+    }
     for logical in to_state_machine:
         (target,) = rules[logical]["Properties"]["Targets"]
         role = TEMPLATE.resources[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
@@ -172,11 +186,36 @@ S3_ACCESS: dict[str, set[tuple[str, str, str | None]]] = {
     },
     "RecordOutcomeFunction": set(),
     "PairDropFunction": {("s3:ListBucket", "InputBucket", "drop/*")},
+    "ClaimJobFunction": set(),
+    "ReconcileFunction": set(),
 }
 S3_READS = {"s3:GetObject", "s3:GetObjectVersion"}
 
 
-def test_state_machine_role_invokes_only_its_own_functions_and_only_claims_jobs() -> None:
+def test_reconcile_hears_only_this_state_machines_executions_that_ended_outside_it() -> None:
+    rule = TEMPLATE.resources["ReconcileFunctionExecutionEnded"]["Properties"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
+    assert rule["EventPattern"] == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {
+            "status": ["ABORTED", "TIMED_OUT", "FAILED"],
+            "stateMachineArn": [{"Ref": "AvatarVideoStateMachine"}],
+        },
+    }
+    sweep = TEMPLATE.resources["ReconcileFunctionSweep"]["Properties"]
+    assert sweep["ScheduleExpression"].startswith("rate(")
+    described = [s for s in _statements("ReconcileFunction") if "states:DescribeExecution" in _actions(s)]
+    assert [s["Resource"] for s in described] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+            "${AvatarVideoStateMachine.Name}:*"
+        }
+    ]
+
+
+def test_state_machine_role_invokes_only_its_own_functions() -> None:
     role = TEMPLATE.resources["AvatarVideoStateMachineRole"]["Properties"]
     statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     invoked = {
@@ -185,7 +224,8 @@ def test_state_machine_role_invokes_only_its_own_functions_and_only_claims_jobs(
         if _actions(s) == ["lambda:InvokeFunction"]
         for resource in _resources(s)
     }
-    assert invoked == set(FUNCTIONS) - {"PairDropFunction"}  # PairDrop is started by EventBridge, not by it
+    # PairDrop and Reconcile are started by EventBridge, not by it.
+    assert invoked == set(FUNCTIONS) - {"PairDropFunction", "ReconcileFunction"}
     log_delivery = {
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -197,11 +237,8 @@ def test_state_machine_role_invokes_only_its_own_functions_and_only_claims_jobs(
         "logs:DescribeLogGroups",
     }
     others = [s for s in statements if _actions(s) != ["lambda:InvokeFunction"]]
-    # Besides invoking, it may only claim a job (PutItem on the jobs table) and deliver its logs, whose
-    # actions CloudWatch Logs only accepts on Resource "*".
-    assert [(_actions(s), s["Resource"]) for s in others if not set(_actions(s)) <= log_delivery] == [
-        (["dynamodb:PutItem"], {"Fn::GetAtt": ["JobsTable", "Arn"]})
-    ]
+    # Besides invoking, it may only deliver its logs, whose actions CloudWatch Logs only accepts on Resource "*".
+    assert [(_actions(s), s["Resource"]) for s in others if not set(_actions(s)) <= log_delivery] == []
     assert all(s["Effect"] == "Allow" and "Condition" not in s for s in statements)
     assert role.get("ManagedPolicyArns", []) == ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"]
 
@@ -358,3 +395,43 @@ def test_every_dead_letter_queue_has_an_alarm() -> None:
         if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/SQS"
     }
     assert queues == watched
+
+
+def _parameter(name: str) -> dict[str, Any]:
+    return dict(load_template(ROOT / "template.yaml")["Parameters"][name])
+
+
+def _timeout(logical: str) -> int:
+    return int(FUNCTIONS[logical]["Properties"]["Timeout"])
+
+
+@pytest.mark.parametrize("logical", ["SubmitJobFunction", "CheckStatusFunction"])
+def test_a_paid_call_never_outlives_the_function_that_makes_it(logical: str) -> None:
+    """The one setting is the function's timeout: every provider call is cut at the smaller of
+    ProviderTimeoutSeconds and the time left minus a margin (providers/http.py), so an unanswered paid call is
+    always seen and recorded by the handler, never cut off with the Lambda. The largest allowed
+    ProviderTimeoutSeconds still fits whole in one invocation, with the margin and room for the ledger writes."""
+    from avatar_pipeline.providers.http import LAMBDA_MARGIN_SECONDS
+
+    assert int(_parameter("ProviderTimeoutSeconds")["MaxValue"]) + LAMBDA_MARGIN_SECONDS + 10 <= _timeout(logical)
+    environment = FUNCTIONS[logical]["Properties"]["Environment"]["Variables"]
+    assert environment["PROVIDER_TIMEOUT_SECONDS"] == {"Ref": "ProviderTimeoutSeconds"}
+
+
+def test_no_lock_expires_under_a_paid_call() -> None:
+    """Submissions are recorded in the jobs table without a time-to-live: an unresolved intent is resolved by
+    looking the task up or by naming it, never by a lock running out while the call may still land."""
+    assert "IdempotencyTable" not in TEMPLATE.resources
+    assert all("TimeToLiveSpecification" not in r.get("Properties", {}) for r in TEMPLATE.resources.values())
+    for logical in FUNCTIONS:
+        assert "IDEMPOTENCY_TABLE" not in FUNCTIONS[logical]["Properties"].get("Environment", {}).get("Variables", {})
+
+
+def test_the_jobs_table_indexes_what_the_reconciler_looks_up() -> None:
+    from avatar_pipeline.jobs import EXECUTION_INDEX, STATUS_INDEX
+
+    indexes = {
+        index["IndexName"]: index for index in TEMPLATE.resources["JobsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    }
+    assert [key["AttributeName"] for key in indexes[EXECUTION_INDEX]["KeySchema"]] == ["execution_arn"]
+    assert [key["AttributeName"] for key in indexes[STATUS_INDEX]["KeySchema"]] == ["status", "updated_at"]

@@ -10,7 +10,6 @@ import pytest
 import respx
 from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
 from avatar_pipeline.errors import (
-    JobTimedOut,
     PipelineError,
     ProviderRejected,
     ProviderTaskFailed,
@@ -20,8 +19,9 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import wavespeed
-from avatar_pipeline.providers.base import PresignedInputs, TaskRef
+from avatar_pipeline.providers.base import PresignedInputs, SubmitOutcomeUnknown, TaskRef
 from avatar_pipeline.providers.registry import adapter_for
+from avatar_pipeline.redaction import register_document
 
 BASE_URL = "https://wavespeed.test"
 API_KEY = "ws-secret-key-0123456789"
@@ -40,6 +40,7 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def fake(section: str) -> dict[str, Any]:
         asked.append(section)
+        register_document({"api_key": API_KEY})  # as reading the real secret does (credentials.py)
         return {"api_key": API_KEY}
 
     monkeypatch.setattr(wavespeed, "provider_credentials", fake)
@@ -177,7 +178,7 @@ def test_missing_api_key_is_rejected(
 @pytest.mark.parametrize("status", ["created", "processing"])
 def test_running_statuses(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter, status: str) -> None:
     route = api.get(RESULT_PATH).respond(200, json=envelope(status))
-    check = adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+    check = adapter.check(_job(), TaskRef(TASK))
     assert (check.status, check.provider_status) == ("running", status)
     request = route.calls.last.request
     assert request.method == "GET"
@@ -186,28 +187,28 @@ def test_running_statuses(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAda
 
 def test_completed_with_outputs_succeeds(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("completed", outputs=[OUTPUT]))
-    check = adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+    check = adapter.check(_job(), TaskRef(TASK))
     assert (check.status, check.provider_status) == ("succeeded", "completed")
 
 
 def test_completed_without_outputs_is_a_failed_task(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("completed", outputs=[]))
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert _cause(caught.value) == f"wavespeed task {TASK} completed without an output video"
 
 
 def test_failed_task_carries_the_providers_error(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("failed", error="face not detected in the image"))
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert _cause(caught.value) == f"wavespeed task {TASK} failed: face not detected in the image"
 
 
 def test_failed_task_without_reason(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("failed", error=None))
     with pytest.raises(ProviderTaskFailed, match="failed: no reason given"):
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
 
 
 @pytest.mark.parametrize("status", ["queued", "cancelled", ""])
@@ -216,7 +217,7 @@ def test_unknown_status_is_a_failed_task(
 ) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope(status))
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert f"reported an unknown status {status!r}" in _cause(caught.value)
 
 
@@ -228,9 +229,7 @@ def test_unknown_status_is_a_failed_task(
     [
         (429, ProviderThrottled, "answered HTTP 429"),
         (500, ProviderUnavailable, "answered HTTP 500"),
-        (502, ProviderUnavailable, "answered HTTP 502"),
         (503, ProviderUnavailable, "answered HTTP 503"),
-        (408, ProviderUnavailable, "answered HTTP 408"),
         (401, ProviderRejected, "check the wavespeed api_key"),
         (403, ProviderRejected, "check the wavespeed api_key"),
         (400, ProviderRejected, "answered HTTP 400"),
@@ -270,14 +269,14 @@ def test_status_query_http_errors(
 ) -> None:
     api.get(RESULT_PATH).respond(status, json={"code": status, "message": "nope"})
     with pytest.raises(error) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert "wavespeed result query answered HTTP" in _cause(caught.value)
 
 
 def test_404_on_the_result_is_a_failed_task(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(404, json={"code": 404, "message": "prediction not found"})
     with pytest.raises(ProviderTaskFailed) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     cause = _cause(caught.value)
     assert "answered HTTP 404: prediction not found" in cause
     assert f"task {TASK} is unknown to the provider" in cause
@@ -293,7 +292,7 @@ def test_404_on_submit_is_rejected(api: respx.MockRouter, adapter: wavespeed.Wav
 def test_non_json_body_is_unavailable(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter, body: str) -> None:
     api.get(RESULT_PATH).respond(200, text=body)
     with pytest.raises(ProviderUnavailable) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert "wavespeed result query returned an unreadable body (HTTP 200)" in _cause(caught.value)
 
 
@@ -308,6 +307,25 @@ def test_envelope_code_inside_http_200(
     with pytest.raises(error) as caught:
         adapter.submit(_job(), INPUTS)
     assert f"answered HTTP {code}: Too Many Requests" in _cause(caught.value)
+
+
+@pytest.mark.parametrize("status", [408, 409, 502, 504])
+def test_a_submit_answer_that_does_not_say_whether_a_task_exists_is_an_unknown_outcome(
+    api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter, status: int
+) -> None:
+    """A gateway that lost the answer, or a timeout or conflict reported mid-request: the task may exist, so this
+    is never retried as if nothing had been created (the submission core decides what to do)."""
+    api.post(SUBMIT_PATH).respond(status, json={"code": status, "message": "upstream", "data": None})
+    with pytest.raises(SubmitOutcomeUnknown, match=f"HTTP {status}; it may have created the task"):
+        adapter.submit(_job(), INPUTS)
+
+
+def test_a_5xx_without_the_providers_envelope_on_submit_is_an_unknown_outcome(
+    api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter
+) -> None:
+    api.post(SUBMIT_PATH).respond(500, text="<html>Internal Server Error</html>")
+    with pytest.raises(SubmitOutcomeUnknown):
+        adapter.submit(_job(), INPUTS)
 
 
 @pytest.mark.parametrize(
@@ -326,16 +344,17 @@ def test_transport_errors_are_unavailable(
     api.post(SUBMIT_PATH).mock(side_effect=exception)
     api.get(RESULT_PATH).mock(side_effect=exception)
     reached_provider = isinstance(exception, httpx.ReadTimeout | httpx.RemoteProtocolError)
-    with pytest.raises(JobTimedOut if reached_provider else ProviderUnavailable) as caught:
+    with pytest.raises(SubmitOutcomeUnknown if reached_provider else ProviderUnavailable) as caught:
         adapter.submit(_job(), INPUTS)
+    cause = str(caught.value)
     if reached_provider:
-        # The task may exist: submitting again could pay twice, and WaveSpeed cannot find it by our job id.
-        assert "it may have accepted the task, so it was not submitted again" in _cause(caught.value)
+        # The task may exist: the submission core must never send it again blindly.
+        assert "it may have created the task" in cause
     else:
-        assert _cause(caught.value).startswith("wavespeed submit ")
-    assert type(exception).__name__ in caught.value.cause
+        assert cause.startswith("wavespeed submit ")
+    assert type(exception).__name__ in cause
     with pytest.raises(ProviderUnavailable) as caught:
-        adapter.check(_job(), TaskRef(TASK), lambda: INPUTS)
+        adapter.check(_job(), TaskRef(TASK))
     assert _cause(caught.value).startswith("wavespeed result query ")
 
 

@@ -1,13 +1,16 @@
-"""Turns any trigger (S3 manifest event, custom event, console input) into one validated ``Job``."""
+"""Turns any trigger (S3 manifest event, pair drop, custom event, console input) into one job, or a rejection.
+
+A request that is not valid is not an exception here: it becomes a rejection carrying the job id (the
+caller's, when the raw input holds a well-formed one, else one derived from the trigger) and the trigger,
+so the failure is claimed, recorded and published under the id the user knows.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import posixpath
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
 
 from aws_lambda_powertools.utilities.parser.models import (
     EventBridgeModel,
@@ -16,16 +19,24 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidRequest
-from .models import Job, JobRequest, MediaSource, S3Location, TriggerKind
+from .job_ids import derived_job_id, execution_record_id, well_formed_job_id
+from .job_requests import (
+    check_against_provider,
+    describe_validation,
+    manifest_body,
+    media_source,
+    parse_request,
+    request_hash,
+)
+from .models import Job, JobRef, Origin, S3Location, StepFailure
 from .pairs import PAIR_DETAIL_TYPE, PAIR_SOURCE
-from .providers.registry import provider_entry
+from .providers.registry import PROVIDERS
 
 M = TypeVar("M", bound=BaseModel)
 
 MANIFEST_PREFIX = "jobs/"
 MANIFEST_SUFFIX = ".json"
 MAX_MANIFEST_BYTES = 256 * 1024
-MAX_MANIFEST_DEPTH = 32
 CUSTOM_EVENT_SOURCE = "avatar.pipeline"
 CUSTOM_EVENT_DETAIL_TYPE = "Avatar Video Requested"
 
@@ -41,7 +52,24 @@ class Ignored(BaseModel):
     ignored: str
 
 
-def job_from_trigger(
+class Intake(BaseModel):
+    """A job, or the rejection of one: either way who it is about (``ref``)."""
+
+    ref: JobRef
+    job: Job | None = None
+    rejection: StepFailure | None = None
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    origin: Origin
+    fingerprint: str  # what a derived job id hashes: the same trigger content gives the same id
+    stem: str | None  # the file stem a derived id starts with (None: the image's stem, if any)
+    body: Any = None
+    manifest: S3Location | None = None
+
+
+def take_trigger(
     event: Any,
     *,
     execution_name: str,
@@ -49,169 +77,138 @@ def job_from_trigger(
     default_provider: str,
     read_manifest: ManifestReader,
     now: datetime | None = None,
-) -> Job | Ignored:
-    requested_at = now or datetime.now(UTC)
+) -> Intake | Ignored:
+    console = Origin(kind="console", delivery_id=f"execution:{execution_name}", execution_name=execution_name)
+    try:
+        trigger = _identify(event, execution_name, input_bucket, read_manifest)
+    except _Unreadable as unreadable:
+        ref = JobRef(job_id=derived_job_id(unreadable.stem, unreadable.fingerprint), origin=unreadable.origin)
+        return _rejected(ref, unreadable.error)
+    except InvalidRequest as error:  # not an object, or a malformed event: nothing to name the job after
+        return _rejected(JobRef(job_id=execution_record_id(execution_name), origin=console), error)
+    if isinstance(trigger, Ignored):
+        return trigger
+    raw = trigger.body if isinstance(trigger.body, dict) else {}
+    stem = trigger.stem if trigger.stem is not None else _image_stem(raw.get("image"))
+    job_id = well_formed_job_id(raw.get("job_id")) or derived_job_id(stem, trigger.fingerprint)
+    named = raw.get("provider")
+    provider = named if isinstance(named, str) and named in PROVIDERS else default_provider
+    ref = JobRef(job_id=job_id, origin=trigger.origin, provider=provider)
+    try:
+        job = _job(trigger, job_id, input_bucket, default_provider, now or datetime.now(UTC))
+    except InvalidRequest as error:
+        return _rejected(ref, error)
+    return Intake(ref=ref.model_copy(update={"provider": job.provider, "request_hash": job.request_hash}), job=job)
+
+
+class _Unreadable(Exception):
+    """The trigger names a manifest that cannot be turned into a request; the job id still derives from it."""
+
+    def __init__(self, origin: Origin, stem: str, fingerprint: str, error: InvalidRequest) -> None:
+        super().__init__(error.cause)
+        self.origin, self.stem, self.fingerprint, self.error = origin, stem, fingerprint, error
+
+
+def _identify(event: Any, execution_name: str, input_bucket: str, read_manifest: ManifestReader) -> _Trigger | Ignored:
     if not isinstance(event, dict):
         raise InvalidRequest(f"the execution input must be a JSON object (a job request), got {type(event).__name__}")
     if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
-        s3_event = _parse(S3EventNotificationEventBridgeModel, event, "S3 event")
-        bucket, key = s3_event.detail.bucket.name, s3_event.detail.object.key
-        if not key.startswith(MANIFEST_PREFIX) or not key.lower().endswith(MANIFEST_SUFFIX):
-            return Ignored(ignored=f"s3://{bucket}/{key} is not a manifest ({MANIFEST_PREFIX}*{MANIFEST_SUFFIX})")
-        if bucket != input_bucket:
-            raise InvalidRequest(f"manifest s3://{bucket}/{key} is not in the input bucket {input_bucket}")
-        version = s3_event.detail.object.version_id
-        location, body = read_manifest(S3Location(bucket=bucket, key=key), version, MAX_MANIFEST_BYTES)
-        request = _request_from_manifest(body, location)
-        fingerprint = f"{bucket}/{key}@{version or s3_event.detail.object.etag}"
-        return _job(request, "manifest", location, fingerprint, input_bucket, default_provider, requested_at)
+        return _manifest(_parse(S3EventNotificationEventBridgeModel, event, "S3 event"), input_bucket, read_manifest)
     if event.get("source") == PAIR_SOURCE and event.get("detail-type") == PAIR_DETAIL_TYPE:
-        request = _request(event.get("detail"), "the pair drop")
-        return _job(request, "pair", None, f"pair/{request.job_id}", input_bucket, default_provider, requested_at)
+        detail = event.get("detail")
+        stem = (
+            posixpath.basename(posixpath.splitext(str(detail.get("image", "")))[0]) if isinstance(detail, dict) else ""
+        )
+        origin = Origin(
+            kind="pair",
+            delivery_id=f"pair:{execution_name}",
+            pair=_pair_keys(detail),
+            execution_name=execution_name,
+        )
+        return _Trigger(origin, f"pair/{execution_name}", stem or "pair", detail)
     if event.get("source") == CUSTOM_EVENT_SOURCE and event.get("detail-type") == CUSTOM_EVENT_DETAIL_TYPE:
         custom = _parse(EventBridgeModel, event, "custom event")
-        request = _request(custom.detail, "the event detail")
-        return _job(request, "event", None, f"event/{custom.id}", input_bucket, default_provider, requested_at)
-    request = _request(event, "the execution input")
-    return _job(request, "console", None, f"execution/{execution_name}", input_bucket, default_provider, requested_at)
+        origin = Origin(kind="event", delivery_id=f"event:{custom.id}", event_id=custom.id)
+        return _Trigger(origin, f"event/{custom.id}", None, custom.detail)
+    origin = Origin(kind="console", delivery_id=f"execution:{execution_name}", execution_name=execution_name)
+    return _Trigger(origin, f"execution/{execution_name}", None, event)
 
 
-def _job(
-    request: JobRequest,
-    trigger: TriggerKind,
-    manifest: S3Location | None,
-    fingerprint: str,
-    input_bucket: str,
-    default_provider: str,
-    requested_at: datetime,
-) -> Job:
+def _manifest(
+    s3_event: S3EventNotificationEventBridgeModel, input_bucket: str, read_manifest: ManifestReader
+) -> _Trigger | Ignored:
+    bucket, key, found = s3_event.detail.bucket.name, s3_event.detail.object.key, s3_event.detail.object
+    if not key.startswith(MANIFEST_PREFIX) or not key.lower().endswith(MANIFEST_SUFFIX):
+        return Ignored(ignored=f"s3://{bucket}/{key} is not a manifest ({MANIFEST_PREFIX}*{MANIFEST_SUFFIX})")
+    version = found.version_id if found.version_id not in (None, "null") else None
+    delivery = f"s3:{bucket}/{key}#{version or f'{found.etag}:{found.sequencer}'}"
+    location = S3Location(bucket=bucket, key=key)
+    stem = posixpath.basename(posixpath.splitext(key)[0])
+    fingerprint = f"{bucket}/{key}@{found.etag}"
+    if bucket != input_bucket:
+        origin = Origin(kind="manifest", delivery_id=delivery, manifest=location.uri)
+        error = InvalidRequest(f"manifest {location.uri} is not in the input bucket {input_bucket}")
+        raise _Unreadable(origin, stem, fingerprint, error)
+    try:
+        location, raw = read_manifest(location, version, MAX_MANIFEST_BYTES)
+        origin = Origin(kind="manifest", delivery_id=delivery, manifest=location.uri)
+        body = manifest_body(raw, location.uri)
+    except InvalidRequest as error:
+        origin = Origin(kind="manifest", delivery_id=delivery, manifest=location.uri)
+        raise _Unreadable(origin, stem, fingerprint, error) from error
+    fingerprint = f"{bucket}/{location.key}@{found.etag}"
+    return _Trigger(origin, fingerprint, posixpath.basename(posixpath.splitext(location.key)[0]), body, location)
+
+
+def _job(trigger: _Trigger, job_id: str, input_bucket: str, default_provider: str, requested_at: datetime) -> Job:
+    what = f"manifest {trigger.manifest.uri}" if trigger.manifest else _BODY_NAMES[trigger.origin.kind]
+    request = parse_request(trigger.body, what)
     provider = request.provider or default_provider
-    caps = provider_entry(provider).capabilities
-    if request.prompt is not None:
-        if not caps.supports_prompt:
-            raise InvalidRequest(f"{provider} does not take a prompt")
-        if caps.max_prompt_chars is not None and len(request.prompt) > caps.max_prompt_chars:
-            raise InvalidRequest(
-                f"prompt is {len(request.prompt)} characters; {provider} accepts at most {caps.max_prompt_chars}"
-            )
-    if request.seed is not None and not caps.supports_seed:
-        raise InvalidRequest(f"{provider} does not take a seed")
-    _validate_options(provider, caps.options_model, request.options)
-    folder = posixpath.dirname(manifest.key) if manifest else None
+    check_against_provider(request, provider)
+    folder = posixpath.dirname(trigger.manifest.key) if trigger.manifest else None
+    image = media_source("image", request.image, folder, input_bucket)
+    audio = media_source("audio", request.audio, folder, input_bucket) if request.audio else None
     return Job(
-        job_id=request.job_id or _derived_job_id(trigger, fingerprint),
+        job_id=job_id,
         provider=provider,
-        image=_media_source("image", request.image, folder, input_bucket),
-        audio=_media_source("audio", request.audio, folder, input_bucket) if request.audio else None,
+        image=image,
+        audio=audio,
         request=request,
-        trigger=trigger,
-        manifest=manifest,
+        trigger=trigger.origin.kind,
+        manifest=trigger.manifest,
         requested_at=requested_at,
+        origin=trigger.origin,
+        request_hash=request_hash(request, provider, image, audio),
     )
 
 
-def _derived_job_id(trigger: TriggerKind, fingerprint: str) -> str:
-    """Deterministic, so a re-delivered trigger maps to the same job and is claimed only once."""
-    return f"{trigger[0]}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:32]}"
+_BODY_NAMES = {
+    "manifest": "the manifest",
+    "pair": "the pair drop",
+    "event": "the event detail",
+    "console": "the execution input",
+}
 
 
-def _media_source(field: str, ref: str, folder: str | None, input_bucket: str) -> MediaSource:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in ref):
-        raise InvalidRequest(f"{field} contains control characters")
-    try:
-        parts = urlsplit(ref) if "://" in ref else None
-    except ValueError as error:  # e.g. an unclosed "[" in the host
-        raise InvalidRequest(f"{field} {ref!r} is not a valid URL: {error}") from error
-    scheme = parts.scheme.lower() if parts else ""
-    if scheme == "s3":
-        bucket, _, key = ref[len("s3://") :].partition("/")
-        if not bucket or not key:
-            raise InvalidRequest(f"{field} {ref!r} is not a valid s3://bucket/key URI")
-        if bucket != input_bucket:
-            raise InvalidRequest(f"{field} {ref} is outside the input bucket {input_bucket}; upload it there first")
-        return MediaSource(s3=S3Location(bucket=bucket, key=key))
-    if scheme == "https":
-        if parts is None or not parts.hostname:
-            raise InvalidRequest(f"{field} {ref!r} is not a valid https URL")
-        return MediaSource(url=ref)
-    if scheme:
-        raise InvalidRequest(f"{field} {ref!r} uses {scheme}://; only a relative key, s3:// or https:// is accepted")
-    if folder is None:
-        raise InvalidRequest(
-            f"{field} {ref!r} is a relative key, which only a manifest file can use; give an s3:// or https:// URI"
-        )
-    key = posixpath.normpath(posixpath.join(folder, ref))
-    if ref.startswith("/") or key.startswith("../") or key == "..":
-        raise InvalidRequest(f"{field} {ref!r} escapes the manifest's folder")
-    return MediaSource(s3=S3Location(bucket=input_bucket, key=key))
+def _rejected(ref: JobRef, error: InvalidRequest) -> Intake:
+    return Intake(ref=ref, rejection=StepFailure(Error=type(error).__name__, Cause=error.cause))
 
 
-def _validate_options(provider: str, model: type[BaseModel], options: dict[str, Any]) -> None:
-    allowed = sorted(model.model_fields)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        allowed_text = ", ".join(allowed) if allowed else "none"
-        raise InvalidRequest(f"unknown option(s) for {provider}: {', '.join(unknown)}; allowed: {allowed_text}")
-    try:
-        model.model_validate(options)
-    except ValidationError as error:
-        raise InvalidRequest(f"invalid options for {provider}: {_describe(error)}") from error
+def _image_stem(image: Any) -> str:
+    if not isinstance(image, str):
+        return "job"
+    return posixpath.basename(posixpath.splitext(image.split("?", 1)[0].rstrip("/"))[0]) or "job"
 
 
-def _request_from_manifest(raw: bytes, location: S3Location) -> JobRequest:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise InvalidRequest(f"manifest {location.uri} is not UTF-8 text") from error
-    try:
-        body = json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as error:
-        raise InvalidRequest(f"manifest {location.uri} is not valid JSON: {error}") from error
-    except ValueError as error:
-        raise InvalidRequest(f"manifest {location.uri} is not valid JSON: {error}") from error
-    except RecursionError as error:
-        raise InvalidRequest(f"manifest {location.uri} is nested too deeply") from error
-    if _depth(body) > MAX_MANIFEST_DEPTH:
-        raise InvalidRequest(f"manifest {location.uri} is nested deeper than {MAX_MANIFEST_DEPTH} levels")
-    return _request(body, f"manifest {location.uri}")
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _depth(value: Any) -> int:
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        node, level = pending.pop()
-        deepest = max(deepest, level)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        pending.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest
-
-
-def _request(body: Any, what: str) -> JobRequest:
-    if not isinstance(body, dict):
-        raise InvalidRequest(f"{what} must be a JSON object with the job request fields, got {type(body).__name__}")
-    try:
-        return JobRequest.model_validate(body)
-    except ValidationError as error:
-        raise InvalidRequest(f"{what} is not a valid job request: {_describe(error)}") from error
+def _pair_keys(detail: Any) -> tuple[str, str] | None:
+    if not isinstance(detail, dict):
+        return None
+    image, audio = detail.get("image"), detail.get("audio")
+    return (image, audio) if isinstance(image, str) and isinstance(audio, str) else None
 
 
 def _parse(model: type[M], event: dict[str, Any], what: str) -> M:
     try:
         return model.model_validate(event)
     except ValidationError as error:
-        raise InvalidRequest(f"malformed {what}: {_describe(error)}") from error
-
-
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or "request"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.append(f"{where}: {message}")
-    return "; ".join(problems)
+        raise InvalidRequest(f"malformed {what}: {describe_validation(error)}") from error

@@ -134,6 +134,35 @@ class MediaSource(BaseModel):
 TriggerKind = Literal["manifest", "event", "console", "pair"]
 
 
+class Origin(BaseModel):
+    """What started a job attempt: the trigger the jobs table and the outcome events name.
+
+    ``delivery_id`` identifies this delivery of the trigger (an S3 object version, an event id, an execution
+    name): a trigger delivered twice repeats it, so the second delivery is told apart from a re-run.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: TriggerKind
+    delivery_id: str
+    manifest: str | None = None
+    pair: tuple[str, str] | None = None
+    event_id: str | None = None
+    execution_name: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, exclude={"delivery_id"})
+
+
+class JobRef(BaseModel):
+    """Who a run is about, known even when its request is invalid: what Claim and RecordOutcome need."""
+
+    job_id: str
+    origin: Origin
+    provider: str | None = None
+    request_hash: str | None = None  # None: the request never became valid
+
+
 class Job(BaseModel):
     """A validated job: the request plus what intake resolved (id, provider, media locations, trigger)."""
 
@@ -145,6 +174,9 @@ class Job(BaseModel):
     trigger: TriggerKind
     manifest: S3Location | None = None
     requested_at: datetime
+    origin: Origin | None = None
+    request_hash: str | None = None
+    attempt: int = Field(default=0, ge=0, description="Set by Claim; 0 until the job is claimed.")
 
     def output_key(self, name: str) -> str:
         return f"{self.request.output_prefix}{self.job_id}/{name}"

@@ -1,24 +1,33 @@
-"""Record each job's end in the jobs table and publish it as an EventBridge event (contract names)."""
+"""Each attempt's end: its record closed in the jobs table and its outcome event published once (contract names).
+
+A run closes only the attempt it owns. A run that owns nothing (its request was refused because the job id is
+taken by another request) publishes its failure, marked ``conflict``, and leaves the job's record untouched.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.exceptions import ClientError
 
-from .models import Job, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
+from .errors import ProviderUnavailable
+from .jobs import Claim, JobStore
+from .models import JobRef, StepFailure
+from .redaction import redact
+from .s3errors import aws_failure
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 EVENT_SOURCE = "avatar.pipeline"
 SUCCEEDED_DETAIL_TYPE = "Avatar Video Succeeded"
 FAILED_DETAIL_TYPE = "Avatar Video Failed"
 MAX_CAUSE_CHARS = 2000
+Ending = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
 
 
 @dataclass(frozen=True)
@@ -36,137 +45,158 @@ def describe_failure(failure: StepFailure) -> Failure:
         payload = None
     if isinstance(payload, dict) and isinstance(payload.get("errorMessage"), str):
         cause = payload["errorMessage"]
-    cause = cause.strip() or f"the step failed with {failure.Error} and no further detail"
+    cause = redact(cause).strip() or f"the step failed with {failure.Error} and no further detail"
     return Failure(error=failure.Error, cause=cause[:MAX_CAUSE_CHARS])
 
 
 @dataclass(frozen=True)
-class OutcomeStore:
-    table: str
-    event_bus: str
-    dynamodb: DynamoDBClient
+class Outcomes:
+    store: JobStore
     events: EventBridgeClient
+    event_bus: str
 
-    def record_success(
-        self,
-        job: Job,
-        task: ProviderTask,
-        media: ValidatedMedia,
-        output: PersistedResult,
-        *,
-        execution_arn: str,
-        now: datetime,
+    def succeeded(
+        self, ref: JobRef, attempt: int, execution_arn: str, fields: dict[str, Any], now: datetime
     ) -> dict[str, Any]:
-        detail = {
-            "job_id": job.job_id,
-            "provider": job.provider,
-            "provider_task_id": task.task_id,
-            "output_uri": output.video_uri,
-            "result_uri": output.result_uri,
-            "duration_seconds": output.duration_seconds,
-            "size_bytes": output.size_bytes,
-            "estimated_cost_usd": output.estimated_cost_usd,
-            "execution_arn": execution_arn,
-        }
-        already_published = self._update(
-            job.job_id,
-            execution_arn,
-            {
-                "status": "SUCCEEDED",
-                "provider": job.provider,
-                "provider_task_id": task.task_id,
-                "output_uri": output.video_uri,
-                "result_uri": output.result_uri,
-                "media": media.model_dump_json(exclude_none=True),
-                "finished_at": now.isoformat(),
+        """``fields``: what the success adds to the record and the event (output URIs, task id, sizes, cost)."""
+        item = self.close(ref.job_id, attempt, execution_arn, "SUCCEEDED", fields, now)
+        detail = {**self._detail(ref.job_id, attempt, item or {}, execution_arn), **fields}
+        if item is not None:
+            self.publish_once(ref.job_id, attempt, execution_arn, SUCCEEDED_DETAIL_TYPE, detail, item)
+        return detail
+
+    def failed(self, ref: JobRef, claim: Claim, failure: Failure, execution_arn: str, now: datetime) -> dict[str, Any]:
+        ending: Ending = "CANCELLED" if failure.error == "JobCancelled" else "FAILED"
+        if claim.outcome != "claimed":
+            detail = self._detail(ref.job_id, None, {"provider": ref.provider}, execution_arn, ref)
+            detail |= {"error": failure.error, "cause": failure.cause}
+            if claim.outcome == "refused":
+                detail["conflict"] = {"status": claim.status, "attempt": claim.attempt}
+            self.publish(FAILED_DETAIL_TYPE, detail)
+            return detail
+        fields = {"error": failure.error, "cause": failure.cause}
+        item = self.close(ref.job_id, claim.attempt, execution_arn, ending, fields, now)
+        detail = {**self._detail(ref.job_id, claim.attempt, item or {}, execution_arn, ref), **fields}
+        if item is not None:
+            self.publish_once(ref.job_id, claim.attempt, execution_arn, FAILED_DETAIL_TYPE, detail, item)
+        return detail
+
+    def close(
+        self, job_id: str, attempt: int, execution_arn: str, status: Ending, fields: dict[str, Any], now: datetime
+    ) -> dict[str, Any] | None:
+        """Ends the attempt this run owns; the item afterwards (also when it had ended already), else None."""
+        stamp = now.isoformat()
+        current = self.store.get(job_id)
+        if current is None or current.get("attempt") != attempt or current.get("execution_arn") != execution_arn:
+            return None
+        if current.get("status") not in ("QUEUED", "RUNNING"):
+            return current
+        summary = {
+            key: current.get(key)
+            for key in ("attempt", "request_hash", "origin", "execution_arn", "claimed_at", "provider_task_id")
+        } | {"status": status, "finished_at": stamp, **{k: v for k, v in fields.items() if k in _SUMMARY_FIELDS}}
+        summary["provider_task_ids"] = _task_ids(current) or None
+        summary["possible_provider_task"] = current.get("possible_provider_task") or _in_flight(current)
+        values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        assignments = "".join(f", #f{i} = :f{i}" for i in range(len(fields)))
+        closed = self.store.update(
+            job_id,
+            f"SET #status = :status, finished_at = :now, updated_at = :now{assignments}, "
+            "attempts = list_append(if_not_exists(attempts, :empty), :summary)",
+            condition="attempt = :attempt AND execution_arn = :me AND #status IN (:queued, :running)",
+            names={**names, "#status": "status"},
+            values={
+                **values,
+                ":status": status,
+                ":now": stamp,
+                ":empty": [],
+                ":summary": [{k: v for k, v in summary.items() if v is not None}],
+                ":attempt": attempt,
+                ":me": execution_arn,
+                ":queued": "QUEUED",
+                ":running": "RUNNING",
             },
         )
-        self._publish_once(job.job_id, execution_arn, SUCCEEDED_DETAIL_TYPE, detail, already_published)
-        return detail
+        return closed if closed is not None else self.close(job_id, attempt, execution_arn, status, fields, now)
 
-    def record_failure(
+    def publish_once(
         self,
-        failure: Failure,
-        *,
         job_id: str,
-        provider: str | None,
-        task_id: str | None,
+        attempt: int,
         execution_arn: str,
-        now: datetime,
+        detail_type: str,
+        detail: dict[str, Any],
+        item: dict[str, Any],
+    ) -> None:
+        """One event per attempt's outcome, even when the step is retried after it published (EventBridge itself
+        is at-least-once, so consumers should still treat ``job_id`` + ``attempt`` as the event's identity)."""
+        if item.get("published") == detail_type:
+            return
+        self.publish(detail_type, detail)
+        self.store.update(
+            job_id,
+            "SET published = :type",
+            condition="attempt = :attempt AND execution_arn = :me",
+            values={":type": detail_type, ":attempt": attempt, ":me": execution_arn},
+        )
+
+    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+        entry: PutEventsRequestEntryTypeDef = {
+            "Source": EVENT_SOURCE,
+            "DetailType": detail_type,
+            "Detail": json.dumps(detail, default=str),
+            "EventBusName": self.event_bus,
+        }
+        try:
+            response = self.events.put_events(Entries=[entry])
+        except ClientError as error:
+            raise aws_failure(error, f"publishing {detail_type}", permanent=ProviderUnavailable) from error
+        if response.get("FailedEntryCount"):
+            raise ProviderUnavailable(f"EventBridge refused the {detail_type} event: {response.get('Entries')}")
+
+    def _detail(
+        self,
+        job_id: str,
+        attempt: int | None,
+        item: dict[str, Any],
+        execution_arn: str,
+        ref: JobRef | None = None,
     ) -> dict[str, Any]:
-        detail = {
+        origin = item.get("origin") or (ref.origin.model_dump(mode="json", exclude_none=True) if ref else None)
+        detail: dict[str, Any] = {
             "job_id": job_id,
-            "provider": provider,
-            "provider_task_id": task_id,
-            "error": failure.error,
-            "cause": failure.cause,
+            "attempt": attempt,
+            "provider": item.get("provider") or (ref.provider if ref else None),
+            "provider_task_id": item.get("provider_task_id"),
+            "trigger": {key: value for key, value in (origin or {}).items() if key != "delivery_id"} or None,
             "execution_arn": execution_arn,
         }
-        attributes: dict[str, str] = {
-            "status": "FAILED",
-            "error": failure.error,
-            "cause": failure.cause,
-            "finished_at": now.isoformat(),
-        }
-        if provider:
-            attributes["provider"] = provider
-        if task_id:
-            attributes["provider_task_id"] = task_id
-        already_published = self._update(job_id, execution_arn, attributes)
-        self._publish_once(job_id, execution_arn, FAILED_DETAIL_TYPE, detail, already_published)
+        possible = item.get("possible_provider_task") or _in_flight(item)
+        if possible:
+            detail["possible_provider_task"] = possible
         return detail
 
-    def _update(self, job_id: str, execution_arn: str, attributes: dict[str, str]) -> str | None:
-        """Write only this execution's own record: a duplicate trigger must never touch another's job.
 
-        Returns which outcome event this execution already published (a retried step after a crash).
-        """
-        attributes = {**attributes, "execution_arn": execution_arn}
-        names = {f"#a{i}": name for i, name in enumerate(attributes)}
-        values = {f":v{i}": {"S": value} for i, value in enumerate(attributes.values())}
-        assignments = ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
-        try:
-            old = self.dynamodb.update_item(
-                TableName=self.table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression=f"SET {assignments}",
-                ConditionExpression="attribute_not_exists(job_id) OR execution_arn = :me",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={**values, ":me": {"S": execution_arn}},
-                ReturnValues="ALL_OLD",
-            )
-            return old.get("Attributes", {}).get("published", {}).get("S")
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            raise RuntimeError(f"job {job_id} belongs to another execution; its record was left untouched") from error
+_SUMMARY_FIELDS = frozenset({"error", "cause", "output_uri", "result_uri", "provider_task_id", "estimated_cost_usd"})
 
-    def _publish_once(
-        self, job_id: str, execution_arn: str, detail_type: str, detail: dict[str, Any], already: str | None
-    ) -> None:
-        """One event per outcome, even when the step is retried after it published (EventBridge itself is
-        at-least-once, so consumers should still treat ``job_id`` + detail-type as the event's identity)."""
-        if already == detail_type:
-            return
-        self._publish(detail_type, detail)
-        self.dynamodb.update_item(
-            TableName=self.table,
-            Key={"job_id": {"S": job_id}},
-            UpdateExpression="SET published = :type",
-            ConditionExpression="execution_arn = :me",
-            ExpressionAttributeValues={":type": {"S": detail_type}, ":me": {"S": execution_arn}},
-        )
 
-    def _publish(self, detail_type: str, detail: dict[str, Any]) -> None:
-        response = self.events.put_events(
-            Entries=[
-                {
-                    "Source": EVENT_SOURCE,
-                    "DetailType": detail_type,
-                    "Detail": json.dumps(detail),
-                    "EventBusName": self.event_bus,
-                }
-            ]
-        )
-        if response.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused the {detail_type} event: {response.get('Entries')}")
+def _task_ids(item: dict[str, Any]) -> list[str]:
+    """Every provider task the attempt created, stage by stage (Volcengine's subject check, then its video)."""
+    submissions = (item.get("submissions") or {}).values()
+    return [str(s["task_id"]) for s in submissions if isinstance(s, dict) and s.get("task_id")]
+
+
+def _in_flight(item: dict[str, Any]) -> dict[str, Any] | None:
+    """A submission that was sent and never answered: the record names it, since a task may exist."""
+    for submission in (item.get("submissions") or {}).values():
+        if isinstance(submission, dict) and submission.get("state") == "intent":
+            return {
+                "provider": submission.get("provider"),
+                "stage": submission.get("stage"),
+                "submitted_at": submission.get("intent_at"),
+                "external_id": submission.get("external_id"),
+                "inputs": submission.get("inputs"),
+                "reason": "the run ended while this submission was unanswered",
+            }
+    return None

@@ -1,8 +1,10 @@
 """Pair drops: ``drop/<stem>.<image ext>`` plus ``drop/<stem>.<audio ext>`` is a job with default settings.
 
 Whichever file arrives second completes the pair. Each arrival looks for its partner; both may find the
-pair when they arrive together, so the execution is named after the pair (its keys and ETags) and Step
-Functions starts it once; ``Claim`` stops any later duplicate.
+pair when they arrive together, so the execution is named after the pair as it is now (keys, ETags and upload
+times) and Step Functions starts it once; ``Claim`` stops any later duplicate. The job id is the stem plus a hash
+of the keys and ETags (``alice-3f9a1c2e``): re-dropping the same content after a failure starts a new execution
+(new upload times) of the same job, which ``Claim`` turns into a new attempt.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from .job_ids import derived_job_id
 from .models import S3Location
 
 if TYPE_CHECKING:
@@ -30,6 +33,7 @@ PAIR_SOURCE = "avatar.pipeline"
 class DroppedObject:
     key: str
     etag: str
+    last_modified: str
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,13 @@ class Pair:
     @property
     def job_id(self) -> str:
         fingerprint = f"{self.bucket}/{self.image.key}@{self.image.etag}|{self.audio.key}@{self.audio.etag}"
-        return f"p-{hashlib.sha256(fingerprint.encode()).hexdigest()[:32]}"
+        return derived_job_id(posixpath.basename(posixpath.splitext(self.image.key)[0]), fingerprint)
+
+    @property
+    def execution_name(self) -> str:
+        """This drop of the pair: both arrivals of one drop agree on it; a re-drop (new uploads) differs."""
+        uploads = f"{self.image.last_modified}|{self.audio.last_modified}"
+        return f"{self.job_id}-{hashlib.sha256(uploads.encode()).hexdigest()[:12]}"
 
     def execution_input(self) -> dict[str, Any]:
         return {
@@ -84,7 +94,7 @@ def find_pair(s3: S3Client, bucket: str, key: str) -> Pair | None:
             if candidate is None or candidate[0] != stem:
                 continue
             stamp = item["LastModified"].isoformat()
-            dropped = DroppedObject(key=item["Key"], etag=item["ETag"].strip('"'))
+            dropped = DroppedObject(key=item["Key"], etag=item["ETag"].strip('"'), last_modified=stamp)
             if candidate[1] not in newest or stamp > newest[candidate[1]][0]:
                 newest[candidate[1]] = (stamp, dropped)
     if "image" not in newest or "audio" not in newest:
@@ -96,7 +106,7 @@ def start_pair(sfn: SFNClient, state_machine_arn: str, pair: Pair) -> bool:
     """Starts the pair's job; False when an execution of the same name already exists (the other arrival won)."""
     try:
         sfn.start_execution(
-            stateMachineArn=state_machine_arn, name=pair.job_id, input=json.dumps(pair.execution_input())
+            stateMachineArn=state_machine_arn, name=pair.execution_name, input=json.dumps(pair.execution_input())
         )
     except sfn.exceptions.ExecutionAlreadyExists:
         return False

@@ -5,9 +5,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from ..capabilities import ProviderCapabilities
+from ..errors import PipelineError
 from ..models import Job
 
 GENERATE = "generate"
@@ -40,8 +42,8 @@ class TaskRef:
 class TaskCheck:
     status: Literal["running", "succeeded"]
     provider_status: str
-    # Set when a preparatory task finished and the adapter started the next one (e.g. subject check → video).
-    next_task: TaskRef | None = None
+    # Set when a preparatory stage finished and the next one must be submitted (e.g. subject check → video).
+    next_stage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,49 @@ class ResultLocation:
     aigc_meta_tagged: bool | None = None
 
 
+class SubmitOutcomeUnknown(Exception):
+    """A request that creates a paid task may have reached the provider, but no answer says whether it did.
+
+    Never a contract error: the submission core decides what it means (look the task up, or give up naming it).
+    """
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+class ExternalIdTaken(Exception):
+    """The provider refused to create a task because one with this external id exists (it may be ours)."""
+
+    def __init__(self, refusal: PipelineError) -> None:
+        super().__init__(refusal.cause)
+        self.refusal = refusal
+
+
 class ProviderAdapter(abc.ABC):
     capabilities: ProviderCapabilities
+    # True when a task can be found again by the external id it was created with (then an unanswered create is
+    # looked up, and, if absent, sent again: the provider refuses a second task under the same external id).
+    finds_tasks_by_external_id: bool = False
+
+    def first_stage(self, job: Job) -> str:
+        return GENERATE
 
     @abc.abstractmethod
-    def submit(self, job: Job, inputs: PresignedInputs) -> TaskRef:
-        """Start the job at the provider and return the task to follow."""
+    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
+        """Create the task of ``stage`` (default: the job's first stage) and return it.
+
+        Raises ``SubmitOutcomeUnknown`` when the provider may have created it without saying so, and
+        ``ExternalIdTaken`` when it refused because a task with ``external_id`` exists; any contract error means
+        no task was created.
+        """
+
+    def find(self, job: Job, *, stage: str, external_id: str, not_before: datetime) -> TaskRef | None:
+        """The task created with ``external_id``, if the provider has one that is provably this attempt's."""
+        raise NotImplementedError(f"{type(self).__name__} cannot find tasks by external id")
 
     @abc.abstractmethod
-    def check(self, job: Job, task: TaskRef, inputs: InputsFactory) -> TaskCheck:
+    def check(self, job: Job, task: TaskRef) -> TaskCheck:
         """Report progress; raises ``ProviderTaskFailed`` when the provider says generation failed."""
 
     @abc.abstractmethod

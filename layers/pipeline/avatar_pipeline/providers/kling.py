@@ -6,8 +6,10 @@ Auth: ``Authorization: Bearer <api_key>``, or with the legacy access/secret key 
 Envelope: ``{code, message, request_id, data}``, ``code == 0`` on success; ``data.task_status`` is one of
 ``submitted``, ``processing``, ``succeed``, ``failed``; a finished task has ``data.task_result.videos[].url``.
 
-The submit is idempotent: the job id is sent as ``external_task_id`` and looked up before a task is created, so a
-submit retried after a lost answer reuses the task instead of paying for a second one.
+Every task is created with an ``external_task_id`` unique to this deployment, job, attempt and stage (Kling keeps
+it unique per account), so an unanswered create can be looked up, and sending it again cannot make a second task.
+A task found by that id is adopted only if Kling reports exactly that id and it was created after the attempt's
+first submission began.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 from urllib.parse import quote
 
@@ -36,8 +39,9 @@ from ..errors import (
 )
 from ..models import Job
 from ..options import KlingAvatarOptions
-from .base import InputsFactory, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
-from .http import json_body, transport_errors
+from ..redaction import register
+from .base import ExternalIdTaken, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
+from .http import check_create_answer, json_body, transport_errors
 
 TASKS_PATH = "/v1/videos/avatar/image2video"
 RUNNING_STATUSES = frozenset({"submitted", "processing"})
@@ -47,6 +51,8 @@ JWT_NOT_BEFORE_SKEW_SECONDS = 5
 JWT_RENEW_MARGIN_SECONDS = 300
 _MAX_MESSAGE_CHARS = 300
 CREDENTIALS_HINT = "check the kling credentials in the provider secret"
+# How far Kling's clock may be behind ours when it stamps a task's creation time.
+CLOCK_SKEW = timedelta(minutes=5)
 
 # Kling's documented business codes, by how the state machine should treat them.
 AUTH_CODES: Mapping[int, str] = {
@@ -99,6 +105,12 @@ class KlingTaskResult(BaseModel):
     videos: list[KlingVideo] = Field(default_factory=list)
 
 
+class KlingTaskInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    external_task_id: str | None = None
+
+
 class KlingTask(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -106,6 +118,8 @@ class KlingTask(BaseModel):
     task_status: str = ""
     task_status_msg: str | None = None
     task_result: KlingTaskResult | None = None
+    task_info: KlingTaskInfo | None = None
+    created_at: int | None = None  # milliseconds since the epoch
 
     @property
     def video_url(self) -> str | None:
@@ -156,7 +170,6 @@ PROCESS_TOKENS = JwtCache()
 @dataclass(frozen=True)
 class _Auth:
     header: str
-    secrets: tuple[str, ...]
     access_key: str | None = None
 
 
@@ -202,22 +215,35 @@ class KlingAdapter(ProviderAdapter):
         self.clock = clock
         self.tokens = tokens if tokens is not None else PROCESS_TOKENS
 
-    def submit(self, job: Job, inputs: PresignedInputs) -> TaskRef:
-        body = self.request_body(job, inputs)
-        existing = self._find(job.job_id)
-        if existing is not None:
-            return TaskRef(existing.task_id)
+    finds_tasks_by_external_id = True
+
+    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
+        body = self.request_body(job, inputs, external_id)
         try:
             created = self._task(self._call("POST", TASKS_PATH, "submit", json=body))
         except _DuplicateExternalId as duplicate:
-            # Another submit of this job created the task between our look-up and our create.
-            raced = self._find(job.job_id)
-            if raced is None:
+            if not external_id:
                 raise duplicate.error from duplicate
-            return TaskRef(raced.task_id)
+            raise ExternalIdTaken(duplicate.error) from duplicate
         return TaskRef(created.task_id)
 
-    def request_body(self, job: Job, inputs: PresignedInputs) -> dict[str, Any]:
+    def find(self, job: Job, *, stage: str, external_id: str, not_before: datetime) -> TaskRef | None:
+        try:
+            found = self._task(self._call("GET", _task_path(external_id), "submit look-up"))
+        except _NotFound:
+            return None
+        reported = found.task_info.external_task_id if found.task_info else None
+        created = datetime.fromtimestamp(found.created_at / 1000, UTC) if found.created_at is not None else None
+        if reported != external_id or created is None or created < not_before - CLOCK_SKEW:
+            when = created.isoformat() if created else "at an unknown time"
+            raise ProviderRejected(
+                f"kling task {found.task_id} answers to external_task_id {external_id} but is not this attempt's "
+                f"(it reports external_task_id {reported!r}, created {when}, before this attempt's first submission "
+                f"at {not_before.isoformat()}); it was not adopted"
+            )
+        return TaskRef(found.task_id)
+
+    def request_body(self, job: Job, inputs: PresignedInputs, external_id: str = "") -> dict[str, Any]:
         """The create-task body: ``image``, ``sound_file`` xor ``audio_id``, ``prompt``, ``mode``, watermark."""
         try:
             options = KlingAvatarOptions.model_validate(job.request.options)
@@ -237,10 +263,11 @@ class KlingAdapter(ProviderAdapter):
             body["prompt"] = prompt
         body["mode"] = options.mode
         body["watermark_info"] = {"enabled": options.watermark}
-        body["external_task_id"] = job.job_id
+        if external_id:
+            body["external_task_id"] = external_id
         return body
 
-    def check(self, job: Job, task: TaskRef, inputs: InputsFactory) -> TaskCheck:
+    def check(self, job: Job, task: TaskRef) -> TaskCheck:
         found = self._query(task.task_id)
         status = found.task_status
         if status in RUNNING_STATUSES:
@@ -270,13 +297,6 @@ class KlingAdapter(ProviderAdapter):
         except _NotFound as missing:
             raise ProviderTaskFailed(f"{missing.detail} (task {task_id} is unknown to kling)") from None
 
-    def _find(self, external_task_id: str) -> KlingTask | None:
-        """The task created earlier for this external id, or None if Kling has none."""
-        try:
-            return self._task(self._call("GET", _task_path(external_task_id), "submit look-up"))
-        except _NotFound:
-            return None
-
     def _task(self, data: Any) -> KlingTask:
         try:
             return KlingTask.model_validate(data)
@@ -300,35 +320,35 @@ class KlingAdapter(ProviderAdapter):
     def _auth(self) -> _Auth:
         entry = provider_credentials("kling")
         api_key, access_key, secret_key = entry.get("api_key"), entry.get("access_key"), entry.get("secret_key")
-        # Every value of the entry is scrubbed from causes, whichever one authenticates.
-        secrets = tuple(value for value in entry.values() if isinstance(value, str) and value)
-        if isinstance(api_key, str) and api_key:
-            return _Auth(f"Bearer {api_key}", secrets)
-        if isinstance(access_key, str) and access_key and isinstance(secret_key, str) and secret_key:
+        if api_key:
+            return _Auth(f"Bearer {api_key}")
+        if access_key and secret_key:
             token = self.tokens.token(access_key, secret_key, self.clock())
-            return _Auth(f"Bearer {token}", (token, *secrets), access_key)
+            register(token)
+            return _Auth(f"Bearer {token}", access_key)
         raise ProviderRejected("the provider secret's kling entry needs api_key, or access_key and secret_key")
 
     def _send(self, method: str, path: str, what: str, auth: _Auth, **kwargs: Any) -> Any:
-        with transport_errors("kling", what):
+        creates = method == "POST"
+        with transport_errors("kling", what, creates_task=creates):
             response = self.client.request(
                 method, self.base_url + path, headers={"Authorization": auth.header}, **kwargs
             )
         envelope = json_body(response)
+        if creates and not response.is_success:
+            check_create_answer("kling", what, response, readable=envelope is not None)
         code = envelope.get("code") if envelope else None
         if isinstance(code, bool) or not isinstance(code, int):
             code = None
         if envelope is not None and code == 0 and response.is_success:
             return envelope.get("data")
-        _raise_for(what, response, envelope, code, auth.secrets)
+        _raise_for(what, response, envelope, code)
 
 
-def _raise_for(
-    what: str, response: httpx.Response, envelope: dict[str, Any] | None, code: int | None, secrets: Iterable[str]
-) -> NoReturn:
+def _raise_for(what: str, response: httpx.Response, envelope: dict[str, Any] | None, code: int | None) -> NoReturn:
     status = response.status_code
-    message = _clip(_scrub(str((envelope or {}).get("message") or response.reason_phrase or "no message"), secrets))
-    request_id = _clip(_scrub(str((envelope or {}).get("request_id") or ""), secrets))
+    message = _clip(str((envelope or {}).get("message") or response.reason_phrase or "no message"))
+    request_id = _clip(str((envelope or {}).get("request_id") or ""))
     where = f"request_id {request_id}" if request_id else "no request_id"
     if code is not None:
         meaning = _meaning(code)
@@ -377,11 +397,3 @@ def _identity(access_key: str, secret_key: str) -> str:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE_CHARS else text[: _MAX_MESSAGE_CHARS - 3] + "..."
-
-
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """Keys and tokens never reach a cause, even if the provider echoes one back in a message."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

@@ -33,8 +33,8 @@ from ..errors import (
 )
 from ..models import Job
 from ..options import VolcengineOmniHumanOptions
-from .base import GENERATE, InputsFactory, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
-from .http import json_body, transport_errors
+from .base import GENERATE, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
+from .http import check_create_answer, json_body, transport_errors
 from .volcengine_signing import sign_request
 
 NAME = "volcengine"
@@ -125,16 +125,21 @@ class VolcengineAdapter(ProviderAdapter):
 
     # --- the adapter interface ---------------------------------------------------------------------
 
-    def submit(self, job: Job, inputs: PresignedInputs) -> TaskRef:
-        options = _options(job)
-        if options.check_subject:
+    def first_stage(self, job: Job) -> str:
+        return SUBJECT_CHECK if _options(job).check_subject else GENERATE
+
+    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
+        stage = stage or self.first_stage(job)
+        if stage == SUBJECT_CHECK:
             body = {"req_key": SUBJECT_REQ_KEY, "image_url": inputs.image_url}
             return TaskRef(self._submit_task(body, "subject recognition submit"), SUBJECT_CHECK)
-        return TaskRef(self._submit_video(job, options, inputs), GENERATE)
+        if stage != GENERATE:
+            raise ProviderTaskFailed(f"volcengine has no stage {stage!r}")
+        return TaskRef(self._submit_video(job, _options(job), inputs), GENERATE)
 
-    def check(self, job: Job, task: TaskRef, inputs: InputsFactory) -> TaskCheck:
+    def check(self, job: Job, task: TaskRef) -> TaskCheck:
         if task.stage == SUBJECT_CHECK:
-            return self._check_subject(job, task, inputs)
+            return self._check_subject(job, task)
         if task.stage != GENERATE:
             raise ProviderTaskFailed(f"volcengine task {task.task_id} is in an unknown stage {task.stage!r}")
         data = self._video_result(job, task.task_id, "status query")
@@ -159,7 +164,7 @@ class VolcengineAdapter(ProviderAdapter):
 
     # --- stages -------------------------------------------------------------------------------------
 
-    def _check_subject(self, job: Job, task: TaskRef, inputs: InputsFactory) -> TaskCheck:
+    def _check_subject(self, job: Job, task: TaskRef) -> TaskCheck:
         body = {"req_key": SUBJECT_REQ_KEY, "task_id": task.task_id}
         data = self._task_data(self._call("CVGetResult", body, "subject recognition query"), "subject recognition")
         if data.status in RUNNING_STATUSES:
@@ -173,8 +178,7 @@ class VolcengineAdapter(ProviderAdapter):
             )
         if found != 1:
             raise ProviderUnavailable(f"volcengine subject recognition returned an unknown status {found!r}")
-        video_task = self._submit_video(job, _options(job), inputs())
-        return TaskCheck(status="running", provider_status=data.status, next_task=TaskRef(video_task, GENERATE))
+        return TaskCheck(status="running", provider_status=data.status, next_stage=GENERATE)
 
     def _submit_video(self, job: Job, options: VolcengineOmniHumanOptions, inputs: PresignedInputs) -> str:
         if inputs.audio_url is None:
@@ -256,22 +260,22 @@ class VolcengineAdapter(ProviderAdapter):
             secret_access_key,
             now=datetime.now(UTC),
         )
-        authorization = headers["Authorization"]
-        redact = _Redactor(secret_access_key, authorization, authorization.rpartition("Signature=")[2])
         with transport_errors(NAME, what, creates_task=action == "CVSubmitTask"):
             response = self.client.post(url, content=content, headers=headers)
         payload = json_body(response)
+        if action == "CVSubmitTask" and not response.is_success:
+            check_create_answer(NAME, what, response, readable=payload is not None)
         metadata = (payload or {}).get("ResponseMetadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("Error"), dict):
-            _raise_gateway_error(response.status_code, metadata, what, redact)
+            _raise_gateway_error(response.status_code, metadata, what)
         try:
             envelope = Envelope.model_validate(payload)
         except ValidationError:
-            _raise_for_http_status(response, what, redact)
+            _raise_for_http_status(response, what)
         if envelope.code != SUCCESS:
-            _raise_business_error(envelope, what, redact)
+            _raise_business_error(envelope, what)
         if not response.is_success:
-            _raise_for_http_status(response, what, redact)
+            _raise_for_http_status(response, what)
         return envelope
 
 
@@ -320,25 +324,13 @@ def _mask_urls(result: dict[str, Any]) -> list[str]:
     return urls
 
 
-class _Redactor:
-    """Keeps the secret key and the Authorization header out of error causes, whatever the server echoes."""
-
-    def __init__(self, *secrets: str) -> None:
-        self._secrets = [secret for secret in secrets if secret]
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-
 def _request_id(value: object) -> str:
     return f"request_id {value}" if value else "no request_id"
 
 
-def _raise_business_error(envelope: Envelope, what: str, redact: _Redactor) -> NoReturn:
+def _raise_business_error(envelope: Envelope, what: str) -> NoReturn:
     code = envelope.code
-    message = redact(envelope.message or "no message")
+    message = envelope.message or "no message"
     detail = f"volcengine {what} answered code {code} ({message}; {_request_id(envelope.request_id)})"
     if code in THROTTLED_CODES:
         raise ProviderThrottled(f"{detail}: {THROTTLED_CODES[code]}")
@@ -359,10 +351,10 @@ def _raise_business_error(envelope: Envelope, what: str, redact: _Redactor) -> N
     raise ProviderRejected(f"{detail}: unknown code")
 
 
-def _raise_gateway_error(status: int, metadata: dict[str, Any], what: str, redact: _Redactor) -> NoReturn:
+def _raise_gateway_error(status: int, metadata: dict[str, Any], what: str) -> NoReturn:
     error: dict[str, Any] = metadata["Error"]
     code = str(error.get("Code") or "no code")
-    message = redact(str(error.get("Message") or "no message"))
+    message = str(error.get("Message") or "no message")
     detail = f"volcengine {what} answered HTTP {status} {code}: {message} ({_request_id(metadata.get('RequestId'))})"
     if status == 429 or any(marker in code for marker in THROTTLE_MARKERS):
         raise ProviderThrottled(detail)
@@ -377,11 +369,11 @@ def _raise_gateway_error(status: int, metadata: dict[str, Any], what: str, redac
     raise ProviderUnavailable(detail)
 
 
-def _raise_for_http_status(response: httpx.Response, what: str, redact: _Redactor) -> NoReturn:
+def _raise_for_http_status(response: httpx.Response, what: str) -> NoReturn:
     """No readable envelope: judge by the HTTP status alone."""
     status = response.status_code
     detail = f"volcengine {what} answered HTTP {status} without a readable envelope"
-    snippet = redact(response.text[:200].strip())
+    snippet = response.text[:200].strip()
     if snippet:
         detail = f"{detail}: {snippet}"
     if status == 429:

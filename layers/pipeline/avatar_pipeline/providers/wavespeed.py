@@ -20,8 +20,8 @@ from ..errors import (
     ResultUnavailable,
 )
 from ..models import Job
-from .base import InputsFactory, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
-from .http import json_body, transport_errors
+from .base import PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
+from .http import check_create_answer, json_body, transport_errors
 
 RUNNING_STATUSES = frozenset({"created", "processing"})
 MODELS = {
@@ -51,7 +51,7 @@ class WaveSpeedAdapter(ProviderAdapter):
         self.base_url = base_url.rstrip("/")
         self.client = client
 
-    def submit(self, job: Job, inputs: PresignedInputs) -> TaskRef:
+    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
         body: dict[str, Any] = {
             "image": inputs.image_url,
             "audio": inputs.audio_url,
@@ -61,7 +61,7 @@ class WaveSpeedAdapter(ProviderAdapter):
         prediction = self._call("POST", f"/api/v3/{self.model}", "submit", json=body)
         return TaskRef(prediction.id)
 
-    def check(self, job: Job, task: TaskRef, inputs: InputsFactory) -> TaskCheck:
+    def check(self, job: Job, task: TaskRef) -> TaskCheck:
         task_id = task.task_id
         prediction = self._prediction(task_id)
         if prediction.status in RUNNING_STATUSES:
@@ -97,6 +97,8 @@ class WaveSpeedAdapter(ProviderAdapter):
                 method, self.base_url + path, headers={"Authorization": f"Bearer {api_key}"}, **kwargs
             )
         envelope = json_body(response)
+        if method == "POST" and not response.is_success:
+            check_create_answer("wavespeed", what, response, readable=envelope is not None)
         message = str((envelope or {}).get("message") or response.reason_phrase or "no message")
         code = envelope.get("code") if envelope else None
         status = code if isinstance(code, int) and code != 200 and response.is_success else response.status_code

@@ -1,0 +1,35 @@
+"""Job ids a user can find: a derived id is the trigger's file stem, slugged, plus a short hash of the trigger.
+
+``alice.json`` dropped under ``jobs/`` becomes ``alice-3f9a1c2e``; the same content re-uploaded (same ETag) is
+the same job, changed content a new one. Runs whose input names no file and no id are recorded under
+``execution:<name>``, a key no job id can take (``:`` is not allowed in one), so a caller cannot squat it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from .models import JOB_ID_PATTERN
+
+MAX_SLUG_CHARS = 48
+HASH_CHARS = 8
+EXECUTION_NAMESPACE = "execution:"
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def derived_job_id(stem: str, fingerprint: str) -> str:
+    """Deterministic, so a re-delivered trigger maps to the same job and is claimed only once."""
+    slug = _NOT_SLUG.sub("-", stem.lower()).strip("-")[:MAX_SLUG_CHARS].strip("-") or "job"
+    return f"{slug}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:HASH_CHARS]}"
+
+
+def execution_record_id(execution_name: str) -> str:
+    return f"{EXECUTION_NAMESPACE}{execution_name}"
+
+
+def well_formed_job_id(value: object) -> str | None:
+    """The caller's job id when it is one the request model would accept, else None."""
+    if isinstance(value, str) and JOB_ID_PATTERN.fullmatch(value) and ".." not in value:
+        return value
+    return None

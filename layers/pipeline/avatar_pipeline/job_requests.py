@@ -1,0 +1,136 @@
+"""Job requests from untrusted JSON: parsed once, checked against the provider's capabilities, hashed.
+
+Every problem is an ``InvalidRequest`` whose cause names the field and what is accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import InvalidRequest
+from .models import JobRequest, MediaSource, S3Location
+from .providers.registry import provider_entry
+
+MAX_MANIFEST_DEPTH = 32
+
+
+def parse_request(body: Any, what: str) -> JobRequest:
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"{what} must be a JSON object with the job request fields, got {type(body).__name__}")
+    try:
+        return JobRequest.model_validate(body)
+    except ValidationError as error:
+        raise InvalidRequest(f"{what} is not a valid job request: {describe_validation(error)}") from error
+
+
+def manifest_body(raw: bytes, uri: str) -> Any:
+    """The manifest's JSON value, refusing what a job request can never be (not UTF-8, NaN, too deep)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidRequest(f"manifest {uri} is not UTF-8 text") from error
+    try:
+        body = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as error:  # JSONDecodeError included
+        raise InvalidRequest(f"manifest {uri} is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise InvalidRequest(f"manifest {uri} is nested too deeply") from error
+    if _depth(body) > MAX_MANIFEST_DEPTH:
+        raise InvalidRequest(f"manifest {uri} is nested deeper than {MAX_MANIFEST_DEPTH} levels")
+    return body
+
+
+def check_against_provider(request: JobRequest, provider: str) -> None:
+    caps = provider_entry(provider).capabilities
+    if request.prompt is not None:
+        if not caps.supports_prompt:
+            raise InvalidRequest(f"{provider} does not take a prompt")
+        if caps.max_prompt_chars is not None and len(request.prompt) > caps.max_prompt_chars:
+            raise InvalidRequest(
+                f"prompt is {len(request.prompt)} characters; {provider} accepts at most {caps.max_prompt_chars}"
+            )
+    if request.seed is not None and not caps.supports_seed:
+        raise InvalidRequest(f"{provider} does not take a seed")
+    _validate_options(provider, caps.options_model, request.options)
+
+
+def media_source(field: str, ref: str, folder: str | None, input_bucket: str) -> MediaSource:
+    """An ``s3://`` URI in the input bucket, an ``https://`` URL, or a key relative to the manifest's folder."""
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in ref):
+        raise InvalidRequest(f"{field} contains control characters")
+    try:
+        parts = urlsplit(ref) if "://" in ref else None
+        if parts is not None:
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as error:  # an unclosed "[" in the host, a port over 65535
+        raise InvalidRequest(f"{field} {ref!r} is not a valid URL: {error}") from error
+    scheme = parts.scheme.lower() if parts else ""
+    if scheme == "s3":
+        bucket, _, key = ref[len("s3://") :].partition("/")
+        if not bucket or not key:
+            raise InvalidRequest(f"{field} {ref!r} is not a valid s3://bucket/key URI")
+        if bucket != input_bucket:
+            raise InvalidRequest(f"{field} {ref} is outside the input bucket {input_bucket}; upload it there first")
+        return MediaSource(s3=S3Location(bucket=bucket, key=key))
+    if scheme == "https":
+        if parts is None or not parts.hostname:
+            raise InvalidRequest(f"{field} {ref!r} is not a valid https URL")
+        return MediaSource(url=ref)
+    if scheme:
+        raise InvalidRequest(f"{field} {ref!r} uses {scheme}://; only a relative key, s3:// or https:// is accepted")
+    if folder is None:
+        raise InvalidRequest(
+            f"{field} {ref!r} is a relative key, which only a manifest file can use; give an s3:// or https:// URI"
+        )
+    if ref.startswith("/") or any(segment in (".", "..") for segment in ref.split("/")):
+        raise InvalidRequest(f"{field} {ref!r} must stay inside the manifest's folder (no '/', '.' or '..' segments)")
+    return MediaSource(s3=S3Location(bucket=input_bucket, key=posixpath.join(folder, ref)))
+
+
+def request_hash(request: JobRequest, provider: str, image: MediaSource, audio: MediaSource | None) -> str:
+    """The request's content, as resolved: two requests with the same hash ask for the same video."""
+    content = request.model_dump(mode="json", exclude={"job_id"})
+    content |= {"provider": provider, "image": image.display, "audio": audio.display if audio else None}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def describe_validation(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "request"
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)
+
+
+def _validate_options(provider: str, model: type[BaseModel], options: dict[str, Any]) -> None:
+    allowed = sorted(model.model_fields)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        allowed_text = ", ".join(allowed) if allowed else "none"
+        raise InvalidRequest(f"unknown option(s) for {provider}: {', '.join(unknown)}; allowed: {allowed_text}")
+    try:
+        model.model_validate(options)
+    except ValidationError as error:
+        raise InvalidRequest(f"invalid options for {provider}: {describe_validation(error)}") from error
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _depth(value: Any) -> int:
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        deepest = max(deepest, level)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        pending.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
