@@ -336,3 +336,30 @@ def test_log_records_are_redacted_in_the_json_output() -> None:
     assert failed["exception_name"] == "RuntimeError"
     assert "Authorization: HMAC-SHA256 [redacted]" in failed["exception"]
     assert failed["stack_trace"]["value"] == "provider said: Authorization: HMAC-SHA256 [redacted]"
+
+
+def test_a_secret_that_cannot_be_read_is_a_contract_error_naming_no_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from avatar_pipeline import credentials
+    from avatar_pipeline.errors import ProviderRejected, ProviderUnavailable
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.exceptions import ClientError
+
+    monkeypatch.setenv("PROVIDER_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x")
+
+    def failing(code: str) -> None:
+        def get_secret(*args: object, **kwargs: object) -> None:
+            try:
+                raise ClientError({"Error": {"Code": code, "Message": "no"}}, "GetSecretValue")
+            except ClientError as error:
+                raise GetParameterError(str(error)) from error
+
+        monkeypatch.setattr(credentials.parameters, "get_secret", get_secret)
+
+    failing("AccessDeniedException")
+    with pytest.raises(ProviderRejected, match="could not be read for 'kling' \\(AccessDeniedException\\)"):
+        credentials.provider_credentials("kling")
+    failing("ThrottlingException")
+    with pytest.raises(ProviderUnavailable, match="retried"):
+        credentials.provider_credentials("kling")

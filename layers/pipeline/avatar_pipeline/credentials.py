@@ -7,13 +7,15 @@ causes and logs as soon as it can be used. A malformed secret is described by it
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.exceptions import TransformParameterError
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, TransformParameterError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import ProviderRejected
+from .errors import ProviderRejected, ProviderUnavailable
 from .redaction import CREDENTIAL_FIELDS, register_document
 from .settings import required_env
 
 CACHE_SECONDS = 60
+TRANSIENT_SECRET_ERRORS = frozenset({"ThrottlingException", "InternalServiceError", "ServiceUnavailable"})
 _JSON_TYPES: tuple[tuple[type, str], ...] = (
     (dict, "an object"),
     (list, "an array"),
@@ -33,6 +35,8 @@ def provider_credentials(section: str) -> dict[str, str]:
         raise ProviderRejected(
             f"the provider secret is not a JSON document, so it has no credentials for '{section}'"
         ) from None
+    except GetParameterError as error:
+        raise _unreadable(error, section) from None
     register_document(secret)
     if not isinstance(secret, dict):
         raise ProviderRejected(
@@ -51,6 +55,21 @@ def provider_credentials(section: str) -> dict[str, str]:
     if not any(entry.values()):
         raise ProviderRejected(f"the provider secret has no credentials for '{section}'")
     return entry
+
+
+def _unreadable(error: GetParameterError, section: str) -> ProviderRejected | ProviderUnavailable:
+    """Secrets Manager refused or failed the read; its message names the secret, never its value."""
+    underlying = error.__context__
+    if isinstance(underlying, BotoCoreError) or (
+        isinstance(underlying, ClientError)
+        and underlying.response.get("Error", {}).get("Code") in TRANSIENT_SECRET_ERRORS
+    ):
+        return ProviderUnavailable(f"the provider secret could not be read ({type(underlying).__name__}); retried")
+    code = underlying.response.get("Error", {}).get("Code") if isinstance(underlying, ClientError) else None
+    return ProviderRejected(
+        f"the provider secret could not be read for '{section}' ({code or type(underlying).__name__}); check that "
+        "it exists and that this function may read it"
+    )
 
 
 def _json_type(value: object) -> str:
