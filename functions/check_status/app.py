@@ -13,7 +13,7 @@ from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.polling import PollPolicy
 from avatar_pipeline.providers.base import TaskRef
-from avatar_pipeline.providers.http import new_client
+from avatar_pipeline.providers.http import new_client, time_left
 from avatar_pipeline.providers.registry import adapter_for
 from avatar_pipeline.settings import int_env, required_env
 from avatar_pipeline.status import check_task
@@ -37,8 +37,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step = CheckInput.model_validate(event)
     job, now = step.job, datetime.now(UTC)
     logger.append_keys(job_id=job.job_id, attempt=job.attempt, task_id=step.task.task_id)
-    remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
-    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), remaining) as http:
+    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), time_left(context)) as http:
         adapter = adapter_for(job.provider, http)
 
         def next_stage(stage: str) -> TaskRef:

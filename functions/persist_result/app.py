@@ -10,7 +10,7 @@ from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES, persist_result
-from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client
+from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client, time_left
 from avatar_pipeline.providers.registry import adapter_for
 from avatar_pipeline.settings import bool_env, int_env, required_env
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,10 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step = PersistInput.model_validate(event)
     logger.append_keys(job_id=step.job.job_id, task_id=step.task.task_id)
     read_timeout = float(int_env("PROVIDER_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
-
-    def remaining() -> float:
-        return context.get_remaining_time_in_millis() / 1000
-
+    remaining = time_left(context)
     with new_client(read_timeout, remaining) as http:
         persisted = persist_result(
             step.job,

@@ -16,7 +16,7 @@ from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.polling import PollPolicy
-from avatar_pipeline.providers.http import new_client
+from avatar_pipeline.providers.http import new_client, time_left
 from avatar_pipeline.providers.registry import adapter_for
 from avatar_pipeline.settings import int_env, required_env
 from avatar_pipeline.submission import submit_job
@@ -39,8 +39,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     job = step.job
     logger.append_keys(job_id=job.job_id, attempt=job.attempt)
     store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
-    remaining = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
-    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), remaining) as http:
+    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), time_left(context)) as http:
         task = submit_job(
             job,
             step.media,

@@ -8,7 +8,7 @@ from avatar_pipeline import aws
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client
+from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client, time_left
 from avatar_pipeline.settings import bool_env, int_env, required_env
 from avatar_pipeline.validation import validate_media
 from aws_lambda_powertools.metrics import MetricUnit
@@ -27,10 +27,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step = ValidateInput.model_validate(event)
     logger.append_keys(job_id=step.job.job_id)
     read_timeout = float(int_env("PROVIDER_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
-
-    def remaining() -> float:
-        return context.get_remaining_time_in_millis() / 1000
-
+    remaining = time_left(context)
     with new_client(read_timeout, remaining) as http:
         media = validate_media(
             step.job,

@@ -9,7 +9,8 @@ and a handler still running at the deadline is killed, failing the invocation wi
 Crashes can be injected through the public Lambda API: tag a function with ``avatar-local:crash`` =
 ``before`` (the runtime dies before the handler runs), ``after`` (the handler finishes, the runtime dies
 before answering) or ``during:<seconds>``; the next invocation crashes that way and the tag is removed.
-The invocation fails with ``Runtime.ExitError``, as a crashed Lambda runtime does.
+``<how> x<n>`` (e.g. ``before x4``) crashes the next ``n`` invocations. The invocation fails with
+``Runtime.ExitError``, as a crashed Lambda runtime does.
 """
 
 from __future__ import annotations
@@ -188,9 +189,15 @@ class LocalLambdaRuntime:
         with self._crash_lock:
             arn = backend.get_function(name).function_arn
             crash = backend.list_tags(arn).get(CRASH_TAG)
-            if crash is not None:
+            if crash is None:
+                return None
+            how, _, times = crash.partition(" x")
+            left = int(times) - 1 if times.isdigit() else 0
+            if left > 0:
+                backend.tag_resource(arn, {CRASH_TAG: f"{how} x{left}"})
+            else:
                 backend.untag_resource(arn, [CRASH_TAG])
-            return crash
+            return how
 
     def install(self) -> None:
         runtime = self

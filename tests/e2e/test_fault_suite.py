@@ -299,7 +299,7 @@ def _named_tasks(item: dict[str, Any]) -> tuple[set[str], list[str]]:
         if attempt.get("possible_provider_task"):
             possible.append(attempt["possible_provider_task"])
     ids |= {str(orphan["task_id"]) for orphan in item.get("orphaned_tasks", [])}
-    return ids, [str(entry["submitted_at"]) for entry in possible]
+    return ids, sorted({str(entry["submitted_at"]) for entry in possible})
 
 
 def _check(stack: Stack, row: Row, fault: Fault, runs: list[Run], credentials: list[str]) -> None:

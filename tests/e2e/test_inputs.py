@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 import uuid
@@ -67,7 +68,7 @@ def test_pair_drop_starts_one_job_when_both_files_arrive_together(stack: Stack) 
     assert len(_executions_mentioning(stack, stem)) == 1
     assert len(stack.submissions(stem)) == 1
     output = json.loads(described["output"])
-    assert output["job_id"].startswith("p-")
+    assert re.fullmatch(r"pair-[0-9a-f]{6}-[0-9a-f]{8}", output["job_id"]), "the stem, readable, and a hash"
 
 
 def test_a_lone_dropped_file_starts_nothing(stack: Stack) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from avatar_local.lambda_runtime import CRASH_TAG
 from avatar_local.samples import portrait_png, speech_audio
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -296,6 +297,11 @@ def test_a_pair_re_dropped_after_a_failure_runs_again_and_odd_files_are_logged(s
     wait_until(lambda: any(odd in line and "not a pair drop file" in line for line in log.read_text().splitlines()))
 
 
+def _history(stack: Stack, execution_arn: str) -> list[dict[str, Any]]:
+    sfn = stack.client("stepfunctions")
+    return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+
 def _state_dir(stack: Stack) -> str:
     return str(Path(stack.info["lambda_log"]).parent)
 
@@ -317,3 +323,65 @@ def _job_id_of_failure(stack: Stack, described: dict[str, Any]) -> str:
         if event["type"] == "TaskStateExited" and event["stateExitedEventDetails"]["name"] == "Claim":
             return str(json.loads(event["stateExitedEventDetails"]["output"])["ref"]["job_id"])
     raise AssertionError("Claim never finished")
+
+
+@pytest.fixture
+def short_execution_timeout(stack: Stack) -> Iterator[None]:
+    """The real state machine, with TimeoutSeconds of 4 s instead of 4 h (through UpdateStateMachine, as a
+    person could), so an execution times out while its job is still generating."""
+    sfn = stack.client("stepfunctions")
+    arn = stack.info["state_machine_arn"]
+    definition = sfn.describe_state_machine(stateMachineArn=arn)["definition"]
+    shortened = json.loads(definition)
+    shortened["TimeoutSeconds"] = 4
+    sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(shortened))
+    try:
+        yield
+    finally:
+        sfn.update_state_machine(stateMachineArn=arn, definition=definition)
+
+
+def test_an_execution_that_times_out_is_reconciled(
+    stack: Stack, slow_tasks: None, short_execution_timeout: None
+) -> None:
+    image, audio = upload_media(stack, f"media/timeout-{uuid.uuid4().hex[:8]}")
+    job_id = f"timeout-{uuid.uuid4().hex[:8]}"
+    execution_arn = start(stack, {"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id})
+
+    assert stack.wait_until_done(execution_arn)["status"] == "TIMED_OUT"
+
+    item = wait_for_record(stack, job_id, "FAILED", timeout=60)
+    assert item["error"] == "JobTimedOut"
+    assert "TimeoutSeconds" in item["cause"]
+    assert [e["detail"]["error"] for e in outcomes(stack, job_id, 1)] == ["JobTimedOut"]
+
+
+def test_an_execution_that_fails_past_its_catch_is_reconciled(stack: Stack) -> None:
+    """RecordOutcome keeps crashing, so RecordFailure's retries run out and the execution fails in
+    JobFailedUnrecorded with its record still RUNNING: Reconcile closes it and publishes the event."""
+    image, audio = upload_media(stack, f"media/unrecorded-{uuid.uuid4().hex[:8]}")
+    job_id = f"unrecorded-{uuid.uuid4().hex[:8]}"
+    stack.inject(operation="submit", fault="task_failed", times=1)
+    lambda_client = stack.client("lambda")
+    record_outcome = next(
+        f["FunctionArn"]
+        for f in lambda_client.list_functions()["Functions"]
+        if "-RecordOutcomeFunction-" in f["FunctionName"]
+    )
+    # RecordFailure is tried 4 times (its Retry allows 3 more).
+    lambda_client.tag_resource(Resource=record_outcome, Tags={CRASH_TAG: "before x4"})
+    execution_arn = start(stack, {"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id})
+    sfn = stack.client("stepfunctions")
+    stack.wait_until_done(execution_arn)
+    assert CRASH_TAG not in lambda_client.list_tags(Resource=record_outcome)["Tags"], "every crash was used"
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in _history(stack, execution_arn) if "stateEnteredEventDetails" in e
+    ]
+    assert entered[-1] == "JobFailedUnrecorded"
+    described = sfn.describe_execution(executionArn=execution_arn)
+    assert (described["status"], described["error"]) == ("FAILED", "ProviderTaskFailed")
+
+    item = wait_for_record(stack, job_id, "FAILED", timeout=60)
+    assert item["error"] == "ProviderTaskFailed"
+    (event,) = outcomes(stack, job_id, 1)
+    assert event["detail"]["execution_arn"] == execution_arn

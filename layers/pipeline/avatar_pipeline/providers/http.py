@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -23,6 +23,15 @@ NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.W
 AMBIGUOUS_CREATE_STATUSES = frozenset({408, 409, 502, 504})
 
 RemainingSeconds = Callable[[], float]
+
+
+class InvocationContext(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def time_left(context: InvocationContext) -> RemainingSeconds:
+    """Seconds left in this Lambda invocation, asked afresh at each call."""
+    return lambda: context.get_remaining_time_in_millis() / 1000
 
 
 class DeadlineClient(httpx.Client):
