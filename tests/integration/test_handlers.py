@@ -15,7 +15,10 @@ import httpx
 import pytest
 import respx
 from avatar_local.samples import portrait_png, speech_audio
+from avatar_pipeline import aws as pipeline_aws
+from avatar_pipeline.errors import CONTRACT_ERROR_NAMES
 from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import ClientError
 
 from .conftest import create_jobs_table
 
@@ -484,3 +487,104 @@ def test_validate_media_fails_without_its_input_bucket(invoke: Any, handlers: di
     job = intake_and_claim(invoke, console_request(), "exec-12")
     with pytest.raises(RuntimeError, match="INPUT_BUCKET is not set"):
         handlers["validate_media"].lambda_handler({"job": job}, FakeLambdaContext())
+
+
+# --- only contract names leave a handler ------------------------------------------------------------
+
+
+def fail_call(service: str, operation: str, code: str) -> None:
+    """Every ``operation`` of the pipeline's ``service`` client fails with the AWS error ``code``."""
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
+
+    client = {"s3": pipeline_aws.s3, "dynamodb": pipeline_aws.dynamodb, "events": pipeline_aws.events}[service]()
+    client.meta.events.register(f"before-call.{service}.{operation}", refuse)
+
+
+def wavespeed_secret(value: str = json.dumps({"wavespeed": {"api_key": API_KEY}})) -> dict[str, str]:
+    arn = boto3.client("secretsmanager").create_secret(Name="provider-credentials", SecretString=value)["ARN"]
+    return {"PROVIDER_SECRET_ARN": arn}
+
+
+def expect_contract_error(call: Any, name: str) -> str:
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the point is which class it is
+        call()
+    assert type(caught.value).__name__ == name, (type(caught.value).__name__, str(caught.value))
+    assert name in CONTRACT_ERROR_NAMES
+    return str(caught.value)
+
+
+def test_a_manifest_read_throttled_by_s3_is_retried_as_provider_unavailable(invoke: Any) -> None:
+    key = "jobs/throttled.json"
+    put = put_manifest(key, b'{"image": "a.png", "audio": "a.wav"}')
+    fail_call("s3", "GetObject", "SlowDown")
+    event = {"event": manifest_event(key, put), "execution_name": "exec-e1"}
+    assert "SlowDown" in expect_contract_error(lambda: invoke("intake", event), "ProviderUnavailable")
+
+
+@pytest.mark.parametrize(
+    ("code", "name"), [("AccessDenied", "InvalidRequest"), ("InternalError", "ProviderUnavailable")]
+)
+def test_an_input_s3_refuses_to_describe_is_a_contract_error(invoke: Any, code: str, name: str) -> None:
+    job = intake_and_claim(invoke, console_request(), "exec-e2")
+    fail_call("s3", "HeadObject", code)
+    expect_contract_error(lambda: invoke("validate_media", {"job": job}), name)
+
+
+def test_an_https_input_with_an_impossible_port_is_an_invalid_request(invoke: Any) -> None:
+    request = console_request(image="https://cdn.example.com:99999/a.png")
+    taken = invoke("intake", {"event": request, "execution_name": "exec-e3"})
+    assert taken["rejection"]["Error"] == "InvalidRequest"
+
+
+def test_a_throttled_jobs_table_is_retried_as_provider_unavailable(invoke: Any) -> None:
+    taken = invoke("intake", {"event": console_request(job_id="j-e4"), "execution_name": "exec-e4"})
+    fail_call("dynamodb", "PutItem", "ProvisionedThroughputExceededException")
+    call = lambda: invoke("claim_job", {**taken, "execution_arn": arn("exec-e4")})  # noqa: E731
+    expect_contract_error(call, "ProviderUnavailable")
+
+
+@pytest.mark.parametrize(
+    ("secret", "fragment"),
+    [("not json {", "is not a JSON document"), ('["a"]', "it is an array"), ('{"wavespeed": "k"}', "entry must be")],
+)
+def test_a_malformed_provider_secret_is_provider_rejected_without_its_content(
+    invoke: Any, secret: str, fragment: str
+) -> None:
+    upload_samples()
+    job = intake_and_claim(invoke, console_request(job_id="j-e5"), "exec-e5")
+    media = invoke("validate_media", {"job": job})
+    event = {"job": job, "media": media, "execution_arn": arn("exec-e5")}
+    cause = expect_contract_error(lambda: invoke("submit_job", event, wavespeed_secret(secret)), "ProviderRejected")
+    assert fragment in cause
+    assert secret not in cause
+
+
+def test_a_refused_event_publish_is_retried_as_provider_unavailable(invoke: Any) -> None:
+    taken = invoke("intake", {"event": console_request(job_id="j-e6"), "execution_name": "exec-e6"})
+    claimed = invoke("claim_job", {**taken, "execution_arn": arn("exec-e6")})
+    fail_call("events", "PutEvents", "InternalException")
+    event = {
+        "outcome": "failed",
+        "execution_arn": arn("exec-e6"),
+        "execution_name": "exec-e6",
+        "state": {**claimed, "error": {"Error": "ProviderTaskFailed", "Cause": "no"}},
+    }
+    expect_contract_error(lambda: invoke("record_outcome", event), "ProviderUnavailable")
+
+
+def test_a_throttled_index_query_in_reconcile_is_retried_as_provider_unavailable(invoke: Any) -> None:
+    fail_call("dynamodb", "Query", "ThrottlingException")
+    event = {
+        "version": "0",
+        "id": "e-7",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": "123456789012",
+        "time": "2025-03-01T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"executionArn": arn("exec-e7"), "name": "exec-e7", "status": "ABORTED"},
+    }
+    expect_contract_error(lambda: invoke("reconcile", event), "ProviderUnavailable")
