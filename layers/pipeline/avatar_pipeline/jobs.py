@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from .dynamo import from_item, to_value
 from .errors import ProviderUnavailable
 from .models import JobRef
 from .s3errors import aws_failure, error_code
@@ -40,7 +39,6 @@ MAX_ATTEMPTS = 100
 MAX_CLAIM_RACES = 5
 EXECUTION_INDEX = "execution_arn-index"
 STATUS_INDEX = "status-updated_at-index"
-_serializer, _deserializer = TypeSerializer(), TypeDeserializer()
 
 
 class Claim(BaseModel):
@@ -230,31 +228,3 @@ def _attempt_fields(ref: JobRef, execution_arn: str, now: datetime) -> dict[str,
 
 def _key(job_id: str) -> dict[str, Any]:
     return {"job_id": {"S": job_id}}
-
-
-def to_value(value: Any) -> Any:
-    return _serializer.serialize(_decimals(value))
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _plain(_deserializer.deserialize(value)) for name, value in item.items()}
-
-
-def _decimals(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {key: _decimals(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_decimals(item) for item in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
