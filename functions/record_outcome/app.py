@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from avatar_pipeline import aws
-from avatar_pipeline.job_ids import execution_record_id
+from avatar_pipeline.job_ids import execution_ref
 from avatar_pipeline.jobs import Claim, JobStore
-from avatar_pipeline.models import Job, JobRef, Origin, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
+from avatar_pipeline.models import Job, JobRef, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.outcome import Outcomes, describe_failure
 from avatar_pipeline.settings import required_env
@@ -44,12 +44,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     state, now = step.state, datetime.now(UTC)
     store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
     outcomes = Outcomes(store=store, events=aws.events(), event_bus=required_env("EVENT_BUS_NAME"))
-    ref = state.ref or JobRef(
-        job_id=execution_record_id(step.execution_name),
-        origin=Origin(
-            kind="console", delivery_id=f"execution:{step.execution_name}", execution_name=step.execution_name
-        ),
-    )
+    ref = state.ref or execution_ref(step.execution_name)
     logger.append_keys(job_id=ref.job_id)
     if step.outcome == "succeeded":
         if not (state.claim and state.task and state.output):

@@ -170,24 +170,7 @@ def test_jobs_cancel_stops_a_running_job_and_the_id_can_run_again(stack: Stack, 
     execution_arn = start(stack, request)
     task_id = wait_until(lambda: record(stack, job_id).get("provider_task_id"), what="a submitted task")
 
-    cancelled = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "avatar_local.cli",
-            "jobs",
-            "cancel",
-            job_id,
-            "--state-dir",
-            _state_dir(stack),
-            "--json",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    cancelled = cli("jobs", "cancel", job_id, "--state-dir", _state_dir(stack), "--json")
 
     assert cancelled.returncode == 0, cancelled.stderr
     said = json.loads(cancelled.stdout)
@@ -198,14 +181,7 @@ def test_jobs_cancel_stops_a_running_job_and_the_id_can_run_again(stack: Stack, 
     assert (item["status"], item["error"], item["provider_task_id"]) == ("CANCELLED", "JobCancelled", task_id)
     (event,) = outcomes(stack, job_id, 1)
     assert (event["detail"]["error"], event["detail"]["provider_task_id"]) == ("JobCancelled", task_id)
-    again = subprocess.run(
-        [sys.executable, "-m", "avatar_local.cli", "jobs", "cancel", job_id, "--state-dir", _state_dir(stack)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    again = cli("jobs", "cancel", job_id, "--state-dir", _state_dir(stack))
     assert again.returncode == 1
     assert f"job {job_id} is already CANCELLED" in again.stdout
 
@@ -228,25 +204,11 @@ def test_stop_execution_by_hand_is_reconciled_within_a_minute(stack: Stack, slow
 
 
 def test_unknown_cli_use_and_a_missing_stack_exit_2_with_one_line(stack: Stack, tmp_path: Path) -> None:
-    missing = subprocess.run(
-        [sys.executable, "-m", "avatar_local.cli", "jobs", "cancel", "x", "--state-dir", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    missing = cli("jobs", "cancel", "x", "--state-dir", str(tmp_path))
     assert missing.returncode == 2
     assert missing.stderr.count("\n") == 1
     assert "Traceback" not in missing.stderr
-    unknown_job = subprocess.run(
-        [sys.executable, "-m", "avatar_local.cli", "jobs", "cancel", "no-such-job", "--state-dir", _state_dir(stack)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    unknown_job = cli("jobs", "cancel", "no-such-job", "--state-dir", _state_dir(stack))
     assert unknown_job.returncode == 2
     assert "no job no-such-job" in unknown_job.stderr
 
@@ -295,6 +257,12 @@ def test_a_pair_re_dropped_after_a_failure_runs_again_and_odd_files_are_logged(s
     )
     assert any(lone in line and "no partner yet" in line for line in warnings)
     wait_until(lambda: any(odd in line and "not a pair drop file" in line for line in log.read_text().splitlines()))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``avatar-pipeline ARGS``, as a person runs it."""
+    command = [sys.executable, "-m", "avatar_local.cli", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
 
 def _history(stack: Stack, execution_arn: str) -> list[dict[str, Any]]:

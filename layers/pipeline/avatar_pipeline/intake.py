@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import BaseModel, ValidationError
 
 from .errors import InvalidRequest
-from .job_ids import derived_job_id, execution_record_id, well_formed_job_id
+from .job_ids import derived_job_id, execution_ref, well_formed_job_id
 from .job_requests import (
     check_against_provider,
     describe_validation,
@@ -78,14 +78,13 @@ def take_trigger(
     read_manifest: ManifestReader,
     now: datetime | None = None,
 ) -> Intake | Ignored:
-    console = Origin(kind="console", delivery_id=f"execution:{execution_name}", execution_name=execution_name)
     try:
         trigger = _identify(event, execution_name, input_bucket, read_manifest)
     except _Unreadable as unreadable:
         ref = JobRef(job_id=derived_job_id(unreadable.stem, unreadable.fingerprint), origin=unreadable.origin)
         return _rejected(ref, unreadable.error)
     except InvalidRequest as error:  # not an object, or a malformed event: nothing to name the job after
-        return _rejected(JobRef(job_id=execution_record_id(execution_name), origin=console), error)
+        return _rejected(execution_ref(execution_name), error)
     if isinstance(trigger, Ignored):
         return trigger
     raw = trigger.body if isinstance(trigger.body, dict) else {}
@@ -130,8 +129,7 @@ def _identify(event: Any, execution_name: str, input_bucket: str, read_manifest:
         custom = _parse(EventBridgeModel, event, "custom event")
         origin = Origin(kind="event", delivery_id=f"event:{custom.id}", event_id=custom.id)
         return _Trigger(origin, f"event/{custom.id}", None, custom.detail)
-    origin = Origin(kind="console", delivery_id=f"execution:{execution_name}", execution_name=execution_name)
-    return _Trigger(origin, f"execution/{execution_name}", None, event)
+    return _Trigger(Origin.execution(execution_name), f"execution/{execution_name}", None, event)
 
 
 def _manifest(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .models import JOB_ID_PATTERN
+from .models import JOB_ID_PATTERN, JobRef, Origin
 
 MAX_SLUG_CHARS = 48
 HASH_CHARS = 8
@@ -24,8 +24,9 @@ def derived_job_id(stem: str, fingerprint: str) -> str:
     return f"{slug}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:HASH_CHARS]}"
 
 
-def execution_record_id(execution_name: str) -> str:
-    return f"{EXECUTION_NAMESPACE}{execution_name}"
+def execution_ref(execution_name: str) -> JobRef:
+    """Whom a run is about when nothing names a job: its execution, in a namespace no job id can take."""
+    return JobRef(job_id=f"{EXECUTION_NAMESPACE}{execution_name}", origin=Origin.execution(execution_name))
 
 
 def well_formed_job_id(value: object) -> str | None:

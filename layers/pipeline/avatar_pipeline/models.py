@@ -153,6 +153,11 @@ class Origin(BaseModel):
     def describe(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, exclude={"delivery_id"})
 
+    @classmethod
+    def execution(cls, name: str) -> Origin:
+        """A run known only by its execution: a console input, or a run whose trigger could not be read."""
+        return cls(kind="console", delivery_id=f"execution:{name}", execution_name=name)
+
 
 class JobRef(BaseModel):
     """Who a run is about, known even when its request is invalid: what Claim and RecordOutcome need."""

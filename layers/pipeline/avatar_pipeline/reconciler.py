@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .job_ids import execution_record_id
+from .job_ids import execution_ref
 from .jobs import ACTIVE_STATUSES, Claim, JobStore
 from .models import JobRef, Origin
 from .outcome import MAX_CAUSE_CHARS, Failure, Outcomes
@@ -58,10 +58,7 @@ class Reconciler:
         if end.status == "FAILED":
             return "no open job: the run failed through its own failure path"
         # Stopped or timed out before claiming a job: what is known is the execution.
-        ref = JobRef(
-            job_id=execution_record_id(end.name),
-            origin=Origin(kind="console", delivery_id=f"execution:{end.name}", execution_name=end.name),
-        )
+        ref = execution_ref(end.name)
         claim = self.store.claim(ref, end.execution_arn, now)
         self.outcomes.failed(ref, claim, failure, end.execution_arn, now)
         return f"{ref.job_id} recorded: {failure.error}"
