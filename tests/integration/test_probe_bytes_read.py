@@ -1,25 +1,33 @@
-"""Validating large inputs reads their headers through bounded ranged GETs, never the objects (moto).
+"""What validating large inputs reads from S3 (moto): audio by its headers and sampled frames, never the whole
+object; an image once in full for its decode pass, in 1 MiB ranged GETs, never thousands of 8 KiB ones.
 
 Counted two ways: ``MediaProbe.bytes_read`` (the reader's own count) and, independently, a spy around the
-boto3 client's ``get_object`` that sums the bytes of every ranged response body. Run with ``-s`` to see
+boto3 client's ``get_object`` that sums the bytes of every ranged response body. The decode pass's peak Python
+memory (tracemalloc, moto's in-process S3 included) is measured for a large PNG and JPEG. Run with ``-s`` to see
 the figures.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import re
+import tracemalloc
 import wave
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import av
 import boto3
 import numpy as np
 import pytest
+from avatar_pipeline.audioframes import WHOLE_READ_BYTES, WINDOWS
+from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
+from avatar_pipeline.imagecheck import JPEG_COEFFICIENT_BUDGET_BYTES, SEQUENTIAL_READ_BYTES, check_image_data
+from avatar_pipeline.jpegcheck import read_jpeg_frame
 from avatar_pipeline.models import Job, JobRequest, MediaSource, S3Location
-from avatar_pipeline.s3reader import BLOCK_BYTES
+from avatar_pipeline.s3reader import BLOCK_BYTES, RangedS3Reader
 from avatar_pipeline.validation import validate_media
 from botocore.response import StreamingBody
 from PIL import Image
@@ -29,6 +37,8 @@ pytestmark = pytest.mark.integration
 BUCKET = "avatar-input"
 MIB = 1024 * 1024
 BUDGET = 1 * MIB
+# What the header checks read besides the decode pass: the first blocks, the tail, segment headers.
+HEADER_BUDGET = 256 * 1024
 RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
 
@@ -50,14 +60,28 @@ class GetObjectSpy:
     def bytes_for(self, key: str) -> int:
         return sum(size for _, size in self.calls[key])
 
-    def assert_bounded_ranges(self, key: str) -> None:
+    def assert_bounded_ranges(self, key: str, largest: int = BLOCK_BYTES) -> None:
         for requested, size in self.calls[key]:
             assert requested is not None, f"an unbounded GET of {key}"
             match = RANGE.match(requested)
             assert match is not None, requested
             start, end = int(match.group(1)), int(match.group(2))
-            assert end - start + 1 <= BLOCK_BYTES
+            assert end - start + 1 <= largest
             assert size == end - start + 1
+
+
+class SlicingS3:
+    """An in-memory stand-in for S3 that answers a ranged GET with that slice only. moto materialises the whole
+    object on every ranged GET, which would swamp a peak-memory figure; boto3 streams the body from the socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get_object(self, **params: Any) -> dict[str, Any]:
+        match = RANGE.match(params["Range"])
+        assert match is not None
+        start, end = int(match.group(1)), int(match.group(2))
+        return {"Body": io.BytesIO(self.data[start : end + 1])}
 
 
 @pytest.fixture
@@ -100,6 +124,13 @@ def silent_wav(seconds: float, rate: int = 48000, channels: int = 2) -> bytes:
     return buffer.getvalue()
 
 
+def noise_jpeg(width: int, height: int, **save: object) -> bytes:
+    """A photo-sized JPEG that does not compress away: grey noise."""
+    buffer = io.BytesIO()
+    Image.merge("RGB", [Image.effect_noise((width, height), 16)] * 3).save(buffer, format="JPEG", quality=85, **save)
+    return buffer.getvalue()
+
+
 def encoded_audio(seconds: float, fmt: str, codec: str, rate: int = 16000, bit_rate: int = 32000) -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format=fmt) as container:
@@ -121,7 +152,7 @@ def report(what: str, size: int, probed: int | None, spied: int, requests: int) 
     )
 
 
-def test_50_mb_image_and_300_s_wav_are_validated_reading_at_most_1_mib(s3: Any) -> None:
+def test_50_mb_png_is_decoded_in_1_mib_gets_and_a_300_s_wav_read_by_its_header(s3: Any) -> None:
     png, wav = big_png(), silent_wav(300.0)
     assert len(png) > 45_000_000
     assert len(wav) > 55_000_000
@@ -137,15 +168,19 @@ def test_50_mb_image_and_300_s_wav_are_validated_reading_at_most_1_mib(s3: Any) 
     assert (media.audio.format, media.audio.duration_seconds, media.audio.size_bytes) == ("wav", 300.0, len(wav))
     assert (media.audio.sample_rate, media.audio.channels) == (48000, 2)
     image_spied, audio_spied = spy.bytes_for("big/portrait.png"), spy.bytes_for("big/voice.wav")
-    report("image 50 MB PNG", len(png), media.image.bytes_read, image_spied, len(spy.calls["big/portrait.png"]))
+    image_gets = len(spy.calls["big/portrait.png"])
+    report("image 48 MB PNG", len(png), media.image.bytes_read, image_spied, image_gets)
     report("audio 300 s WAV", len(wav), media.audio.bytes_read, audio_spied, len(spy.calls["big/voice.wav"]))
-    assert media.image.bytes_read == image_spied <= BUDGET
+    # The decode pass reads the image once; the header checks add a few blocks.
+    assert media.image.bytes_read == image_spied
+    assert len(png) <= image_spied <= len(png) + HEADER_BUDGET
+    assert image_gets <= math.ceil(len(png) / SEQUENTIAL_READ_BYTES) + 4
+    spy.assert_bounded_ranges("big/portrait.png", largest=SEQUENTIAL_READ_BYTES)
     assert media.audio.bytes_read == audio_spied <= BUDGET
-    spy.assert_bounded_ranges("big/portrait.png")
     spy.assert_bounded_ranges("big/voice.wav")
 
 
-def test_300_s_mp3_and_m4a_with_moov_at_the_end_read_at_most_1_mib(s3: Any) -> None:
+def test_300_s_mp3_and_m4a_read_at_most_1_mib(s3: Any) -> None:
     mp3 = encoded_audio(300.0, "mp3", "libmp3lame")
     m4a = encoded_audio(300.0, "ipod", "aac")
     assert m4a.index(b"moov") > m4a.index(b"mdat"), "PyAV writes moov after the samples unless faststart"
@@ -167,7 +202,37 @@ def test_300_s_mp3_and_m4a_with_moov_at_the_end_read_at_most_1_mib(s3: Any) -> N
         spy.assert_bounded_ranges(key)
 
 
-def test_jpeg_with_megabytes_of_metadata_before_its_frame_header_reads_at_most_1_mib(s3: Any) -> None:
+def test_adts_aac_is_read_whole_up_to_8_mib_and_sampled_past_it(s3: Any) -> None:
+    counted = encoded_audio(300.0, "adts", "aac")
+    sampled = encoded_audio(400.0, "adts", "aac", rate=48000, bit_rate=256000)
+    assert len(counted) <= WHOLE_READ_BYTES < len(sampled)
+    s3.put_object(Bucket=BUCKET, Key="a/portrait.png", Body=big_png(512))
+    s3.put_object(Bucket=BUCKET, Key="a/counted.aac", Body=counted)
+    s3.put_object(Bucket=BUCKET, Key="a/sampled.aac", Body=sampled)
+    spy = GetObjectSpy(s3)
+
+    for key, data, seconds, estimated in (
+        ("a/counted.aac", counted, 300.0, False),
+        ("a/sampled.aac", sampled, 400.0, True),
+    ):
+        media = validate_media(make_job("a/portrait.png", key), s3, input_bucket=BUCKET)
+        assert media.audio is not None
+        assert media.audio.duration_seconds == pytest.approx(seconds, rel=0.05 if estimated else 0.001)
+        assert bool(media.audio.duration_estimated) is estimated
+        spied, requests = spy.bytes_for(key), len(spy.calls[key])
+        what = f"audio {seconds:.0f} s ADTS AAC, {'sampled' if estimated else 'counted'}"
+        report(what, len(data), media.audio.bytes_read, spied, requests)
+        assert media.audio.bytes_read == spied
+        if estimated:  # the blocks mutagen reads, then one block per window
+            assert spied <= (WINDOWS + 8) * BLOCK_BYTES
+            assert requests <= WINDOWS + 8
+            spy.assert_bounded_ranges(key, largest=2 * BLOCK_BYTES)  # the last window runs to the end
+        else:  # the blocks mutagen reads, then the whole object in one ranged GET
+            assert spied <= len(data) + HEADER_BUDGET
+            assert requests <= 8
+
+
+def test_jpeg_with_megabytes_of_metadata_before_its_frame_header_is_read_in_1_mib_gets(s3: Any) -> None:
     small = io.BytesIO()
     Image.new("RGB", (512, 512), (120, 90, 80)).save(small, format="JPEG")
     comment = b"\xff\xfe" + (0xFFFF).to_bytes(2, "big") + bytes(0xFFFD)  # the largest COM segment
@@ -179,4 +244,55 @@ def test_jpeg_with_megabytes_of_metadata_before_its_frame_header_reads_at_most_1
     spied, requests = spy.bytes_for("a/portrait.jpg"), len(spy.calls["a/portrait.jpg"])
     report("image 5 MB JPEG, metadata first", len(jpeg), media.image.bytes_read, spied, requests)
     assert (media.image.width, media.image.height) == (512, 512)
-    assert spied <= BUDGET
+    # The frame header is found seeking over the comments (a block per segment); Pillow then parses the
+    # segments and libjpeg reads the stream again from its start: past the 1 MiB buffer, twice the file.
+    assert spied <= 2 * len(jpeg) + 80 * BLOCK_BYTES + HEADER_BUDGET
+    assert requests <= 80 + 2 * math.ceil(len(jpeg) / SEQUENTIAL_READ_BYTES) + 4
+    spy.assert_bounded_ranges("a/portrait.jpg", largest=SEQUENTIAL_READ_BYTES)
+
+
+@pytest.mark.parametrize(
+    ("what", "key", "build"),
+    [
+        ("48 MB PNG, 4000x4000", "big/portrait.png", big_png),
+        ("48 MP baseline JPEG, 8000x6000", "big/portrait.jpg", lambda: noise_jpeg(8000, 6000)),
+        ("24 MP progressive JPEG, 6000x4000", "big/progressive.jpg", lambda: noise_jpeg(6000, 4000, progressive=True)),
+    ],
+    ids=["png", "jpeg", "progressive-jpeg"],
+)
+def test_decode_pass_of_a_large_image_in_bounded_memory(what: str, key: str, build: Any) -> None:
+    data = build()
+    reader = RangedS3Reader(SlicingS3(data), S3Location(bucket=BUCKET, key=key), len(data))  # type: ignore[arg-type]
+    stream = cast(BinaryIO, reader)
+    found = "png" if key.endswith(".png") else "jpeg"
+    frame = read_jpeg_frame(stream) if found == "jpeg" else None
+    coefficient_bytes = frame.buffered_coefficient_bytes if frame else 0
+    pixels = frame.width * frame.height if frame else 4000 * 4000
+    fetched, requests = reader.bytes_fetched, reader.requests
+    tracemalloc.start()
+    try:
+        check_image_data(
+            key,
+            found,
+            stream,
+            len(data),
+            WAVESPEED_OMNIHUMAN_15,
+            pixels=pixels,
+            jpeg_coefficient_bytes=coefficient_bytes,
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    walked = coefficient_bytes > JPEG_COEFFICIENT_BUDGET_BYTES
+    print(
+        f"\ndecode pass, {what} ({len(data) / 1e6:.1f} MB{', structure walked' if walked else ''}): "
+        f"{reader.bytes_fetched - fetched} B in {reader.requests - requests} ranged GET(s); "
+        f"peak Python memory {peak / MIB:.1f} MiB"
+    )
+    assert walked is (key == "big/progressive.jpg")
+    # Blocks the header reads fetched are taken from the cache: every byte is fetched once.
+    assert reader.bytes_fetched == len(data)
+    assert reader.requests - requests <= math.ceil(len(data) / SEQUENTIAL_READ_BYTES)
+    # The 1 MiB buffer and a response body in flight, never the image (Pillow's own pixel buffer for a JPEG,
+    # 1/64 of the full size, is outside what tracemalloc sees).
+    assert peak < 4 * MIB, peak

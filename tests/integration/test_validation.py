@@ -95,7 +95,7 @@ def test_jpeg_and_mp3_are_probed(s3: Any) -> None:
     assert media.audio.duration_estimated is None
 
 
-def test_large_image_is_sized_from_its_header_and_tail_only(s3: Any) -> None:
+def test_large_image_is_read_once_header_and_tail_first(s3: Any) -> None:
     buffer = io.BytesIO()
     Image.frombytes("RGB", (600, 500), random.Random(3).randbytes(600 * 500 * 3)).save(buffer, format="PNG")
     png = buffer.getvalue()
@@ -106,15 +106,17 @@ def test_large_image_is_sized_from_its_header_and_tail_only(s3: Any) -> None:
     s3.meta.events.register("before-call.s3.GetObject", lambda params, **_: ranges.append(params["headers"]["Range"]))
     media = validate(make_job(source("big.png"), source("a.wav")), s3)
     assert (media.image.size_bytes, media.image.width, media.image.height) == (len(png), 600, 500)
-    # The image's first block (header) and the blocks holding its last TAIL_BYTES (IEND) are all it took,
-    # each a bounded range.
+    # The image's first block (header) and the blocks holding its last TAIL_BYTES (IEND) come first, each a
+    # bounded range, so a truncated or oversized image is refused before its data is read.
     first_tail_block = (len(png) - TAIL_BYTES) // BLOCK_BYTES * BLOCK_BYTES
     expected = [f"bytes=0-{BLOCK_BYTES - 1}"] + [
         f"bytes={start}-{min(start + BLOCK_BYTES, len(png)) - 1}"
         for start in range(first_tail_block, len(png), BLOCK_BYTES)
     ]
     assert ranges[: len(expected)] == expected
-    assert media.image.bytes_read == BLOCK_BYTES + len(png) - first_tail_block
+    # Then the decode pass reads the rest in one GET (header and tail blocks come from the cache): each byte once.
+    assert ranges[len(expected)] == f"bytes={BLOCK_BYTES}-{first_tail_block - 1}"
+    assert media.image.bytes_read == len(png)
 
 
 def test_job_without_audio_probes_the_image_only(s3: Any) -> None:

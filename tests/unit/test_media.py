@@ -6,11 +6,13 @@ import wave
 
 import pytest
 from avatar_local.samples import portrait_jpeg, portrait_png, speech_audio
-from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
+from avatar_pipeline.capabilities import KLING_AVATAR, WAVESPEED_HUNYUAN_AVATAR, WAVESPEED_OMNIHUMAN_15
 from avatar_pipeline.errors import InvalidMedia
 from avatar_pipeline.media import (
+    ESTIMATE_TOLERANCE,
     SIGNATURE_BYTES,
     check_audio,
+    check_audio_duration,
     check_image,
     sniff_audio,
     sniff_image,
@@ -176,3 +178,29 @@ def test_wav_duration_unknown_for_other_content() -> None:
     assert wav_duration_seconds(MP3) is None
     assert wav_duration_seconds(JUNK) is None
     assert wav_duration_seconds(WAV[:20]) is None, "data chunk not within the head"
+
+
+def test_an_exact_duration_is_held_to_the_limits_exactly() -> None:
+    check_audio_duration("s3://in/a.wav", 119.99, WAVESPEED_HUNYUAN_AVATAR)
+    with pytest.raises(
+        InvalidMedia, match=r"^audio s3://in/a\.wav is 120\.0 s; wavespeed/hunyuan-avatar accepts under"
+    ):
+        check_audio_duration("s3://in/a.wav", 120.0, WAVESPEED_HUNYUAN_AVATAR)
+    with pytest.raises(InvalidMedia, match=r"is 1\.9 s; kling/avatar needs at least 2 s$"):
+        check_audio_duration("s3://in/a.wav", 1.95, KLING_AVATAR)
+
+
+def test_an_estimated_duration_is_refused_only_past_the_tolerance() -> None:
+    assert ESTIMATE_TOLERANCE == 0.10
+    check_audio_duration("s3://in/a.aac", 131.9, WAVESPEED_HUNYUAN_AVATAR, estimated=True)
+    with pytest.raises(InvalidMedia) as caught:
+        check_audio_duration("s3://in/a.aac", 132.0, WAVESPEED_HUNYUAN_AVATAR, estimated=True)
+    assert caught.value.cause == (
+        "audio s3://in/a.aac is about 132.0 s (estimated from its frames); wavespeed/hunyuan-avatar accepts under 120 s"
+    )
+    check_audio_duration("s3://in/a.aac", 1.8, KLING_AVATAR, estimated=True)
+    with pytest.raises(InvalidMedia) as caught:
+        check_audio_duration("s3://in/a.aac", 1.79, KLING_AVATAR, estimated=True)
+    assert caught.value.cause == (
+        "audio s3://in/a.aac is about 1.8 s (estimated from its frames); kling/avatar needs at least 2 s"
+    )

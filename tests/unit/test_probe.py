@@ -1,7 +1,8 @@
-"""``probe_image`` / ``probe_audio`` on generated media: real type, size and duration from headers only.
+"""``probe_image`` / ``probe_audio`` on generated media: real type, size and duration from headers.
 
-Every refusal names the file, what was found and what the provider accepts. Nothing is ever decoded: while
-a probe runs, Pillow's pixel loading fails, so a probe that decoded would error out.
+Every refusal names the file, what was found and what the provider accepts. Images pass their header checks
+before their data is read and decoded (``test_image_data.py``): a decompression bomb is refused with nothing
+decoded (Pillow's pixel loading and the decode pass both fail while those probes run).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import av
 import numpy as np
 import pytest
 from avatar_local.samples import portrait_jpeg, portrait_png, speech_audio
+from avatar_pipeline import probe as probe_module
 from avatar_pipeline.capabilities import (
     KLING_AVATAR,
     VOLCENGINE_OMNIHUMAN_15,
@@ -64,20 +66,19 @@ class CountingStream(io.BytesIO):
 
 @contextmanager
 def nothing_decoded() -> Iterator[None]:
-    def refuse(self: object) -> None:
+    def refuse(*_: object, **__: object) -> None:
         raise AssertionError("the probe decoded pixel data")
 
-    with mock.patch.object(ImageFile.ImageFile, "load", refuse), mock.patch.object(Image.Image, "load", refuse):
+    with (
+        mock.patch.object(ImageFile.ImageFile, "load", refuse),
+        mock.patch.object(Image.Image, "load", refuse),
+        mock.patch.object(probe_module, "check_image_data", refuse),
+    ):
         yield
 
 
-def probe_image_of(name: str, stream: CountingStream, size: int, caps: ProviderCapabilities) -> ImageInfo:
-    with nothing_decoded():
-        return probe_image(name, stream, size, caps)
-
-
 def image(data: bytes, name: str = "s3://b/alice.png", caps: ProviderCapabilities = WAVESPEED) -> ImageInfo:
-    return probe_image_of(name, CountingStream(data), len(data), caps)
+    return probe_image(name, CountingStream(data), len(data), caps)
 
 
 def audio(data: bytes, name: str = "s3://b/alice.wav", caps: ProviderCapabilities = WAVESPEED) -> AudioInfo:
@@ -193,16 +194,19 @@ def top_level_boxes(mp4: bytes) -> list[str]:
         ({"format": "JPEG", "quality": 85, "progressive": True}, "jpeg"),
         ({"format": "WEBP", "quality": 80}, "webp"),  # lossy: a VP8 chunk
         ({"format": "WEBP", "lossless": True}, "webp"),  # lossless: a VP8L chunk
-        ({"format": "WEBP", "quality": 80, "exif": b"Exif\x00\x00"}, "webp"),  # extended: a VP8X chunk
+        # Extended: a VP8X chunk (an EXIF of nothing but its "Exif\0\0" prefix would leave it out).
+        ({"format": "WEBP", "quality": 80, "xmp": b"<x/>"}, "webp"),
     ],
     ids=["png", "jpeg", "progressive-jpeg", "webp-lossy", "webp-lossless", "webp-extended"],
 )
-def test_still_images_are_measured_from_their_headers(save: dict[str, object], found: str) -> None:
+def test_still_images_are_measured_from_their_headers_and_decoded(save: dict[str, object], found: str) -> None:
     data = encoded(portrait(200, 160), **save)
     stream = CountingStream(data)
-    assert probe_image_of("s3://b/alice", stream, len(data), WAVESPEED) == ImageInfo(found, 200, 160)
-    # Headers plus the tail where the end marker sits; small files overlap, so reads may exceed the size once.
-    assert stream.bytes_read <= len(data) + TAIL_BYTES
+    assert probe_image("s3://b/alice", stream, len(data), WAVESPEED) == ImageInfo(found, 200, 160)
+    if save.get("xmp"):
+        assert data[12:16] == b"VP8X"
+    # Headers, the tail where the end marker sits, then one pass over the whole image to decode it.
+    assert len(data) <= stream.bytes_read <= 2 * len(data) + TAIL_BYTES
 
 
 @pytest.mark.parametrize("fmt", ["WEBP", "PNG"])
@@ -301,7 +305,7 @@ def test_image_over_the_providers_byte_limit_is_refused_before_reading_it() -> N
     png = plain_png(400, 400)
     stream = CountingStream(png)
     with pytest.raises(InvalidMedia) as caught:
-        probe_image_of("s3://b/alice.png", stream, 11 * 1024 * 1024, KLING_AVATAR)
+        probe_image("s3://b/alice.png", stream, 11 * 1024 * 1024, KLING_AVATAR)
     assert caught.value.cause == "image s3://b/alice.png is 11.0 MiB; kling/avatar accepts at most 10.0 MiB"
     assert stream.bytes_read <= 64
 
@@ -371,8 +375,8 @@ def test_pixel_budget_is_inclusive() -> None:
 )
 def test_huge_declared_dimensions_are_refused_without_decoding(data: bytes, name: str, expected: str) -> None:
     stream = CountingStream(data)
-    with pytest.raises(InvalidMedia) as caught:
-        probe_image_of(name, stream, len(data), WAVESPEED)
+    with pytest.raises(InvalidMedia) as caught, nothing_decoded():
+        probe_image(name, stream, len(data), WAVESPEED)
     assert caught.value.cause == f"image {name} {expected}; portraits over 64 MP are refused"
     # A few header reads were all it took (and ``nothing_decoded`` proves no pixel was decoded).
     assert len(data) <= 4096
@@ -397,17 +401,20 @@ def test_cbr_mp3_with_an_info_frame_has_an_exact_duration() -> None:
     assert info.duration_seconds == pytest.approx(4.0, abs=0.15)
 
 
-def test_cbr_mp3_without_an_info_frame_is_flagged_as_estimated() -> None:
+def test_cbr_mp3_without_an_info_frame_has_its_frames_counted() -> None:
     mp3 = encode_audio(4.0, "mp3", "libmp3lame", bit_rate=64000, tags=False)
     assert b"Info" not in mp3
     assert b"Xing" not in mp3
     info = audio(mp3, "s3://b/alice.mp3")
-    assert info.duration_estimated is True
-    assert info.duration_seconds == pytest.approx(4.0, abs=0.15), "size / bitrate is right for CBR"
+    # No header counts the frames, but the file is small enough to read whole and count them: exact.
+    assert info.duration_estimated is False
+    assert info.duration_seconds == pytest.approx(4.0, abs=0.15)
 
 
-def test_vbr_mp3_without_a_xing_header_is_accepted_with_an_estimated_duration() -> None:
-    # 3 s at 32 kb/s then 3 s at 256 kb/s: frames of different bitrates and no Xing/VBRI header to count them.
+def test_vbr_mp3_without_a_xing_header_has_its_frames_counted() -> None:
+    # 3 s at 32 kb/s then 3 s at 160 kb/s (the most MPEG-2 allows): frames of different sizes, no Xing/VBRI
+    # header to count them. This was once size over the first frame's bitrate (18.6 s), flagged as an
+    # estimate and never enforced; a file this small is now read whole and its frames counted.
     mp3 = encode_audio(3.0, "mp3", "libmp3lame", bit_rate=32000, tags=False)
     mp3 += encode_audio(3.0, "mp3", "libmp3lame", bit_rate=256000, tags=False)
     assert b"Xing" not in mp3
@@ -415,10 +422,8 @@ def test_vbr_mp3_without_a_xing_header_is_accepted_with_an_estimated_duration() 
     assert b"VBRI" not in mp3
     info = audio(mp3, "s3://b/alice.mp3")
     assert info.format == "mp3"
-    assert info.duration_estimated is True
-    # Size over the first frame's bitrate: an estimate, which is exactly why it is flagged.
-    assert info.duration_seconds > 0
-    assert info.duration_seconds != pytest.approx(6.0, abs=0.5)
+    assert info.duration_estimated is False
+    assert info.duration_seconds == pytest.approx(6.0, abs=0.2)
 
 
 def test_m4a_with_moov_at_the_end_has_the_right_duration() -> None:
@@ -430,10 +435,11 @@ def test_m4a_with_moov_at_the_end_has_the_right_duration() -> None:
     assert info.duration_seconds == pytest.approx(3.0, abs=0.1)
 
 
-def test_adts_aac_is_accepted_with_an_estimated_duration() -> None:
+def test_adts_aac_has_its_frames_counted() -> None:
+    # ADTS has no header that counts its frames; a file of up to 8 MiB is read whole and they are counted.
     aac = encode_audio(3.0, "adts", "aac")
     info = audio(aac, "s3://b/alice.aac")
-    assert (info.format, info.sample_rate, info.channels, info.duration_estimated) == ("aac", 16000, 1, True)
+    assert (info.format, info.sample_rate, info.channels, info.duration_estimated) == ("aac", 16000, 1, False)
     assert info.duration_seconds == pytest.approx(3.0, abs=0.2)
 
 

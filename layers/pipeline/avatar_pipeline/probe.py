@@ -1,7 +1,9 @@
-"""Probing inputs by their headers: real type, dimensions, duration, without reading whole files.
+"""Probing inputs: real type, dimensions, duration, and that the content backs what the headers say.
 
-Readers are seekable (``RangedS3Reader`` in the pipeline), so Pillow and mutagen seek over what they skip.
-Nothing is decoded: a decompression bomb is refused on its declared size, never expanded.
+Readers are seekable (``RangedS3Reader`` in the pipeline), so Pillow and mutagen seek over what they skip. Images
+are checked header first: a decompression bomb is refused on its declared size, never expanded; only then is an
+image read once, start to end, and decoded in bounded memory (``imagecheck``). Audio is never decoded: its
+duration is checked against the object's size (``audiocheck``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from typing import BinaryIO
 
 import mutagen
 from mutagen.aac import AAC
-from mutagen.mp3 import MP3, BitrateMode
+from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4
 from mutagen.wave import WAVE
 from PIL import Image, UnidentifiedImageError
 
+from .audiocheck import consistent_duration
 from .capabilities import ProviderCapabilities
 from .errors import InvalidMedia
+from .imagecheck import check_image_data
+from .jpegcheck import read_jpeg_frame
 from .media import SIGNATURE_BYTES, check_audio, check_audio_duration, check_image
 
 # Pipeline-wide: no provider takes portraits anywhere near this; past it a file is refused as a probable bomb.
@@ -27,8 +32,6 @@ MAX_IMAGE_PIXELS = 64_000_000
 MIN_IMAGE_SIDE_PX = 64
 # Tolerates a few KiB of trailer after the end marker (some phones append one).
 TAIL_BYTES = 4096
-JPEG_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
-MAX_JPEG_SEGMENTS = 1000
 PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
 # The content was sniffed already: parse it as that. (``mutagen.File`` guesses ADTS AAC only from a file name.)
 AUDIO_PARSERS: dict[str, type[mutagen.FileType]] = {"wav": WAVE, "mp3": MP3, "m4a": MP4, "aac": AAC}
@@ -53,16 +56,27 @@ class AudioInfo:
 def probe_image(name: str, stream: BinaryIO, size: int, caps: ProviderCapabilities) -> ImageInfo:
     head = _read_at(stream, 0, SIGNATURE_BYTES)
     found = check_image(name, head, size, caps)
+    jpeg_coefficient_bytes = 0
     if found == "webp":
         width, height, animated = _webp_header(name, _read_at(stream, 0, 64), size, caps)
     elif found == "jpeg":
-        width, height, animated = (*_jpeg_header(name, stream, caps), False)
+        frame = read_jpeg_frame(stream)
+        if frame is None:
+            raise InvalidMedia(
+                f"image {name} looks like jpeg but has a corrupt or truncated header (no frame size before the "
+                f"image data); {caps.provider_id} accepts {_formats(caps.image_formats)} images it can read"
+            )
+        width, height, animated = frame.width, frame.height, False
+        jpeg_coefficient_bytes = frame.buffered_coefficient_bytes
     else:
         width, height, animated = _pillow_header(name, found, stream, caps)
     if animated:
         raise InvalidMedia(f"image {name} is an animated {found}; {caps.provider_id} takes a still portrait")
     check_dimensions(name, width, height, caps)
     _check_complete(name, found, _read_at(stream, max(0, size - TAIL_BYTES), TAIL_BYTES), caps)
+    check_image_data(
+        name, found, stream, size, caps, pixels=width * height, jpeg_coefficient_bytes=jpeg_coefficient_bytes
+    )
     return ImageInfo(format=found, width=width, height=height)
 
 
@@ -104,17 +118,15 @@ def probe_audio(name: str, stream: BinaryIO, size: int, caps: ProviderCapabiliti
             f"{caps.provider_id} accepts {_formats(caps.audio_formats)} files it can read"
         )
     info = parsed.info
-    estimated = isinstance(parsed, MP3) and info.bitrate_mode == BitrateMode.UNKNOWN and not info.sketchy
-    estimated = estimated or found == "aac"
-    duration = round(float(info.length), 3)
-    if not estimated:
-        # An estimate (VBR MP3 without a Xing header) can be far off: the provider gets the final word.
-        check_audio_duration(name, duration, caps)
+    sample_rate = getattr(info, "sample_rate", None)
+    duration, estimated = consistent_duration(name, found, stream, size, float(info.length), sample_rate or 0)
+    duration = round(duration, 3)
+    check_audio_duration(name, duration, caps, estimated=estimated)
     return AudioInfo(
         format=found,
         duration_seconds=duration,
         duration_estimated=estimated,
-        sample_rate=getattr(info, "sample_rate", None),
+        sample_rate=sample_rate,
         channels=getattr(info, "channels", None),
     )
 
@@ -145,37 +157,6 @@ def _pillow_header(name: str, found: str, stream: BinaryIO, caps: ProviderCapabi
             f"image {name} looks like {found} but has a corrupt or truncated header{detail}; "
             f"{caps.provider_id} accepts {_formats(caps.image_formats)} images it can read"
         ) from error
-
-
-def _jpeg_header(name: str, stream: BinaryIO, caps: ProviderCapabilities) -> tuple[int, int]:
-    """Frame size from the SOF segment, seeking over the segments before it (metadata can run to megabytes)."""
-    offset = 2
-    for _segment in range(MAX_JPEG_SEGMENTS):
-        marker = _read_at(stream, offset, 4)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            break
-        code = marker[1]
-        if code == 0xFF:
-            offset += 1
-            continue
-        if code == 0x01 or 0xD0 <= code <= 0xD8:
-            offset += 2
-            continue
-        if code in (0xDA, 0xD9) or len(marker) < 4:
-            break
-        length = int.from_bytes(marker[2:4], "big")
-        if length < 2:
-            break
-        if code in JPEG_SOF_MARKERS:
-            frame = _read_at(stream, offset + 4, 5)
-            if len(frame) == 5:
-                return int.from_bytes(frame[3:5], "big"), int.from_bytes(frame[1:3], "big")
-            break
-        offset += 2 + length
-    raise InvalidMedia(
-        f"image {name} looks like jpeg but has a corrupt or truncated header (no frame size before the image data); "
-        f"{caps.provider_id} accepts {_formats(caps.image_formats)} images it can read"
-    )
 
 
 def _webp_header(name: str, head: bytes, size: int, caps: ProviderCapabilities) -> tuple[int, int, bool]:
