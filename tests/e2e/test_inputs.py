@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import re
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from typing import Any
 
+import av
+import numpy as np
 import pytest
 from avatar_local.samples import portrait_jpeg, portrait_png, speech_audio
 from PIL import Image
@@ -84,6 +88,34 @@ def _png_of(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
+def _png_with_garbage_data(png: bytes) -> bytes:
+    """The same PNG with its first IDAT's compressed data replaced by noise, CRC recomputed: the header, the
+    dimensions and the end marker are all valid; only decoding finds out."""
+    start = png.index(b"IDAT") - 4
+    length = int.from_bytes(png[start : start + 4], "big")
+    noise = random.Random(7).randbytes(length)
+    crc = zlib.crc32(b"IDAT" + noise).to_bytes(4, "big")
+    return png[: start + 8] + noise + crc + png[start + 12 + length :]
+
+
+def _wav_claiming_forever(wav: bytes) -> bytes:
+    """The data chunk's size set to 0xFFFFFFFF: at 96 kB/s (48 kHz, 16-bit mono) a header claiming 44,739 s."""
+    at = wav.index(b"data") + 4
+    return wav[:at] + b"\xff\xff\xff\xff" + wav[at + 4 :]
+
+
+def _adts_aac(seconds: float) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="adts") as container:
+        stream = container.add_stream("aac", rate=16000, layout="mono")
+        samples = np.zeros((1, round(seconds * 16000)), dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(samples, format="flt", layout="mono")
+        frame.sample_rate = 16000
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
+
+
 CORPUS: list[tuple[str, Callable[[], bytes], Callable[[], bytes], str, str | None, str]] = [
     # (case, image bytes, audio bytes, provider, expected error or None for success, expected words in the cause)
     ("zero-byte image", lambda: b"", lambda: speech_audio(2.5), "wavespeed/omnihuman-1.5", "InvalidMedia", "empty"),
@@ -126,6 +158,30 @@ CORPUS: list[tuple[str, Callable[[], bytes], Callable[[], bytes], str, str | Non
         "wavespeed/omnihuman-1.5",
         None,
         "",
+    ),
+    (
+        "png whose image data is garbage behind a valid header",
+        lambda: _png_with_garbage_data(portrait_png(320)),
+        lambda: speech_audio(2.5),
+        "wavespeed/omnihuman-1.5",
+        "InvalidMedia",
+        "image data is corrupt",
+    ),
+    (
+        "wav whose header claims 44,739 s over a 48 KB body",
+        lambda: portrait_png(320),
+        lambda: _wav_claiming_forever(speech_audio(0.5, sample_rate=48000)),
+        "wavespeed/omnihuman-1.5",
+        "InvalidMedia",
+        "header claims 44739",
+    ),
+    (
+        "400 s ADTS AAC for hunyuan's 120 s",
+        lambda: portrait_png(320),
+        lambda: _adts_aac(400.0),
+        "wavespeed/hunyuan-avatar",
+        "InvalidMedia",
+        "accepts under 120 s",
     ),
     (
         "audio too short for kling",
