@@ -8,6 +8,7 @@ the same job, changed content a new one. Runs whose input names no file and no i
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 
 from .models import JOB_ID_PATTERN, JobRef, Origin
@@ -22,6 +23,14 @@ def derived_job_id(stem: str, fingerprint: str) -> str:
     """Deterministic, so a re-delivered trigger maps to the same job and is claimed only once."""
     slug = _NOT_SLUG.sub("-", stem.lower()).strip("-")[:MAX_SLUG_CHARS].strip("-") or "job"
     return f"{slug}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:HASH_CHARS]}"
+
+
+def batch_row_job_id(batch_key: str, row: int, content: str) -> str:
+    """A batch row's id when it names none: the batch file's stem and the row, plus a hash of the file's key, the
+    row number and the row's content. Re-dropping the file maps each unchanged row to the same job (finished rows
+    are not paid again, failed ones run again); an edited row is a new job."""
+    stem = posixpath.basename(posixpath.splitext(batch_key)[0])
+    return derived_job_id(f"{stem[: MAX_SLUG_CHARS - 8]}-{row}", f"{batch_key}|{row}|{content}")
 
 
 def execution_ref(execution_name: str) -> JobRef:
