@@ -16,6 +16,7 @@ from avatar_pipeline.providers.base import TaskRef
 from avatar_pipeline.providers.http import new_client, time_left
 from avatar_pipeline.providers.registry import adapter_for
 from avatar_pipeline.settings import int_env, required_env
+from avatar_pipeline.slots import Slots
 from avatar_pipeline.status import check_task
 from avatar_pipeline.submission import submit_stage
 from aws_lambda_powertools.metrics import MetricUnit
@@ -55,6 +56,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         task = check_task(
             job, step.task, adapter=adapter, submit_stage=next_stage, policy=PollPolicy.from_env(), now=now
         )
+    if task.status == "succeeded":  # the provider's concurrency is free again: the next waiting job may use it
+        Slots.from_env().free(job.provider, job.job_id, job.attempt)
     logger.info(
         "status checked",
         extra={"status": task.status, "polls": task.polls, "next_wait": task.next_wait_seconds, "stage": task.stage},

@@ -43,4 +43,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "job": job.model_dump(mode="json") if job else None,
         "rejection": rejection.model_dump(mode="json") if rejection else None,
         "claim": claim.model_dump(mode="json"),
+        "admission": None,
     }

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.attempt_end import AttemptEnd
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.outcome import Outcomes
@@ -25,7 +26,9 @@ STATUS_CHANGE = "Step Functions Execution Status Change"
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     envelope = EventBridgeModel.model_validate(event)
     store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
-    outcomes = Outcomes(store=store, events=aws.events(), event_bus=required_env("EVENT_BUS_NAME"))
+    outcomes = Outcomes(
+        store=store, events=aws.events(), event_bus=required_env("EVENT_BUS_NAME"), on_end=AttemptEnd.from_env()
+    )
     reconciler, now = Reconciler(store, outcomes), datetime.now(UTC)
     if envelope.detail_type == STATUS_CHANGE:
         end = ExecutionEnd.model_validate(envelope.detail)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from avatar_pipeline import aws
+from avatar_pipeline.attempt_end import AttemptEnd
 from avatar_pipeline.job_ids import execution_ref
 from avatar_pipeline.jobs import Claim, JobStore
 from avatar_pipeline.models import Job, JobRef, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
@@ -43,7 +44,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step = OutcomeInput.model_validate(event)
     state, now = step.state, datetime.now(UTC)
     store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
-    outcomes = Outcomes(store=store, events=aws.events(), event_bus=required_env("EVENT_BUS_NAME"))
+    outcomes = Outcomes(
+        store=store, events=aws.events(), event_bus=required_env("EVENT_BUS_NAME"), on_end=AttemptEnd.from_env()
+    )
     ref = state.ref or execution_ref(step.execution_name)
     logger.append_keys(job_id=ref.job_id)
     if step.outcome == "succeeded":

@@ -52,3 +52,13 @@ def create_jobs_table(dynamodb: Any, name: str) -> None:
         **{key: properties[key] for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")},
         BillingMode="PAY_PER_REQUEST",
     )
+
+
+def create_admission_table(dynamodb: Any, name: str) -> None:
+    """The admission table exactly as template.yaml declares it."""
+    properties = load_template(ROOT / "template.yaml")["Resources"]["AdmissionTable"]["Properties"]
+    dynamodb.create_table(
+        TableName=name,
+        **{key: properties[key] for key in ("AttributeDefinitions", "KeySchema")},
+        BillingMode="PAY_PER_REQUEST",
+    )

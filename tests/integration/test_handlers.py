@@ -20,7 +20,7 @@ from avatar_pipeline.errors import CONTRACT_ERROR_NAMES
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
-from .conftest import create_jobs_table
+from .conftest import create_admission_table, create_jobs_table
 
 pytestmark = [
     pytest.mark.integration,
@@ -40,6 +40,12 @@ COMMON_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 DEPLOYMENT = "arn:aws:cloudformation:us-east-1:123456789012:stack/avatar/1"
+ADMISSION_TABLE = "avatar-admission"
+SLOTS_ENV = {
+    "ADMISSION_TABLE": ADMISSION_TABLE,
+    "PROVIDER_CONCURRENCY": "wavespeed=10,volcengine=2,kling=5",
+    "DISPATCHER_FUNCTION": "avatar-dispatch-slots",
+}
 # As template.yaml gives them (values pointing at the test doubles).
 FUNCTION_ENV: dict[str, dict[str, str]] = {
     "intake": {"INPUT_BUCKET": INPUT_BUCKET, "DEFAULT_PROVIDER": "wavespeed/omnihuman-1.5"},
@@ -74,9 +80,37 @@ FUNCTION_ENV: dict[str, dict[str, str]] = {
         "PROVIDER_TIMEOUT_SECONDS": "30",
         "JOBS_TABLE": TABLE,
         "DEPLOYMENT_ID": DEPLOYMENT,
+        **SLOTS_ENV,
     },
-    "record_outcome": {"JOBS_TABLE": TABLE, "EVENT_BUS_NAME": "default"},
-    "reconcile": {"JOBS_TABLE": TABLE, "EVENT_BUS_NAME": "default"},
+    "record_outcome": {
+        "JOBS_TABLE": TABLE,
+        "EVENT_BUS_NAME": "default",
+        "JOB_DEADLINE_SECONDS": "10800",
+        "DAILY_BUDGET_USD": "0",
+        "KLING_USD_PER_UNIT": "0",
+        **SLOTS_ENV,
+    },
+    "reconcile": {
+        "JOBS_TABLE": TABLE,
+        "EVENT_BUS_NAME": "default",
+        "JOB_DEADLINE_SECONDS": "10800",
+        "DAILY_BUDGET_USD": "0",
+        **SLOTS_ENV,
+    },
+    "admit_job": {
+        "JOBS_TABLE": TABLE,
+        "QUEUE_TIMEOUT_SECONDS": "43200",
+        "JOB_DEADLINE_SECONDS": "10800",
+        "DAILY_BUDGET_USD": "0",
+        "PROVIDER_PRICES": "volcengine/omnihuman-1.5=0.14,kling/avatar=0.1",
+        **SLOTS_ENV,
+    },
+    "queue_job": {"JOBS_TABLE": TABLE, "JOB_DEADLINE_SECONDS": "10800", **SLOTS_ENV},
+    "dispatch_slots": {
+        "ADMISSION_TABLE": ADMISSION_TABLE,
+        "PROVIDER_CONCURRENCY": "wavespeed=10,volcengine=2,kling=5",
+        "JOB_DEADLINE_SECONDS": "10800",
+    },
 }
 ALL_PIPELINE_VARS = {name for env in FUNCTION_ENV.values() for name in env} | {
     "PROVIDER_SECRET_ARN",
@@ -128,6 +162,7 @@ def aws(handlers: dict[str, ModuleType], mocked_aws: None, monkeypatch: pytest.M
     parameters.clear_caches()  # the secret provider's client and cached values belong to one mock
     boto3.client("s3").create_bucket(Bucket=INPUT_BUCKET)
     create_jobs_table(boto3.client("dynamodb"), TABLE)
+    create_admission_table(boto3.client("dynamodb"), ADMISSION_TABLE)
     yield
     parameters.clear_caches()
 
@@ -588,3 +623,77 @@ def test_a_throttled_index_query_in_reconcile_is_retried_as_provider_unavailable
         "detail": {"executionArn": arn("exec-e7"), "name": "exec-e7", "status": "ABORTED"},
     }
     expect_contract_error(lambda: invoke("reconcile", event), "ProviderUnavailable")
+
+
+# --- admission -----------------------------------------------------------------------------------------
+
+
+def admitted_job(invoke: Any, job_id: str, execution: str, **request: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    upload_samples()
+    job = intake_and_claim(invoke, console_request(job_id=job_id, **request), execution)
+    media = invoke("validate_media", {"job": job})
+    return job, media
+
+
+def test_admit_takes_a_slot_then_queues_when_the_account_is_full(invoke: Any) -> None:
+    one = {**FUNCTION_ENV["admit_job"], "PROVIDER_CONCURRENCY": "wavespeed=1"}
+    first, media = admitted_job(invoke, "j-a1", "exec-a1")
+    second, _ = admitted_job(invoke, "j-a2", "exec-a2")
+    event = {"action": "admit", "media": media, "admission": None}
+    taken = invoke("admit_job", {**event, "job": first, "execution_arn": arn("exec-a1")}, one)
+    assert (taken["admitted"], taken["account"]) == (True, "wavespeed")
+    full = invoke("admit_job", {**event, "job": second, "execution_arn": arn("exec-a2")}, one)
+    assert full["admitted"] is False
+    assert 43000 < full["seconds_left"] <= 43200
+    queued = invoke(
+        "queue_job",
+        {"token": "token-a2", "job": second, "execution_arn": arn("exec-a2"), "admission": full},
+        {"PROVIDER_CONCURRENCY": "wavespeed=1"},
+    )
+    assert (queued["account"], queued["position"]) == ("wavespeed", 1)
+    record = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "j-a2"}})["Item"]
+    assert record["status"] == {"S": "QUEUED"}
+    assert record["queue"]["M"]["position"] == {"N": "1"}
+
+
+def test_admit_refuses_a_job_over_its_max_cost_before_anything_is_paid(invoke: Any) -> None:
+    job, media = admitted_job(invoke, "j-cheap", "exec-cheap", max_cost_usd=0.05)
+    event = {"action": "admit", "job": job, "media": media, "execution_arn": arn("exec-cheap"), "admission": None}
+    cause = expect_contract_error(lambda: invoke("admit_job", event), "BudgetExceeded")
+    assert "over its max_cost_usd $0.05" in cause
+    slots = boto3.client("dynamodb").get_item(
+        TableName=ADMISSION_TABLE, Key={"pk": {"S": "account#wavespeed"}, "sk": {"S": "slots"}}
+    )
+    assert slots.get("Item", {}).get("holders", {"M": {}}) == {"M": {}}, "no slot was taken"
+
+
+def test_a_slot_given_back_after_throttling_is_handed_to_the_waiting_job(invoke: Any) -> None:
+    one = {**FUNCTION_ENV["admit_job"], "PROVIDER_CONCURRENCY": "wavespeed=1"}
+    first, media = admitted_job(invoke, "j-d1", "exec-d1")
+    second, _ = admitted_job(invoke, "j-d2", "exec-d2")
+    event = {"action": "admit", "media": media, "admission": None}
+    invoke("admit_job", {**event, "job": first, "execution_arn": arn("exec-d1")}, one)
+    full = invoke("admit_job", {**event, "job": second, "execution_arn": arn("exec-d2")}, one)
+    invoke(
+        "queue_job",
+        {"token": "token-d2", "job": second, "execution_arn": arn("exec-d2"), "admission": full},
+        {"PROVIDER_CONCURRENCY": "wavespeed=1"},
+    )
+    requeued = invoke(
+        "admit_job",
+        {
+            **event,
+            "action": "requeue",
+            "job": first,
+            "execution_arn": arn("exec-d1"),
+            "admission": {"account": "wavespeed", "admitted": True},
+        },
+        one,
+    )
+    assert requeued["backoff_seconds"] >= 1, "the throttled job gave its slot back"
+    done = invoke("dispatch_slots", {"accounts": ["wavespeed"]}, {"PROVIDER_CONCURRENCY": "wavespeed=1"})
+    assert done["woken"] == 1
+    slots = boto3.client("dynamodb").get_item(
+        TableName=ADMISSION_TABLE, Key={"pk": {"S": "account#wavespeed"}, "sk": {"S": "slots"}}
+    )["Item"]
+    assert set(slots["holders"]["M"]) == {"j-d2#1"}

@@ -114,7 +114,7 @@ def test_only_contract_and_platform_error_names_reach_retry_and_catch() -> None:
         for clause in (*state.get("Retry", []), *state.get("Catch", []))
         for error in clause["ErrorEquals"]
     }
-    assert named <= set(CONTRACT_ERROR_NAMES) | LAMBDA_PLATFORM_ERRORS | {"States.ALL"}, named
+    assert named <= set(CONTRACT_ERROR_NAMES) | LAMBDA_PLATFORM_ERRORS | {"States.ALL", "States.Timeout"}, named
 
 
 def test_claim_routes_duplicates_to_a_success_that_names_the_job_and_rejections_to_record_failure() -> None:
@@ -135,3 +135,27 @@ def test_claim_routes_duplicates_to_a_success_that_names_the_job_and_rejections_
 @pytest.mark.parametrize("name", ["Submit", "CheckStatus"])
 def test_paid_steps_know_which_execution_owns_the_attempt(name: str) -> None:
     assert STATES[name]["Parameters"]["execution_arn.$"] == "$$.Execution.Id"
+
+
+def test_a_job_takes_a_slot_before_it_submits_and_waits_for_one_without_polling() -> None:
+    assert STATES["ValidateMedia"]["Next"] == "Admit"
+    assert STATES["IsAdmitted"]["Choices"] == [
+        {"Variable": "$.admission.admitted", "BooleanEquals": True, "Next": "Submit"}
+    ]
+    assert STATES["IsAdmitted"]["Default"] == "WaitForSlot"
+    wait = STATES["WaitForSlot"]
+    assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert wait["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    assert wait["TimeoutSecondsPath"] == "$.admission.seconds_left"
+    assert wait["Next"] == "Admit", "woken, it finds its slot held"
+    assert wait["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "QueueTimedOut"}
+    assert STATES["QueueTimedOut"]["Parameters"]["Error"] == "JobTimedOut"
+
+
+def test_a_throttled_submit_goes_back_to_the_queue_instead_of_failing() -> None:
+    submit = STATES["Submit"]
+    assert all("ProviderThrottled" not in retrier["ErrorEquals"] for retrier in submit["Retry"])
+    assert submit["Catch"][0] == {"ErrorEquals": ["ProviderThrottled"], "ResultPath": "$.throttled", "Next": "Requeue"}
+    assert STATES["Requeue"]["Parameters"]["action"] == "requeue"
+    assert STATES["Requeue"]["Next"] == "BackOff"
+    assert STATES["BackOff"] == {"Type": "Wait", "SecondsPath": "$.admission.backoff_seconds", "Next": "Admit"}

@@ -62,11 +62,26 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
         for resource in _resources(statement)
     }
     table, indexes = str({"Fn::GetAtt": ["JobsTable", "Arn"]}), str({"Fn::Sub": "${JobsTable.Arn}/index/*"})
+    admission = str({"Fn::GetAtt": ["AdmissionTable", "Arn"]})
     get, put, update, query = "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"
+    delete = "dynamodb:DeleteItem"
+    give_back = {get, update, delete}
     # Claim creates and advances attempts; Submit and CheckStatus record paid submissions in their attempt;
     # RecordOutcome closes attempts (and claims one for a failure that never reached Claim); Reconcile closes the
-    # attempts of executions that ended outside the state machine, found through the indexes.
+    # attempts of executions that ended outside the state machine, found through the indexes. Admission: AdmitJob
+    # takes slots and reserves budget, QueueJob queues, DispatchSlots hands slots on; whoever ends an attempt gives its
+    # slot back (CheckStatus, RecordOutcome, Reconcile).
     assert table_access == {
+        *{("AdmitJobFunction", action, admission) for action in (get, put, update, delete, query)},
+        ("AdmitJobFunction", update, table),
+        *{("QueueJobFunction", action, admission) for action in (put, query)},
+        ("QueueJobFunction", update, table),
+        *{("DispatchSlotsFunction", action, admission) for action in (get, put, update, delete, query)},
+        *{
+            (logical, action, admission)
+            for logical in ("CheckStatusFunction", "RecordOutcomeFunction", "ReconcileFunction")
+            for action in give_back
+        },
         *{("ClaimJobFunction", action, table) for action in (get, put, update)},
         *{("SubmitJobFunction", action, table) for action in (get, update)},
         *{("CheckStatusFunction", action, table) for action in (get, update)},
@@ -113,6 +128,7 @@ def test_event_rules_target_only_the_state_machine_with_a_start_only_role() -> N
         "PairDropFunctionMediaDropped",
         "ReconcileFunctionExecutionEnded",
         "ReconcileFunctionSweep",
+        "DispatchSlotsFunctionBackstop",
     }
     for logical in to_state_machine:
         (target,) = rules[logical]["Properties"]["Targets"]
@@ -188,6 +204,9 @@ S3_ACCESS: dict[str, set[tuple[str, str, str | None]]] = {
     "PairDropFunction": {("s3:ListBucket", "InputBucket", "drop/*")},
     "ClaimJobFunction": set(),
     "ReconcileFunction": set(),
+    "AdmitJobFunction": set(),
+    "QueueJobFunction": set(),
+    "DispatchSlotsFunction": set(),
 }
 S3_READS = {"s3:GetObject", "s3:GetObjectVersion"}
 
@@ -224,8 +243,8 @@ def test_state_machine_role_invokes_only_its_own_functions() -> None:
         if _actions(s) == ["lambda:InvokeFunction"]
         for resource in _resources(s)
     }
-    # PairDrop and Reconcile are started by EventBridge, not by it.
-    assert invoked == set(FUNCTIONS) - {"PairDropFunction", "ReconcileFunction"}
+    # PairDrop, Reconcile and DispatchSlots are started by EventBridge or by other functions, not by it.
+    assert invoked == set(FUNCTIONS) - {"PairDropFunction", "ReconcileFunction", "DispatchSlotsFunction"}
     log_delivery = {
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -435,3 +454,25 @@ def test_the_jobs_table_indexes_what_the_reconciler_looks_up() -> None:
     }
     assert [key["AttributeName"] for key in indexes[EXECUTION_INDEX]["KeySchema"]] == ["execution_arn"]
     assert [key["AttributeName"] for key in indexes[STATUS_INDEX]["KeySchema"]] == ["status", "updated_at"]
+
+
+def test_only_the_dispatcher_wakes_waiting_jobs_and_only_this_state_machines() -> None:
+    waking = {
+        logical: [s["Resource"] for s in _statements(logical) if any(a.startswith("states:Send") for a in _actions(s))]
+        for logical in FUNCTIONS
+    }
+    named = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-avatar-video"
+    assert {logical: found for logical, found in waking.items() if found} == {
+        "DispatchSlotsFunction": [{"Fn::Sub": named}]
+    }
+    assert TEMPLATE.resources["AvatarVideoStateMachine"]["Properties"]["StateMachineName"] == {
+        "Fn::Sub": "${AWS::StackName}-avatar-video"
+    }
+
+
+def test_a_queued_job_and_its_generation_fit_in_one_execution() -> None:
+    """The longest allowed queue wait plus the longest allowed generation end before the state machine's own
+    TimeoutSeconds, so a waiting job ends in JobTimedOut with its cause, never in the execution's timeout."""
+    asl = json.loads((ROOT / "statemachine" / "avatar_video.asl.json").read_text())
+    longest = int(_parameter("QueueTimeoutSeconds")["MaxValue"]) + int(_parameter("JobDeadlineSeconds")["MaxValue"])
+    assert longest < asl["TimeoutSeconds"]

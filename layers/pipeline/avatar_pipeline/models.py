@@ -63,6 +63,12 @@ class JobRequest(BaseModel):
             "Idempotency key: letters, digits, '.', '_', '-', at most 64 chars. Derived from the trigger if absent."
         ),
     )
+    max_cost_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="The most this job may cost (estimate: price per output second x audio seconds); "
+        "over it, BudgetExceeded before anything is submitted.",
+    )
 
     @field_validator("output_prefix")
     @classmethod

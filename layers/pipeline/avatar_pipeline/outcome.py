@@ -7,6 +7,7 @@ taken by another request) publishes its failure, marked ``conflict``, and leaves
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -54,6 +55,9 @@ class Outcomes:
     store: JobStore
     events: EventBridgeClient
     event_bus: str
+    # Called with the record of every attempt this run closed (or found closed by itself): frees its slot, settles
+    # its budget. Never for an attempt another run owns.
+    on_end: Callable[[dict[str, Any]], None] = lambda item: None
 
     def succeeded(
         self, ref: JobRef, attempt: int, execution_arn: str, fields: dict[str, Any], now: datetime
@@ -62,6 +66,7 @@ class Outcomes:
         item = self.close(ref.job_id, attempt, execution_arn, "SUCCEEDED", fields, now)
         detail = {**self._detail(ref.job_id, attempt, item or {}, execution_arn), **fields}
         if item is not None:
+            self.on_end(item)
             self.publish_once(ref.job_id, attempt, execution_arn, SUCCEEDED_DETAIL_TYPE, detail, item)
         return detail
 
@@ -78,6 +83,7 @@ class Outcomes:
         item = self.close(ref.job_id, claim.attempt, execution_arn, ending, fields, now)
         detail = {**self._detail(ref.job_id, claim.attempt, item or {}, execution_arn, ref), **fields}
         if item is not None:
+            self.on_end(item)
             self.publish_once(ref.job_id, claim.attempt, execution_arn, FAILED_DETAIL_TYPE, detail, item)
         return detail
 

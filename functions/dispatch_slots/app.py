@@ -1,0 +1,34 @@
+"""DispatchSlots: hands free provider slots to the oldest waiting jobs and wakes them. Invoked asynchronously by
+whoever frees a slot, and on a schedule as the backstop for a lost wake-up or an expired lease."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from avatar_pipeline import aws
+from avatar_pipeline.dispatch import dispatch
+from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.slots import admission_from_env
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+
+class DispatchInput(BaseModel):
+    accounts: list[str] | None = None  # absent on the schedule's event: every limited account
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = DispatchInput.model_validate({"accounts": event.get("accounts")})
+    store = admission_from_env()
+    accounts = step.accounts or sorted(store.limits)
+    done = dispatch(store, aws.stepfunctions(), accounts, datetime.now(UTC))
+    logger.info("dispatched", extra={"woken": done.woken, "expired": done.expired, "gone": done.gone})
+    metrics.add_metric(name="SlotsHandedOn", unit=MetricUnit.Count, value=done.woken)
+    if done.expired:
+        metrics.add_metric(name="SlotLeasesExpired", unit=MetricUnit.Count, value=done.expired)
+    return {"woken": done.woken, "expired": done.expired, "gone": done.gone, "accounts": accounts}

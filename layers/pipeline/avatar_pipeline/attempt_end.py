@@ -1,0 +1,29 @@
+"""What an attempt's end sets free, whichever step closes it (RecordOutcome, or Reconcile): its provider slot goes to
+the next waiting job, and its budget reservation is given back (nothing was submitted) or settled (the provider
+reported what it cost)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import aws
+from .budget import Budget, settle_spend
+from .settings import required_env
+from .slots import Slots
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    slots: Slots
+    budget: Budget
+
+    @classmethod
+    def from_env(cls) -> AttemptEnd:
+        budget = Budget(required_env("ADMISSION_TABLE"), aws.dynamodb(), float(required_env("DAILY_BUDGET_USD")))
+        return cls(slots=Slots.from_env(), budget=budget)
+
+    def __call__(self, item: dict[str, Any]) -> None:
+        """``item``: the attempt's record as it was closed, by the run that owned it."""
+        self.slots.free(item.get("provider"), str(item["job_id"]), int(item.get("attempt") or 0))
+        settle_spend(self.budget, item)

@@ -1,0 +1,74 @@
+"""Hands free slots to the oldest waiting jobs and wakes them (``SendTaskSuccess`` on their task token).
+
+Run after every release (invoked asynchronously by whoever freed a slot) and on a schedule (the backstop for a
+wake-up that was lost). Also frees the slots whose lease ran out, and wakes again a holder whose wake-up did not
+land (the dispatcher died between granting and waking). Safe to run many times at once: every grant is conditional.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from botocore.exceptions import ClientError
+
+from .admission import AdmissionStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+# A holder still carrying its token this long after its grant was never woken.
+WAKE_AGAIN_AFTER = timedelta(seconds=20)
+# Tokens of executions that are gone: the slot goes back.
+GONE = frozenset({"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"})
+MAX_ROUNDS = 20
+
+
+class Notify(Protocol):
+    def __call__(self, account: str) -> None:
+        """Asks for a dispatch of ``account`` (the dispatcher runs it asynchronously)."""
+
+
+@dataclass
+class Dispatched:
+    woken: int = 0
+    expired: int = 0
+    gone: int = 0
+    accounts: list[str] = field(default_factory=list)
+
+
+def dispatch(store: AdmissionStore, sfn: SFNClient, accounts: list[str], now: datetime) -> Dispatched:
+    done = Dispatched(accounts=accounts)
+    for account in accounts:
+        if store.limit(account) == 0:
+            continue
+        holders = store.slots(account).get("holders") or {}
+        for key, holder in holders.items():
+            if str(holder.get("lease_until", "")) < now.isoformat():
+                done.expired += int(store.release(account, key))
+            elif holder.get("token") and str(holder.get("granted_at", "")) < (now - WAKE_AGAIN_AFTER).isoformat():
+                _wake(store, sfn, account, key, str(holder["token"]), done)
+        for _round in range(MAX_ROUNDS):
+            free = store.limit(account) - int(store.slots(account).get("in_use", 0))
+            waiters = store.oldest_waiters(account, free) if free > 0 else []
+            if not waiters:
+                break
+            for waiter in waiters:
+                if store.grant(waiter, now):
+                    _wake(store, sfn, account, waiter.key, waiter.token, done)
+    return done
+
+
+def _wake(store: AdmissionStore, sfn: SFNClient, account: str, key: str, token: str, done: Dispatched) -> None:
+    try:
+        sfn.send_task_success(taskToken=token, output=json.dumps({"admitted": True}))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in GONE:
+            raise
+        done.gone += 1
+        store.release(account, key)
+        return
+    done.woken += 1
+    store.woken(account, key)

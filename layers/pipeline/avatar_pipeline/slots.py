@@ -1,0 +1,53 @@
+"""Giving a job attempt's provider slot back, from any step that ends it: CheckStatus (the provider finished),
+RecordOutcome (the job ended), Reconcile (the execution ended outside the state machine), AdmitJob (the provider
+throttled). Whoever frees a slot asks the dispatcher, asynchronously, to hand it to the oldest waiter."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from . import aws
+from .admission import AdmissionStore, account_of, parse_limits, slot_key
+from .observability import logger
+from .settings import int_env, required_env
+
+# Past the longest a job may hold a slot (its generation deadline), a lease frees the slot anyway.
+LEASE_MARGIN_SECONDS = 900
+
+
+def admission_from_env() -> AdmissionStore:
+    return AdmissionStore(
+        table=required_env("ADMISSION_TABLE"),
+        dynamodb=aws.dynamodb(),
+        limits=parse_limits(required_env("PROVIDER_CONCURRENCY")),
+        lease_seconds=int_env("JOB_DEADLINE_SECONDS", 10800) + LEASE_MARGIN_SECONDS,
+    )
+
+
+@dataclass(frozen=True)
+class Slots:
+    store: AdmissionStore
+    dispatcher: str
+
+    @classmethod
+    def from_env(cls) -> Slots:
+        return cls(store=admission_from_env(), dispatcher=required_env("DISPATCHER_FUNCTION"))
+
+    def free(self, provider: str | None, job_id: str, attempt: int) -> None:
+        if not provider or attempt < 1:
+            return
+        account = account_of(provider)
+        if self.store.release(account, slot_key(job_id, attempt)):
+            self.notify(account)
+
+    def notify(self, account: str) -> None:
+        try:
+            aws.lambda_client().invoke(
+                FunctionName=self.dispatcher, InvocationType="Event", Payload=json.dumps({"accounts": [account]})
+            )
+        except (ClientError, BotoCoreError) as error:
+            # The scheduled dispatch hands the slot on within a minute: no job fails for want of this call.
+            logger.warning("the dispatcher could not be asked", extra={"account": account, "error": str(error)})
