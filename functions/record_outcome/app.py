@@ -37,6 +37,14 @@ class OutcomeInput(BaseModel):
     state: RunState
 
 
+def actual_cost(provider: str, units: float | None) -> dict[str, float]:
+    """What the provider reported charging: its units, and in USD where the stack knows a unit's price."""
+    if units is None:
+        return {}
+    usd_per_unit = float(required_env("KLING_USD_PER_UNIT")) if provider.startswith("kling/") else 0.0
+    return {"actual_units": units, **({"actual_cost_usd": round(units * usd_per_unit, 4)} if usd_per_unit else {})}
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -60,6 +68,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "duration_seconds": output.duration_seconds,
             "size_bytes": output.size_bytes,
             "estimated_cost_usd": output.estimated_cost_usd,
+            **actual_cost(state.task.provider, state.task.reported_units),
         }
         detail = outcomes.succeeded(ref, state.claim.attempt, step.execution_arn, fields, now)
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)

@@ -568,6 +568,16 @@ def test_check_succeeded(api: respx.MockRouter, adapter: kling.KlingAdapter) -> 
     assert check == TaskCheck(status="succeeded", provider_status="succeed")
 
 
+@pytest.mark.parametrize(("reported", "units"), [("2", 2.0), (1.5, 1.5), ("n/a", None)])
+def test_check_succeeded_reports_the_units_kling_charged(
+    api: respx.MockRouter, adapter: kling.KlingAdapter, reported: Any, units: float | None
+) -> None:
+    finished = task("succeed", videos=[{"id": "v1", "url": VIDEO, "duration": "4.0"}])
+    finished["data"]["final_unit_deduction"] = reported
+    api.get(QUERY).respond(200, json=finished)
+    assert adapter.check(_job(), TaskRef(TASK)).reported_units == units
+
+
 @pytest.mark.parametrize("videos", [None, [], [{"id": "v1", "url": ""}]], ids=["no-result", "no-videos", "no-url"])
 def test_check_succeed_without_a_video_fails(
     api: respx.MockRouter, adapter: kling.KlingAdapter, videos: list[dict[str, Any]] | None

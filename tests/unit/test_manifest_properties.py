@@ -138,6 +138,7 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     ),
     "output_prefix": st.from_regex(r"[A-Za-z0-9./_-]{0,20}/?", fullmatch=True) | st.text(max_size=20),
     "job_id": st.from_regex(r"[A-Za-z0-9._-]{1,70}", fullmatch=True) | st.text(max_size=20) | json_values,
+    "max_cost_usd": st.floats(allow_nan=False, allow_infinity=False) | json_values,
 }
 assert set(FIELD_VALUES) == set(JobRequest.model_fields), "a new request field needs a strategy"
 request_like = st.fixed_dictionaries({}, optional=FIELD_VALUES) | st.dictionaries(

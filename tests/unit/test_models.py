@@ -45,6 +45,7 @@ def test_full_request_round_trips_every_contract_field() -> None:
         },
         "output_prefix": "campaign-7/",
         "job_id": "optional-caller-chosen-id",
+        "max_cost_usd": 2.5,
     }
     assert JobRequest.model_validate(body).model_dump(mode="json") == body
 

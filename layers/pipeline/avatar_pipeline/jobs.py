@@ -32,6 +32,10 @@ ATTEMPT_RESULT_FIELDS = (
     "result_uri",
     "provider_task_id",
     "estimated_cost_usd",
+    "actual_units",
+    "actual_cost_usd",
+    "budget_day",
+    "queue",
     "published",
     "possible_provider_task",
 )

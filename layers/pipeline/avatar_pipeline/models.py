@@ -66,6 +66,7 @@ class JobRequest(BaseModel):
     max_cost_usd: float | None = Field(
         default=None,
         gt=0,
+        allow_inf_nan=False,
         description="The most this job may cost (estimate: price per output second x audio seconds); "
         "over it, BudgetExceeded before anything is submitted.",
     )
@@ -230,6 +231,7 @@ class ProviderTask(BaseModel):
     next_wait_seconds: int
     estimated_generation_seconds: float
     completed_at: datetime | None = None
+    reported_units: float | None = None  # what the provider charged, in its units, when it says
 
 
 class PersistedResult(BaseModel):

@@ -184,7 +184,9 @@ class Outcomes:
         return detail
 
 
-_SUMMARY_FIELDS = frozenset({"error", "cause", "output_uri", "result_uri", "provider_task_id", "estimated_cost_usd"})
+_SUMMARY_FIELDS = frozenset(
+    {"error", "cause", "output_uri", "result_uri", "provider_task_id", "estimated_cost_usd", "actual_cost_usd"}
+)
 
 
 def _task_ids(item: dict[str, Any]) -> list[str]:

@@ -32,7 +32,13 @@ def check_task(
     check = adapter.check(job, TaskRef(task.task_id, task.stage))
     if check.status == "succeeded":
         return task.model_copy(
-            update={"polls": polls, "status": "succeeded", "next_wait_seconds": 0, "completed_at": now}
+            update={
+                "polls": polls,
+                "status": "succeeded",
+                "next_wait_seconds": 0,
+                "completed_at": now,
+                "reported_units": check.reported_units,
+            }
         )
     update: dict[str, object] = {"polls": polls, "status": "running"}
     if check.next_stage is not None:

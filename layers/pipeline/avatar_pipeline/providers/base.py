@@ -44,6 +44,8 @@ class TaskCheck:
     provider_status: str
     # Set when a preparatory stage finished and the next one must be submitted (e.g. subject check → video).
     next_stage: str | None = None
+    # What the provider says the finished task was charged, in its own units (Kling: final_unit_deduction).
+    reported_units: float | None = None
 
 
 @dataclass(frozen=True)

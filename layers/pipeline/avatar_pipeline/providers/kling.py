@@ -120,6 +120,7 @@ class KlingTask(BaseModel):
     task_result: KlingTaskResult | None = None
     task_info: KlingTaskInfo | None = None
     created_at: int | None = None  # milliseconds since the epoch
+    final_unit_deduction: str | float | None = None  # the units the finished task was charged, as Kling reports
 
     @property
     def video_url(self) -> str | None:
@@ -275,7 +276,7 @@ class KlingAdapter(ProviderAdapter):
         if status == "succeed":
             if found.video_url is None:
                 raise ProviderTaskFailed(f"kling task {task.task_id} succeeded without an output video")
-            return TaskCheck(status="succeeded", provider_status=status)
+            return TaskCheck(status="succeeded", provider_status=status, reported_units=_units(found))
         if status == "failed":
             reason = _clip(found.task_status_msg or "no reason given")
             raise ProviderTaskFailed(f"kling task {task.task_id} failed: {reason}")
@@ -384,6 +385,13 @@ def _meaning(code: int) -> str:
         if code in table:
             return table[code]
     return "undocumented code"
+
+
+def _units(task: KlingTask) -> float | None:
+    try:
+        return float(task.final_unit_deduction) if task.final_unit_deduction is not None else None
+    except ValueError:
+        return None
 
 
 def _task_path(task_id: str) -> str:
