@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from .simulator import SimulatorSettings
 from .stack import LocalStack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,11 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def _local_up(args: argparse.Namespace) -> int:
+    try:
+        simulator_settings = SimulatorSettings.from_assignments(args.simulator_setting)
+    except ValueError as error:
+        print(f"avatar-pipeline: --simulator-setting: {error}", file=sys.stderr)
+        return 2
     stack = LocalStack(
         PROJECT_ROOT,
         state_dir=Path(args.state_dir),
@@ -33,6 +39,7 @@ def _local_up(args: argparse.Namespace) -> int:
         simulator_port=args.simulator_port,
         parameter_overrides=_overrides(args.parameter_overrides),
         region=args.region,
+        simulator_settings=simulator_settings,
     )
     stopping = threading.Event()
 
@@ -88,6 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--region", default="us-east-1")
     up.add_argument("--state-dir", default=".local", help="where stack.json and logs are written")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="Key=Value")
+    up.add_argument(
+        "--simulator-setting",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a provider simulator setting (see /_simulator/settings), per provider as KEY.PROVIDER=VALUE: "
+        "concurrency.wavespeed=5 task_seconds_by_provider.kling=30 submit_throttle_ratio.kling=0.1 "
+        "submit_throttle_seed=7 task_seconds=12 (repeatable)",
+    )
     up.set_defaults(run=_local_up)
     send = local.add_parser("send", help="feed a sample from events/ to the running local stack and follow it")
     send.add_argument("event_file", help="an S3 event, a PutEvents entries list, or a job request")

@@ -207,6 +207,8 @@ def test_full_lifecycle_produces_a_downloadable_talking_video(client: httpx.Clie
         f"{media_url}/portrait.png",
         f"{media_url}/voice.wav",
     )
+    assert submission["status"] == "succeeded"
+    assert datetime.fromisoformat(submission["received_at"]) < datetime.fromisoformat(submission["finished_at"])
 
 
 def test_every_query_signs_a_fresh_url(client: httpx.Client, media_url: str) -> None:
@@ -417,9 +419,25 @@ def test_task_takes_at_least_task_seconds(client: httpx.Client, media_url: str) 
 
 
 def test_stats_reset(client: httpx.Client, media_url: str) -> None:
+    client.post("/_simulator/settings", json={"task_seconds": 5})
     _submit(client, _body(media_url))
     assert client.delete("/_simulator/stats").status_code == 204
-    assert client.get("/_simulator/stats").json() == {"submissions": [], "result_queries": 0, "downloads": 0}
+    stats = client.get("/_simulator/stats").json()
+    assert stats | {"providers": None, "renders": None} == {
+        "submissions": [],
+        "result_queries": 0,
+        "downloads": 0,
+        "providers": None,
+        "renders": None,
+    }
+    assert stats["providers"]["wavespeed"] == {
+        "limit": 0,
+        "in_flight": 1,
+        "peak_in_flight": 1,
+        "busy_seconds": 0.0,
+        "refused_limit": 0,
+        "refused_ratio": 0,
+    }, "the task in flight stays counted, and so the peak starts from it"
 
 
 # --- the echo fault -------------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""Admin API for tests and demos: fault injection, request stats, runtime settings (loopback, no auth)."""
+"""Admin API for tests and demos: fault injection, request stats, runtime settings (loopback, no auth).
+
+``GET /_simulator/stats``: ``submissions`` (each with its task's ``status`` and ``finished_at``),
+``result_queries``, ``downloads``, ``providers`` (per account: ``limit``, ``in_flight``, ``peak_in_flight``,
+``busy_seconds``, ``refused_limit``, ``refused_ratio``, see accounts.py) and ``renders`` (``rendered``, ``reused``,
+see render_cache.py). ``DELETE`` starts them all again, except ``in_flight``, the tasks running now.
+"""
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -27,11 +33,15 @@ def admin_blueprint(state: SimulatorState) -> Blueprint:
 
     @blueprint.get("/stats")
     def stats() -> Response:
-        return jsonify(state.stats.snapshot())
+        return jsonify(
+            {**state.stats.snapshot(), "providers": state.accounts.snapshot(), "renders": state.renders.snapshot()}
+        )
 
     @blueprint.delete("/stats")
     def reset_stats() -> tuple[str, int]:
         state.stats.reset()
+        state.accounts.reset()
+        state.renders.reset()
         return "", 204
 
     @blueprint.get("/settings")

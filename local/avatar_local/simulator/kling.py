@@ -17,6 +17,10 @@ Where a problem is reported, as a choice documented here:
 - An id the query does not know (neither a task id nor an external task id): HTTP 404, code 1203
   ("requested resource does not exist").
 
+A create the account refuses (its concurrency limit, or ``submit_throttle_ratio``), checked once the request's
+syntax is valid and before the inputs are downloaded, answers HTTP 429, code 1303 ("Concurrency or QPS exceeds the
+resource pack limit"), as the ``concurrency`` fault does.
+
 ``callback_url`` is validated and recorded, but no callback is sent (the pipeline polls).
 ``external_task_id`` is unique per account: the simulator serves one account, whichever auth mode is used.
 ``watermark_url`` (when ``watermark_info.enabled``) serves the same video as ``url``.
@@ -138,27 +142,36 @@ def _blueprint(state: SimulatorState) -> Blueprint:
             _check_external_id(account, submission.external_task_id)
         except InvalidField as exc:
             return _error(400, 1201, str(exc))
-        image, audio, problem, seconds = _fetch_and_check(state, submission)
-        failure = state.faults.take(NAME, "submit", {"task_failed"})
-        if failure is not None:
-            problem = "simulated generation failure"
-        options = {
-            "mode": submission.mode,
-            "watermark": submission.watermark,
-            "external_task_id": submission.external_task_id,
-            "duration": seconds,
-        }
-        with account.lock:
-            external_id = submission.external_task_id
-            if external_id is not None and external_id in account.external_ids:
-                return _error(400, 1201, "external_task_id already exists")
-            task = state.tasks.create(
-                provider=NAME, model="avatar", image=image, audio=audio, options=options, fail_with=problem
-            )
-            created_ms = _ms(task.created_at.timestamp())
-            account.records[task.id] = _Record(created_ms, created_ms)
-            if external_id is not None:
-                account.external_ids[external_id] = task.id
+        with state.accounts.claim(NAME) as slot:
+            if slot is None:
+                return _error(*_FAULTS["concurrency"])
+            image, audio, problem, seconds = _fetch_and_check(state, submission)
+            failure = state.faults.take(NAME, "submit", {"task_failed"})
+            if failure is not None:
+                problem = "simulated generation failure"
+            options = {
+                "mode": submission.mode,
+                "watermark": submission.watermark,
+                "external_task_id": submission.external_task_id,
+                "duration": seconds,
+            }
+            with account.lock:
+                external_id = submission.external_task_id
+                if external_id is not None and external_id in account.external_ids:
+                    return _error(400, 1201, "external_task_id already exists")
+                task = state.tasks.create(
+                    provider=NAME,
+                    model="avatar",
+                    image=image,
+                    audio=audio,
+                    options=options,
+                    slot=slot,
+                    fail_with=problem,
+                )
+                created_ms = _ms(task.created_at.timestamp())
+                account.records[task.id] = _Record(created_ms, created_ms)
+                if external_id is not None:
+                    account.external_ids[external_id] = task.id
         state.stats.record_submission(
             provider=NAME,
             model="avatar",
@@ -166,6 +179,7 @@ def _blueprint(state: SimulatorState) -> Blueprint:
             image=body["image"],
             audio=body["sound_file"] if "sound_file" in body else f"audio_id:{body['audio_id']}",
             received_at=task.created_at,
+            progress=lambda: state.tasks.progress(task.id),
             extra={"external_task_id": external_id or "", "mode": submission.mode},
         )
         data = {

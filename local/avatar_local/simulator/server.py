@@ -10,9 +10,11 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import kling, volcengine, wavespeed
+from .accounts import Accounts
 from .admin import admin_blueprint
 from .faults import FaultRegistry
 from .files import files_blueprint
+from .render_cache import RenderCache
 from .settings import SimulatorSettings
 from .signing import UrlSigner
 from .state import Provider, SimulatorState
@@ -47,13 +49,16 @@ class ProviderSimulator:
         settings = settings or SimulatorSettings()
         self._host = host
         self._port = port
+        renders = RenderCache()
         self._state = SimulatorState(
             credentials=credentials,
             settings=settings,
-            tasks=TaskStore(settings),
+            tasks=TaskStore(settings, renders),
             faults=FaultRegistry(provider.name for provider in PROVIDERS),
             stats=Stats(),
             signer=UrlSigner(settings),
+            accounts=Accounts(settings),
+            renders=renders,
         )
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None

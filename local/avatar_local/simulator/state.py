@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Blueprint
 
+from .accounts import Accounts
 from .faults import FaultRegistry
+from .render_cache import RenderCache
 from .settings import SimulatorSettings
 from .signing import UrlSigner
 from .stats import Stats
@@ -22,6 +24,8 @@ class SimulatorState:
     faults: FaultRegistry
     stats: Stats
     signer: UrlSigner
+    accounts: Accounts
+    renders: RenderCache
 
 
 @dataclass(frozen=True)

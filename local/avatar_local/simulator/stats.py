@@ -1,14 +1,17 @@
 """Counters the admin API reports, so tests can see what the pipeline actually sent."""
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
+
+Progress = Callable[[], tuple[str, datetime | None]]
+"""A submitted task's provider-neutral status (queued, running, succeeded, failed) and when it ended, if it has."""
 
 
 class Stats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._submissions: list[dict[str, str]] = []
+        self._submissions: list[tuple[dict[str, str], Progress]] = []
         self._result_queries = 0
         self._downloads = 0
 
@@ -21,6 +24,7 @@ class Stats:
         image: str,
         audio: str,
         received_at: datetime,
+        progress: Progress,
         extra: Mapping[str, str] | None = None,
     ) -> None:
         """``extra``: provider-specific request fields worth checking in tests (e.g. Kling's external_task_id)."""
@@ -34,7 +38,7 @@ class Stats:
             **(extra or {}),
         }
         with self._lock:
-            self._submissions.append(entry)
+            self._submissions.append((entry, progress))
 
     def count_result_query(self) -> None:
         with self._lock:
@@ -46,13 +50,20 @@ class Stats:
 
     def snapshot(self) -> dict[str, object]:
         with self._lock:
-            return {
-                "submissions": [dict(entry) for entry in self._submissions],
-                "result_queries": self._result_queries,
-                "downloads": self._downloads,
-            }
+            submissions = list(self._submissions)
+            result_queries, downloads = self._result_queries, self._downloads
+        return {
+            "submissions": [_with_progress(entry, progress) for entry, progress in submissions],
+            "result_queries": result_queries,
+            "downloads": downloads,
+        }
 
     def reset(self) -> None:
         with self._lock:
             self._submissions.clear()
             self._result_queries = self._downloads = 0
+
+
+def _with_progress(entry: dict[str, str], progress: Progress) -> dict[str, str | None]:
+    status, finished_at = progress()
+    return {**entry, "status": status, "finished_at": None if finished_at is None else finished_at.isoformat()}

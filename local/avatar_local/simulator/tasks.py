@@ -1,4 +1,8 @@
-"""Task store: each task downloads its inputs and renders its video on a background thread."""
+"""Task store: each task downloads its inputs and renders its video on a background thread.
+
+A task ends ``task_seconds_for(provider)`` after its creation (or when its render is done, if later), giving its
+account slot back as it does.
+"""
 
 import dataclasses
 import logging
@@ -12,7 +16,9 @@ from typing import Any, Literal
 
 import httpx
 
-from .render import MediaDecodeError, render_talking_video
+from .accounts import Slot
+from .render import MediaDecodeError
+from .render_cache import RenderCache
 from .settings import SimulatorSettings
 
 logger = logging.getLogger(__name__)
@@ -42,11 +48,13 @@ class Task:
     error: str = ""
     video: bytes | None = None
     inference_ms: int = 0
+    finished_at: datetime | None = None
 
 
 class TaskStore:
-    def __init__(self, settings: SimulatorSettings) -> None:
+    def __init__(self, settings: SimulatorSettings, renders: RenderCache) -> None:
         self._settings = settings
+        self._renders = renders
         self._tasks: dict[str, Task] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -59,15 +67,17 @@ class TaskStore:
         image: MediaRef,
         audio: MediaRef,
         options: Mapping[str, Any],
+        slot: Slot,
         fail_with: str | None = None,
     ) -> Task:
-        """Store a new task and start processing it; ``fail_with`` makes it fail with that error."""
+        """Store a new task, holding ``slot`` until it ends, and start it; ``fail_with`` makes it fail so."""
         task = Task(uuid.uuid4().hex, provider, model, image, audio, datetime.now(UTC), options)
         with self._lock:
             self._tasks[task.id] = task
+        slot.start()
         worker = threading.Thread(
             target=self._process,
-            args=(task, time.monotonic(), fail_with),
+            args=(task, time.monotonic(), slot, fail_with),
             name=f"simulator-task-{task.id[:8]}",
             daemon=True,
         )
@@ -78,11 +88,17 @@ class TaskStore:
         with self._lock:
             return self._tasks.get(task_id)
 
+    def progress(self, task_id: str) -> tuple[TaskStatus, datetime | None]:
+        """The task's status and when it ended (None while it runs)."""
+        with self._lock:
+            task = self._tasks[task_id]
+        return task.status, task.finished_at
+
     def stop(self) -> None:
         """Abandon running tasks (their threads exit instead of completing)."""
         self._stopping.set()
 
-    def _process(self, task: Task, created: float, fail_with: str | None) -> None:
+    def _process(self, task: Task, created: float, slot: Slot, fail_with: str | None) -> None:
         started = time.monotonic()
         self._update(task.id, status="running")
         video: bytes | None = None
@@ -90,20 +106,24 @@ class TaskStore:
         if not error:
             try:
                 image, audio = self._download("image", task.image), self._download("audio", task.audio)
-                video = render_talking_video(image, audio)
+                video = self._renders.render(image, audio)
             except (DownloadError, MediaDecodeError) as exc:
                 error = str(exc)
             except Exception as exc:  # a bug must still end the task, not leave it running forever
                 logger.exception("simulator task %s crashed", task.id)
                 error = f"internal error: {exc}"
-        if self._stopping.wait(max(0.0, created + self._settings.task_seconds - time.monotonic())):
+        seconds = self._settings.task_seconds_for(task.provider)
+        if self._stopping.wait(max(0.0, created + seconds - time.monotonic())):
             return
+        # Freed first, so a client that sees the task end finds the slot free.
+        slot.release()
         self._update(
             task.id,
             status="failed" if error else "succeeded",
             error=error,
             video=video,
             inference_ms=round((time.monotonic() - started) * 1000),
+            finished_at=datetime.now(UTC),
         )
 
     def _download(self, what: str, ref: MediaRef) -> bytes:

@@ -31,6 +31,9 @@ Decisions where the documentation is silent:
   ``echo`` (401 ``SignatureDoesNotMatch`` or 403 ``AccessDenied`` gateway errors, or 400 business code 50200,
   whose message quotes the request's headers and body).
   CVSubmitTask and CVProcess are the ``submit`` operation, CVGetResult is ``result``.
+- A CVSubmitTask the account refuses (its concurrency limit, or ``submit_throttle_ratio``; video and subject
+  recognition tasks share the account, CVProcess is synchronous and does not count) answers like the
+  ``concurrency`` fault: HTTP 429, business code 50430, before any input is downloaded.
 """
 
 import hashlib
@@ -51,10 +54,12 @@ import httpx
 from flask import Blueprint, Response, g, jsonify, request
 from PIL import Image, ImageDraw
 
+from .accounts import Slot
 from .faults import Fault
 from .render import SAMPLE_RATE, MediaDecodeError, decode_audio, decode_image
 from .state import Provider, SimulatorState
-from .tasks import MediaRef, Task
+from .stats import Progress
+from .tasks import MediaRef, Task, TaskStatus
 
 NAME = "volcengine"
 VERSION = "2022-08-31"
@@ -68,6 +73,7 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 SUCCESS = 10000
 BAD_PARAMETERS = 50200
 INVALID_INPUT = 50215
+CONCURRENT_LIMIT = 50430
 
 MESSAGES = {
     SUCCESS: "Success",
@@ -83,11 +89,11 @@ MESSAGES = {
     50514: "Pre Audio Risk Not Pass",
     50413: "Post Text Risk Not Pass",
     50429: "Request Has Reached API Limit, Please Try Later",
-    50430: "Request Has Reached API Concurrent Limit, Please Try Later",
+    CONCURRENT_LIMIT: "Request Has Reached API Concurrent Limit, Please Try Later",
     50500: "Internal Error",
     50501: "Internal RPC Error",
 }
-_HTTP_STATUS = {SUCCESS: 200, 50429: 429, 50430: 429, 50500: 500, 50501: 500}
+_HTTP_STATUS = {SUCCESS: 200, 50429: 429, CONCURRENT_LIMIT: 429, 50500: 500, 50501: 500}
 _VIDEO_FIELDS = frozenset(
     {"req_key", "image_url", "audio_url", "mask_url", "seed", "prompt", "output_resolution", "pe_fast_mode"}
 )
@@ -118,6 +124,7 @@ class SubjectCheck:
     found: int | None = None
     fail_code: int | None = None
     fail_message: str = ""
+    finished_at: datetime | None = None
 
 
 def _blueprint(state: SimulatorState) -> Blueprint:
@@ -165,33 +172,43 @@ def _blueprint(state: SimulatorState) -> Blueprint:
         if req_key == SUBJECT_REQ_KEY:
             _check_fields(body, _IMAGE_FIELDS)
             image_url = _url(body, "image_url")
-            failure = state.faults.take(NAME, "submit", {"task_failed"})
-            no_subject = state.faults.take(NAME, "submit", {"no_subject"}) is not None
-            task_id = checks.create(image_url, no_subject=no_subject, fail_code=_failure_code(failure))
-            _record(state, req_key, task_id, image_url, "")
+            with state.accounts.claim(NAME) as slot:
+                if slot is None:
+                    return _business_error(CONCURRENT_LIMIT)
+                failure = state.faults.take(NAME, "submit", {"task_failed"})
+                no_subject = state.faults.take(NAME, "submit", {"no_subject"}) is not None
+                task_id = checks.create(image_url, slot, no_subject=no_subject, fail_code=_failure_code(failure))
+            _record(state, req_key, task_id, image_url, "", lambda: checks.progress(task_id))
             return _success({"task_id": task_id})
         raise BadParameters(f"req_key {req_key!r} is not supported by CVSubmitTask")
 
     def submit_video(body: dict[str, Any]) -> Response:
         options = _parse_video(body)
         image_url, audio_url = options.pop("image_url"), options.pop("audio_url")
-        failure = state.faults.take(NAME, "submit", {"task_failed"})
-        audio, seconds = _probe_audio(state, audio_url)
-        fail_code, fail_with = None, None
-        if failure is not None:
-            fail_code, fail_with = _failure_code(failure), "simulated generation failure"
-        elif seconds is not None and seconds >= MAX_AUDIO_SECONDS:
-            fail_code, fail_with = INVALID_INPUT, f"audio is {seconds:.1f} s; it must be under {MAX_AUDIO_SECONDS:g} s"
-        task = state.tasks.create(
-            provider=NAME,
-            model=VIDEO_REQ_KEY,
-            image=image_url,
-            audio=audio,
-            options={**options, "fail_code": fail_code},
-            fail_with=fail_with,
-        )
+        with state.accounts.claim(NAME) as slot:
+            if slot is None:
+                return _business_error(CONCURRENT_LIMIT)
+            failure = state.faults.take(NAME, "submit", {"task_failed"})
+            audio, seconds = _probe_audio(state, audio_url)
+            fail_code, fail_with = None, None
+            if failure is not None:
+                fail_code, fail_with = _failure_code(failure), "simulated generation failure"
+            elif seconds is not None and seconds >= MAX_AUDIO_SECONDS:
+                fail_code = INVALID_INPUT
+                fail_with = f"audio is {seconds:.1f} s; it must be under {MAX_AUDIO_SECONDS:g} s"
+            task = state.tasks.create(
+                provider=NAME,
+                model=VIDEO_REQ_KEY,
+                image=image_url,
+                audio=audio,
+                options={**options, "fail_code": fail_code},
+                slot=slot,
+                fail_with=fail_with,
+            )
         task_id = _external_id(task.id)
-        _record(state, VIDEO_REQ_KEY, task_id, image_url, audio_url, task.created_at)
+        _record(
+            state, VIDEO_REQ_KEY, task_id, image_url, audio_url, lambda: state.tasks.progress(task.id), task.created_at
+        )
         return _success({"task_id": task_id})
 
     def process(body: dict[str, Any]) -> Response:
@@ -460,28 +477,41 @@ def _failure_code(fault: Fault | None) -> int | None:
 
 
 def _record(
-    state: SimulatorState, req_key: str, task_id: str, image: str, audio: str, at: datetime | None = None
+    state: SimulatorState,
+    req_key: str,
+    task_id: str,
+    image: str,
+    audio: str,
+    progress: Progress,
+    at: datetime | None = None,
 ) -> None:
     state.stats.record_submission(
-        provider=NAME, model=req_key, task_id=task_id, image=image, audio=audio, received_at=at or datetime.now(UTC)
+        provider=NAME,
+        model=req_key,
+        task_id=task_id,
+        image=image,
+        audio=audio,
+        received_at=at or datetime.now(UTC),
+        progress=progress,
     )
 
 
 class _SubjectChecks:
-    """Subject recognition tasks: download and decode the image, finish after ``task_seconds``."""
+    """Subject recognition tasks: download and decode the image, finish after the provider's task seconds."""
 
     def __init__(self, state: SimulatorState) -> None:
         self._state = state
         self._checks: dict[str, SubjectCheck] = {}
         self._lock = threading.Lock()
 
-    def create(self, image_url: str, *, no_subject: bool, fail_code: int | None) -> str:
+    def create(self, image_url: str, slot: Slot, *, no_subject: bool, fail_code: int | None) -> str:
         task_id = str(10**18 + secrets.randbelow(9 * 10**18))
         with self._lock:
             self._checks[task_id] = SubjectCheck()
+        slot.start()
         worker = threading.Thread(
             target=self._process,
-            args=(task_id, image_url, time.monotonic(), no_subject, fail_code),
+            args=(task_id, image_url, time.monotonic(), slot, no_subject, fail_code),
             name=f"simulator-subject-{task_id[-8:]}",
             daemon=True,
         )
@@ -492,7 +522,16 @@ class _SubjectChecks:
         with self._lock:
             return self._checks.get(task_id)
 
-    def _process(self, task_id: str, image_url: str, created: float, no_subject: bool, fail_code: int | None) -> None:
+    def progress(self, task_id: str) -> tuple[TaskStatus, datetime | None]:
+        with self._lock:
+            check = self._checks[task_id]
+        if check.status != "done":
+            return ("queued" if check.status == "in_queue" else "running"), None
+        return ("succeeded" if check.fail_code is None else "failed"), check.finished_at
+
+    def _process(
+        self, task_id: str, image_url: str, created: float, slot: Slot, no_subject: bool, fail_code: int | None
+    ) -> None:
         self._update(task_id, status="generating")
         outcome: dict[str, Any] = {"found": 0 if no_subject else 1, "fail_code": fail_code}
         if fail_code is None:
@@ -500,8 +539,9 @@ class _SubjectChecks:
                 decode_image(_download(self._state, "image", image_url))
             except (httpx.HTTPError, DownloadFailed, MediaDecodeError) as exc:
                 outcome = {"fail_code": INVALID_INPUT, "fail_message": f"{MESSAGES[INVALID_INPUT]} ({exc})"}
-        time.sleep(max(0.0, created + self._state.settings.task_seconds - time.monotonic()))
-        self._update(task_id, status="done", **outcome)
+        time.sleep(max(0.0, created + self._state.settings.task_seconds_for(NAME) - time.monotonic()))
+        slot.release()
+        self._update(task_id, status="done", finished_at=datetime.now(UTC), **outcome)
 
     def _update(self, task_id: str, **changes: Any) -> None:
         with self._lock:
@@ -597,7 +637,7 @@ def _coded_fault(state: SimulatorState, operation: str) -> Response | None:
     if fault is None:
         return None
     if fault.kind == "concurrency":
-        return _business_error(50430)
+        return _business_error(CONCURRENT_LIMIT)
     return _business_error(fault.code or 50411)
 
 

@@ -1,4 +1,8 @@
-"""WaveSpeedAI v3: ``POST /api/v3/{model}``, ``GET /api/v3/predictions/{id}[/result]``, Bearer API key."""
+"""WaveSpeedAI v3: ``POST /api/v3/{model}``, ``GET /api/v3/predictions/{id}[/result]``, Bearer API key.
+
+A create the account refuses (its concurrency limit, or ``submit_throttle_ratio``; the three models share the
+account) answers HTTP 429 ``{"code": 429, "message": "Too Many Requests: concurrency limit reached", "data": null}``.
+"""
 
 import base64
 import binascii
@@ -23,6 +27,7 @@ _STATUSES: dict[TaskStatus, str] = {
     "failed": "failed",
 }
 _MAX_SEED = 2147483647
+THROTTLED = "Too Many Requests: concurrency limit reached"
 
 
 def _blueprint(state: SimulatorState) -> Blueprint:
@@ -49,15 +54,19 @@ def _blueprint(state: SimulatorState) -> Blueprint:
             image, audio, options = _parse_submission(model, body)
         except ValueError as exc:
             return _error(400, str(exc))
-        failure = state.faults.take(NAME, "submit", {"task_failed"})
-        task = state.tasks.create(
-            provider=NAME,
-            model=model,
-            image=image,
-            audio=audio,
-            options=options,
-            fail_with="simulated generation failure" if failure is not None else None,
-        )
+        with state.accounts.claim(NAME) as slot:
+            if slot is None:
+                return _error(429, THROTTLED)
+            failure = state.faults.take(NAME, "submit", {"task_failed"})
+            task = state.tasks.create(
+                provider=NAME,
+                model=model,
+                image=image,
+                audio=audio,
+                options=options,
+                slot=slot,
+                fail_with="simulated generation failure" if failure is not None else None,
+            )
         state.stats.record_submission(
             provider=NAME,
             model=model,
@@ -65,6 +74,7 @@ def _blueprint(state: SimulatorState) -> Blueprint:
             image=body["image"],
             audio=body["audio"],
             received_at=task.created_at,
+            progress=lambda: state.tasks.progress(task.id),
         )
         return _success(_prediction(task, outputs=[]))
 
