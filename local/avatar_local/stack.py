@@ -22,6 +22,7 @@ from .execution_names import install_generated_execution_names
 from .lambda_runtime import LocalFunction, LocalLambdaRuntime, runtime_environment
 from .s3_policy import install_loopback_transport_context
 from .schedules import RuleScheduler, scale_from_environment
+from .sfn_integration import install_sfn_service_integration
 from .simulator import ProviderSimulator, SimulatorSettings
 from .status_events import install_status_change_events
 from .stop_execution import install_stop_execution_details
@@ -43,6 +44,7 @@ class StackInfo:
     input_bucket: str
     output_bucket: str
     state_machine_arn: str
+    batch_state_machine_arn: str
     jobs_table: str
     secret_arn: str
     simulator_url: str
@@ -120,6 +122,7 @@ class LocalStack:
         self._uninstall_patches.append(install_loopback_transport_context())
         self._uninstall_patches.append(install_generated_execution_names())
         self._uninstall_patches.append(install_stop_execution_details())
+        self._uninstall_patches.append(install_sfn_service_integration())
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
         self._server.start()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -172,6 +175,7 @@ class LocalStack:
             input_bucket=provisioned.resources["InputBucket"].physical_id,
             output_bucket=provisioned.resources["OutputBucket"].physical_id,
             state_machine_arn=provisioned.resources["AvatarVideoStateMachine"].physical_id,
+            batch_state_machine_arn=provisioned.resources["BatchStateMachine"].physical_id,
             jobs_table=provisioned.resources["JobsTable"].physical_id,
             secret_arn=secret_arn,
             simulator_url=self._simulator.url,

@@ -96,6 +96,15 @@ class Stack:
                 return found
         return found
 
+    def batch_events(self, timeout: float = 10) -> list[dict[str, Any]]:
+        """``Avatar Batch Completed`` events seen so far (waits until at least one arrived)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.outcome_events("", timeout=1)
+            found = [e for e in _seen_events if e["detail-type"] == "Avatar Batch Completed"]
+            if found or time.monotonic() > deadline:
+                return found
+
 
 _seen_events: list[dict[str, Any]] = []
 
@@ -136,7 +145,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     events.put_rule(
         Name="e2e-outcomes",
         EventPattern=json.dumps(
-            {"source": ["avatar.pipeline"], "detail-type": ["Avatar Video Succeeded", "Avatar Video Failed"]}
+            {
+                "source": ["avatar.pipeline"],
+                "detail-type": ["Avatar Video Succeeded", "Avatar Video Failed", "Avatar Batch Completed"],
+            }
         ),
     )
     events.put_targets(Rule="e2e-outcomes", Targets=[{"Id": "queue", "Arn": queue_arn}])

@@ -81,6 +81,10 @@ Resources:
     Properties:
       DefinitionUri: statemachine/pass.asl.json
       Policies: [{LambdaInvokePolicy: {FunctionName: !Ref SleeperFunction}}]
+  BatchStateMachine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      DefinitionUri: statemachine/pass.asl.json
 """
 
 SLEEPER = """\

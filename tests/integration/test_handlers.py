@@ -223,6 +223,8 @@ def test_intake_accepts_a_console_request(invoke: Any) -> None:
         "manifest": None,
         "pair": None,
         "event_id": None,
+        "batch": None,
+        "row": None,
     }
     job = result["job"]
     assert job["job_id"] == "console-1"

@@ -482,3 +482,58 @@ def test_the_request_hash_is_the_resolved_request_without_its_job_id() -> None:
     here = run_job(s3_event("jobs/a/m.json"), FakeManifests(MANIFEST))
     there = run_job(s3_event("jobs/b/m.json"), FakeManifests(MANIFEST))
     assert here.request_hash != there.request_hash
+
+
+# --- batch rows -----------------------------------------------------------------------------------
+
+
+def batch_row(row: int = 7, request: dict[str, Any] | None = None, problem: str | None = None) -> dict[str, Any]:
+    batch = {
+        "name": "lessons",
+        "batch_id": "lessons-0a1b2c3d",
+        "key": f"s3://{INPUT_BUCKET}/batches/spring/lessons.csv",
+    }
+    return {
+        "source": "avatar.pipeline",
+        "detail-type": "Avatar Batch Row",
+        "detail": {
+            "batch": {**batch, "folder": "batches/spring"},
+            "row": row,
+            "job_id": f"lessons-{row}-4bc692a6",
+            "request": request,
+            "problem": problem,
+        },
+    }
+
+
+def test_a_batch_row_is_a_job_under_the_id_the_batch_gave_it_with_media_beside_the_file() -> None:
+    job = run_job(batch_row(request={"image": "faces/a.png", "audio": "a.wav"}))
+    assert job.job_id == "lessons-7-4bc692a6"
+    assert job.trigger == "batch"
+    assert job.image.s3 == S3Location(bucket=INPUT_BUCKET, key="batches/spring/faces/a.png")
+    assert job.origin is not None
+    assert job.origin.delivery_id == "batch:lessons-0a1b2c3d#7", "a re-drop is a new delivery: failed rows run again"
+    assert job.origin.describe() == {
+        "kind": "batch",
+        "batch": {
+            "name": "lessons",
+            "batch_id": "lessons-0a1b2c3d",
+            "key": f"s3://{INPUT_BUCKET}/batches/spring/lessons.csv",
+        },
+        "row": 7,
+    }
+
+
+def test_a_bad_batch_row_fails_alone_naming_its_row() -> None:
+    intake = rejected(batch_row(problem="row 7: not a JSON object (an array) (line 9)"))
+    assert intake.ref.job_id == "lessons-7-4bc692a6"
+    assert intake.rejection is not None
+    assert intake.rejection.Cause == (
+        f"batch s3://{INPUT_BUCKET}/batches/spring/lessons.csv row 7: not a JSON object (an array) (line 9)"
+    )
+
+
+def test_an_invalid_batch_row_request_names_its_row() -> None:
+    cause = invalid(batch_row(request={"image": "a.png", "audio": "a.wav", "colour": "red"}))
+    assert cause.startswith(f"batch s3://{INPUT_BUCKET}/batches/spring/lessons.csv row 7 is not a valid job request")
+    assert "colour: unknown field" in cause

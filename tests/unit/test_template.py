@@ -48,10 +48,13 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
         if any(a.startswith("s3:Put") for a in _actions(statement))
         for resource in _resources(statement)
     }
-    # ValidateMedia stores https inputs it fetched, under fetched/ of the INPUT bucket and nowhere else.
+    # ValidateMedia stores https inputs it fetched, under fetched/ of the INPUT bucket and nowhere else;
+    # PrepareBatch writes a batch's rows under batches-normalized/ of it, ReportBatch its reports under batches/.
     assert s3_writes == {
         ("PersistResultFunction", str({"Fn::Sub": "${OutputBucket.Arn}/*"})),
         ("ValidateMediaFunction", str({"Fn::Sub": "${InputBucket.Arn}/fetched/*"})),
+        ("PrepareBatchFunction", str({"Fn::Sub": "${InputBucket.Arn}/batches-normalized/*"})),
+        ("ReportBatchFunction", str({"Fn::Sub": "${OutputBucket.Arn}/batches/*"})),
     }
     table_access = {
         (logical, action, str(resource))
@@ -88,17 +91,18 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
         *{("RecordOutcomeFunction", action, table) for action in (get, put, update)},
         *{("ReconcileFunction", action, table) for action in (get, put, update)},
         ("ReconcileFunction", query, indexes),
+        ("ReportBatchFunction", "dynamodb:BatchGetItem", table),
     }
 
 
-def test_only_persist_result_can_touch_the_output_bucket() -> None:
+def test_only_persist_result_and_the_batch_report_can_touch_the_output_bucket() -> None:
     touching = {
         logical
         for logical in FUNCTIONS
         for statement in _statements(logical)
         if any("OutputBucket" in str(resource) for resource in _resources(statement))
     }
-    assert touching == {"PersistResultFunction"}
+    assert touching == {"PersistResultFunction", "ReportBatchFunction"}
 
 
 def test_buckets_are_private_encrypted_and_tls_only() -> None:
@@ -121,16 +125,20 @@ def test_event_rules_target_only_the_state_machine_with_a_start_only_role() -> N
         for logical, rule in rules.items()
         if rule["Properties"]["Targets"][0]["Arn"] == {"Ref": "AvatarVideoStateMachine"}
     }
-    # Manifest drops and custom events start the state machine; pair drops go through PairDrop first; the
-    # reconciler hears of executions that ended, and sweeps on a schedule.
+    # Manifest drops and custom events start the state machine; pair drops go through PairDrop first; batch files
+    # start the batch state machine; the reconciler hears of executions that ended, and sweeps on a schedule.
     assert len(to_state_machine) == 2
     assert set(rules) - to_state_machine == {
         "PairDropFunctionMediaDropped",
+        "BatchStateMachineBatchDropped",
         "ReconcileFunctionExecutionEnded",
         "ReconcileFunctionSweep",
         "DispatchSlotsFunctionBackstop",
     }
-    for logical in to_state_machine:
+    batch_rule = rules["BatchStateMachineBatchDropped"]["Properties"]
+    assert batch_rule["Targets"][0]["Arn"] == {"Ref": "BatchStateMachine"}
+    assert batch_rule["EventPattern"]["detail"]["object"]["key"] == [{"prefix": "batches/"}]
+    for logical in [*to_state_machine, "BatchStateMachineBatchDropped"]:
         (target,) = rules[logical]["Properties"]["Targets"]
         role = TEMPLATE.resources[target["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
         statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
@@ -207,6 +215,16 @@ S3_ACCESS: dict[str, set[tuple[str, str, str | None]]] = {
     "AdmitJobFunction": set(),
     "QueueJobFunction": set(),
     "DispatchSlotsFunction": set(),
+    "PrepareBatchFunction": {
+        ("s3:GetObject", "InputBucket/batches/*", None),
+        ("s3:GetObjectVersion", "InputBucket/batches/*", None),
+        ("s3:ListBucket", "InputBucket", "batches/*"),
+        ("s3:PutObject", "InputBucket/batches-normalized/*", None),
+    },
+    "ReportBatchFunction": {
+        ("s3:GetObject", "InputBucket/batches-normalized/*", None),
+        ("s3:PutObject", "OutputBucket/batches/*", None),
+    },
 }
 S3_READS = {"s3:GetObject", "s3:GetObjectVersion"}
 
@@ -243,8 +261,15 @@ def test_state_machine_role_invokes_only_its_own_functions() -> None:
         if _actions(s) == ["lambda:InvokeFunction"]
         for resource in _resources(s)
     }
-    # PairDrop, Reconcile and DispatchSlots are started by EventBridge or by other functions, not by it.
-    assert invoked == set(FUNCTIONS) - {"PairDropFunction", "ReconcileFunction", "DispatchSlotsFunction"}
+    # PairDrop, Reconcile and DispatchSlots are started by EventBridge or by other functions, the batch steps by the
+    # batch state machine, not by it.
+    assert invoked == set(FUNCTIONS) - {
+        "PairDropFunction",
+        "ReconcileFunction",
+        "DispatchSlotsFunction",
+        "PrepareBatchFunction",
+        "ReportBatchFunction",
+    }
     log_delivery = {
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -360,6 +385,35 @@ def test_the_template_ships_the_secret_shape_without_any_credential() -> None:
     shape = json.loads(secret["SecretString"])
     assert set(shape) == {"wavespeed", "volcengine", "kling"}
     assert all(value == "" for fields in shape.values() for value in fields.values())
+
+
+def test_batch_state_machine_runs_only_its_steps_and_job_executions() -> None:
+    props = TEMPLATE.resources["BatchStateMachine"]["Properties"]
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    role = TEMPLATE.resources["BatchStateMachineRole"]["Properties"]
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    invoked = {
+        _invoked_function(resource)
+        for s in statements
+        if _actions(s) == ["lambda:InvokeFunction"]
+        for resource in _resources(s)
+    }
+    assert invoked == {"PrepareBatchFunction", "ReportBatchFunction"}
+    started = [s["Resource"] for s in statements if "states:StartExecution" in _actions(s)]
+    # The rows' job executions, and the Distributed Map's child executions of the batch machine itself.
+    assert started == [
+        {"Ref": "AvatarVideoStateMachine"},
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:"
+            "${AWS::StackName}-avatar-batch"
+        },
+    ]
+    s3_grants = {(a, _arn(r)) for s in statements for a in _actions(s) if a.startswith("s3:") for r in _resources(s)}
+    assert s3_grants == {
+        ("s3:GetObject", "InputBucket/batches-normalized/*"),
+        ("s3:PutObject", "OutputBucket/batches/*"),
+    }
 
 
 def test_state_machine_logs_no_execution_data() -> None:

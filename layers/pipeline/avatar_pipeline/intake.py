@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from pydantic import BaseModel, ValidationError
 
+from .batches import BatchItem
 from .errors import InvalidRequest
 from .job_ids import derived_job_id, execution_ref, well_formed_job_id
 from .job_requests import (
@@ -39,6 +40,7 @@ MANIFEST_SUFFIX = ".json"
 MAX_MANIFEST_BYTES = 256 * 1024
 CUSTOM_EVENT_SOURCE = "avatar.pipeline"
 CUSTOM_EVENT_DETAIL_TYPE = "Avatar Video Requested"
+BATCH_ROW_DETAIL_TYPE = "Avatar Batch Row"
 
 
 class ManifestReader(Protocol):
@@ -67,6 +69,9 @@ class _Trigger:
     stem: str | None  # the file stem a derived id starts with (None: the image's stem, if any)
     body: Any = None
     manifest: S3Location | None = None
+    job_id: str | None = None  # the id the trigger already gave the job (a batch row's)
+    folder: str | None = None  # what relative media keys resolve against (a manifest's or batch file's folder)
+    what: str | None = None  # how a cause names the request
 
 
 def take_trigger(
@@ -81,15 +86,14 @@ def take_trigger(
     try:
         trigger = _identify(event, execution_name, input_bucket, read_manifest)
     except _Unreadable as unreadable:
-        ref = JobRef(job_id=derived_job_id(unreadable.stem, unreadable.fingerprint), origin=unreadable.origin)
-        return _rejected(ref, unreadable.error)
+        return _rejected(JobRef(job_id=unreadable.job_id, origin=unreadable.origin), unreadable.error)
     except InvalidRequest as error:  # not an object, or a malformed event: nothing to name the job after
         return _rejected(execution_ref(execution_name), error)
     if isinstance(trigger, Ignored):
         return trigger
     raw = trigger.body if isinstance(trigger.body, dict) else {}
     stem = trigger.stem if trigger.stem is not None else _image_stem(raw.get("image"))
-    job_id = well_formed_job_id(raw.get("job_id")) or derived_job_id(stem, trigger.fingerprint)
+    job_id = trigger.job_id or well_formed_job_id(raw.get("job_id")) or derived_job_id(stem, trigger.fingerprint)
     named = raw.get("provider")
     provider = named if isinstance(named, str) and named in PROVIDERS else default_provider
     ref = JobRef(job_id=job_id, origin=trigger.origin, provider=provider)
@@ -101,11 +105,12 @@ def take_trigger(
 
 
 class _Unreadable(Exception):
-    """The trigger names a manifest that cannot be turned into a request; the job id still derives from it."""
+    """The trigger cannot be turned into a request (a manifest that cannot be read, a bad batch row), but it still
+    names the job: the failure is recorded under that id."""
 
-    def __init__(self, origin: Origin, stem: str, fingerprint: str, error: InvalidRequest) -> None:
+    def __init__(self, origin: Origin, job_id: str, error: InvalidRequest) -> None:
         super().__init__(error.cause)
-        self.origin, self.stem, self.fingerprint, self.error = origin, stem, fingerprint, error
+        self.origin, self.job_id, self.error = origin, job_id, error
 
 
 def _identify(event: Any, execution_name: str, input_bucket: str, read_manifest: ManifestReader) -> _Trigger | Ignored:
@@ -125,6 +130,8 @@ def _identify(event: Any, execution_name: str, input_bucket: str, read_manifest:
             execution_name=execution_name,
         )
         return _Trigger(origin, f"pair/{execution_name}", stem or "pair", detail)
+    if event.get("source") == PAIR_SOURCE and event.get("detail-type") == BATCH_ROW_DETAIL_TYPE:
+        return _batch_row(_parse(BatchItem, event.get("detail"), "batch row"))
     if event.get("source") == CUSTOM_EVENT_SOURCE and event.get("detail-type") == CUSTOM_EVENT_DETAIL_TYPE:
         custom = _parse(EventBridgeModel, event, "custom event")
         origin = Origin(kind="event", delivery_id=f"event:{custom.id}", event_id=custom.id)
@@ -146,26 +153,36 @@ def _manifest(
     if bucket != input_bucket:
         origin = Origin(kind="manifest", delivery_id=delivery, manifest=location.uri)
         error = InvalidRequest(f"manifest {location.uri} is not in the input bucket {input_bucket}")
-        raise _Unreadable(origin, stem, fingerprint, error)
+        raise _Unreadable(origin, derived_job_id(stem, fingerprint), error)
     try:
         location, raw = read_manifest(location, version, MAX_MANIFEST_BYTES)
         origin = Origin(kind="manifest", delivery_id=delivery, manifest=location.uri)
         body = manifest_body(raw, location.uri)
     except InvalidRequest as error:
         origin = Origin(kind="manifest", delivery_id=delivery, manifest=location.uri)
-        raise _Unreadable(origin, stem, fingerprint, error) from error
+        raise _Unreadable(origin, derived_job_id(stem, fingerprint), error) from error
     fingerprint = f"{bucket}/{location.key}@{found.etag}"
-    return _Trigger(origin, fingerprint, posixpath.basename(posixpath.splitext(location.key)[0]), body, location)
+    stem = posixpath.basename(posixpath.splitext(location.key)[0])
+    folder, what = posixpath.dirname(location.key), f"manifest {location.uri}"
+    return _Trigger(origin, fingerprint, stem, body, location, folder=folder, what=what)
+
+
+def _batch_row(item: BatchItem) -> _Trigger:
+    """One row of a batch file, as the batch's Map hands it over: its job id is already decided."""
+    batch = item.batch.model_dump(exclude={"folder"})
+    origin = Origin(kind="batch", delivery_id=f"batch:{item.batch.batch_id}#{item.row}", batch=batch, row=item.row)
+    what = f"batch {item.batch.key} row {item.row}"
+    if item.request is None:
+        raise _Unreadable(origin, item.job_id, InvalidRequest(f"batch {item.batch.key} {item.problem}"))
+    return _Trigger(origin, what, None, item.request, job_id=item.job_id, folder=item.batch.folder, what=what)
 
 
 def _job(trigger: _Trigger, job_id: str, input_bucket: str, default_provider: str, requested_at: datetime) -> Job:
-    what = f"manifest {trigger.manifest.uri}" if trigger.manifest else _BODY_NAMES[trigger.origin.kind]
-    request = parse_request(trigger.body, what)
+    request = parse_request(trigger.body, trigger.what or _BODY_NAMES[trigger.origin.kind])
     provider = request.provider or default_provider
     check_against_provider(request, provider)
-    folder = posixpath.dirname(trigger.manifest.key) if trigger.manifest else None
-    image = media_source("image", request.image, folder, input_bucket)
-    audio = media_source("audio", request.audio, folder, input_bucket) if request.audio else None
+    image = media_source("image", request.image, trigger.folder, input_bucket)
+    audio = media_source("audio", request.audio, trigger.folder, input_bucket) if request.audio else None
     return Job(
         job_id=job_id,
         provider=provider,
@@ -181,6 +198,7 @@ def _job(trigger: _Trigger, job_id: str, input_bucket: str, default_provider: st
 
 
 _BODY_NAMES = {
+    "batch": "the batch row",
     "manifest": "the manifest",
     "pair": "the pair drop",
     "event": "the event detail",
@@ -205,7 +223,7 @@ def _pair_keys(detail: Any) -> tuple[str, str] | None:
     return (image, audio) if isinstance(image, str) and isinstance(audio, str) else None
 
 
-def _parse(model: type[M], event: dict[str, Any], what: str) -> M:
+def _parse(model: type[M], event: Any, what: str) -> M:
     try:
         return model.model_validate(event)
     except ValidationError as error:

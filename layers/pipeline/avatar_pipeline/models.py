@@ -138,7 +138,7 @@ class MediaSource(BaseModel):
         return self.s3.uri if self.s3 else str(self.url)
 
 
-TriggerKind = Literal["manifest", "event", "console", "pair"]
+TriggerKind = Literal["manifest", "event", "console", "pair", "batch"]
 
 
 class Origin(BaseModel):
@@ -156,6 +156,8 @@ class Origin(BaseModel):
     pair: tuple[str, str] | None = None
     event_id: str | None = None
     execution_name: str | None = None
+    batch: dict[str, str] | None = None  # the batch file a row comes from: name, batch_id, key
+    row: int | None = None
 
     def describe(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, exclude={"delivery_id"})
