@@ -6,6 +6,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STACK_NAME ?= avatar-pipeline
+# make bench-scale: jobs, provider account limit, seconds per generation, share of submits the provider throttles.
+N ?= 200
+LIMIT ?= 10
+GEN ?= 20
+THROTTLE ?= 0
+ENTRY ?= manifests
 # checkov pins its own boto3/packaging, so it lives in a venv of its own; the stamp names the pin, so
 # changing CHECKOV_VERSION reinstalls it.
 CHECKOV_VERSION := 3.3.30
@@ -13,7 +19,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
 
-.PHONY: install security lint test unit integration e2e demo build validate deploy bench clean
+.PHONY: install security lint test unit integration e2e demo build validate deploy bench bench-scale clean
 
 install: $(STAMP)
 
@@ -74,6 +80,10 @@ validate: install
 
 bench: install
 	$(BIN)/python tests/bench/bench_transfer.py
+
+bench-scale: install
+	$(BIN)/python tests/bench/bench_scale.py --jobs $(N) --limit $(LIMIT) --generation-seconds $(GEN) \
+		--throttle-ratio $(THROTTLE) --entry $(ENTRY)
 
 deploy: build
 	$(BIN)/sam deploy --guided --stack-name $(STACK_NAME)

@@ -38,7 +38,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     queued_since = admission.queued_since or datetime.now(UTC).isoformat()
     key = slot_key(job.job_id, job.attempt)
     position = slots.store.enqueue(admission.account, key, step.token, step.execution_arn, queued_since)
-    queue = {"account": admission.account, "position": position, "queued_since": queued_since}
+    queue: dict[str, Any] = {"account": admission.account, "queued_since": queued_since}
+    if position is not None:
+        queue["position"] = position
     JobStore(required_env("JOBS_TABLE"), aws.dynamodb()).update(
         job.job_id,
         "SET #status = :queued, queue = :queue, updated_at = :now",

@@ -4,6 +4,8 @@ through the entry point it belongs to, and follows the execution it starts.
 - an S3 "Object Created" event: the manifest (``events/manifest.json``) and sample media are dropped at
   the event's key, so S3 → EventBridge → Step Functions delivers it for real;
 - a PutEvents entries list: sent to the default event bus;
+- a ``.csv`` or ``.jsonl`` batch file: dropped under ``batches/samples/`` beside sample media; the batch execution
+  is followed and the report's counts printed;
 - anything else is a job request: it becomes the input of StartExecution, as from the console.
 
 ``${InputBucket}`` in a sample is replaced with the local input bucket.
@@ -22,6 +24,8 @@ from .samples import portrait_png, speech_audio
 from .stack import StackInfo
 
 SAMPLE_FOLDERS = ("samples", "jobs/samples")
+BATCH_FOLDER = "batches/samples"
+BATCH_SUFFIXES = (".csv", ".jsonl")
 
 
 def upload_samples(info: StackInfo) -> None:
@@ -33,6 +37,8 @@ def upload_samples(info: StackInfo) -> None:
 
 def send(event_file: Path, *, state_dir: Path, timeout: float = 300) -> int:
     info = StackInfo.load(state_dir)
+    if event_file.suffix.lower() in BATCH_SUFFIXES:
+        return _send_batch(info, event_file, timeout)
     document: Any = json.loads(event_file.read_text(encoding="utf-8").replace("${InputBucket}", info.input_bucket))
     upload_samples(info)
     sfn = aws_client(info, "stepfunctions")
@@ -65,6 +71,25 @@ def send(event_file: Path, *, state_dir: Path, timeout: float = 300) -> int:
         return 1
     print(json.dumps(json.loads(described["output"]), indent=2))
     return 0
+
+
+def _send_batch(info: StackInfo, batch_file: Path, timeout: float) -> int:
+    s3, sfn = aws_client(info, "s3"), aws_client(info, "stepfunctions")
+    s3.put_object(Bucket=info.input_bucket, Key=f"{BATCH_FOLDER}/alice.png", Body=portrait_png(512))
+    s3.put_object(Bucket=info.input_bucket, Key=f"{BATCH_FOLDER}/alice.wav", Body=speech_audio(4.0, fmt="wav"))
+    key = f"{BATCH_FOLDER}/{batch_file.name}"
+    s3.put_object(Bucket=info.input_bucket, Key=key, Body=batch_file.read_bytes())
+    print(f"dropped s3://{info.input_bucket}/{key}")
+    marker = s3.head_object(Bucket=info.input_bucket, Key=key)["ETag"].strip('"')
+    execution_arn = wait_for_execution(sfn, info.batch_state_machine_arn, marker, 30)
+    described, phases = follow_execution(sfn, execution_arn, timeout)
+    print_phases(phases)
+    if described["status"] != "SUCCEEDED":
+        print(f"{described['status']}: {described.get('error')}: {described.get('cause')}")
+        return 1
+    report = json.loads(described["output"])["report"]
+    print(json.dumps(report, indent=2))
+    return 0 if report["counts"]["SUCCEEDED"] == report["rows"] else 1
 
 
 def _with_marker(detail: str, marker: str) -> str:

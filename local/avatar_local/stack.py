@@ -17,8 +17,11 @@ import httpx
 from moto.server import ThreadedMotoServer
 
 from .cfn import ACCOUNT_ID, Provisioned, Provisioner
+from .dynamodb_atomicity import install_serialized_dynamodb
+from .dynamodb_costs import install_dynamodb_shortcuts
 from .eventbridge import install_state_machine_targets
 from .execution_names import install_generated_execution_names
+from .interpreter_caches import install_interpreter_caches
 from .lambda_runtime import LocalFunction, LocalLambdaRuntime, runtime_environment
 from .s3_policy import install_loopback_transport_context
 from .schedules import RuleScheduler, scale_from_environment
@@ -29,6 +32,8 @@ from .stop_execution import install_stop_execution_details
 from .template import expand
 
 log = logging.getLogger(__name__)
+# Set: moto's interpreter and DynamoDB run without the local stack's shortcuts (the scale benchmark's baseline).
+PLAIN_MOTO = "AVATAR_LOCAL_PLAIN_MOTO"
 
 LOOPBACK = "127.0.0.1"
 STACK_NAME = "avatar-pipeline"
@@ -123,6 +128,11 @@ class LocalStack:
         self._uninstall_patches.append(install_generated_execution_names())
         self._uninstall_patches.append(install_stop_execution_details())
         self._uninstall_patches.append(install_sfn_service_integration())
+        if not os.environ.get(PLAIN_MOTO):
+            self._uninstall_patches.append(install_interpreter_caches())
+        self._uninstall_patches.append(install_serialized_dynamodb())
+        if not os.environ.get(PLAIN_MOTO):
+            self._uninstall_patches.append(install_dynamodb_shortcuts())
         self._server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=False)
         self._server.start()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)

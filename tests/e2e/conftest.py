@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import quote
 import boto3
 import httpx
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_OVERRIDES = [
@@ -27,6 +29,8 @@ E2E_OVERRIDES = [
     "MaxPolls=60",
     "JobDeadlineSeconds=300",
     "ProviderTimeoutSeconds=3",
+    # Small enough for the admission tests to fill; the other tests run one job at a time.
+    "ProviderConcurrency=wavespeed=3,volcengine=2,kling=2",
 ]
 STARTUP_TIMEOUT = 120
 
@@ -51,6 +55,35 @@ class Stack:
 
     def inject(self, provider: str = "wavespeed", **fault: Any) -> None:
         httpx.post(f"{self.simulator}/_simulator/faults", json={"provider": provider, **fault}).raise_for_status()
+
+    def start(self, request: dict[str, Any], name: str | None = None) -> str:
+        """A console start of the job state machine; its execution ARN."""
+        kwargs = {"name": name} if name else {}
+        started = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.info["state_machine_arn"], input=json.dumps(request), **kwargs
+        )
+        return str(started["executionArn"])
+
+    def job_record(self, job_id: str) -> dict[str, Any]:
+        item = self.client("dynamodb").get_item(
+            TableName=self.info["jobs_table"], Key={"job_id": {"S": job_id}}, ConsistentRead=True
+        )
+        deserializer = TypeDeserializer()
+        return {name: deserializer.deserialize(value) for name, value in item.get("Item", {}).items()}
+
+    def simulator_stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.simulator}/_simulator/stats").json())
+
+    @contextmanager
+    def simulator_settings(self, **changes: Any) -> Iterator[None]:
+        """Simulator settings for the duration of a block (per-provider ones as ``{"wavespeed": value}``)."""
+        url = f"{self.simulator}/_simulator/settings"
+        before = httpx.get(url).json()
+        httpx.post(url, json=changes).raise_for_status()
+        try:
+            yield
+        finally:
+            httpx.post(url, json={name: before[name] for name in changes}).raise_for_status()
 
     def submissions(self, marker: str) -> list[dict[str, Any]]:
         """Provider submissions whose image URL names ``marker`` (a key prefix), as sent or URL-encoded."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from avatar_local.samples import portrait_png, speech_audio
 
-from .conftest import Stack
+from .conftest import ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -108,3 +110,23 @@ def test_a_csv_batch_with_option_columns_and_a_re_drop_that_pays_only_for_the_fa
     assert [e["job_id"] for e in again["entries"]] == [e["job_id"] for e in first["entries"]]
     assert [e["attempt"] for e in again["entries"]] == [1, 2], "the finished row was not run again"
     assert len(stack.submissions(folder)) == 2, "only the failed row was paid for again"
+
+
+@pytest.mark.parametrize("sample", ["batch.jsonl", "batch.csv"])
+def test_the_batch_samples_run_through_local_send(stack: Stack, sample: str) -> None:
+    state_dir = Path(stack.info["lambda_log"]).parent
+    command = [
+        sys.executable,
+        "-m",
+        "avatar_local.cli",
+        "local",
+        "send",
+        f"events/{sample}",
+        "--state-dir",
+        str(state_dir),
+    ]
+    sent = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    report = json.loads(sent.stdout[sent.stdout.index("{") :])
+    assert report["counts"]["SUCCEEDED"] == report["rows"] == 2

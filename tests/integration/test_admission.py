@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
-from avatar_pipeline.admission import AdmissionStore, account_of, parse_limits, slot_key
+from avatar_pipeline.admission import POSITIONS_COUNTED, AdmissionStore, account_of, parse_limits, slot_key
 from avatar_pipeline.admitting import AdmissionState, requeue
 from avatar_pipeline.budget import Budget, settle_spend
 from avatar_pipeline.dispatch import dispatch
@@ -58,7 +58,7 @@ class Harness:
     def acquire(self, key: str, *, at: datetime = NOW) -> bool:
         return self.store.try_acquire("wavespeed", key, f"arn:exec:{key}", at, queue_first=True)
 
-    def wait(self, key: str, since: str) -> int:
+    def wait(self, key: str, since: str) -> int | None:
         return self.store.enqueue("wavespeed", key, f"token-{key}", f"arn:exec:{key}", since)
 
     def holders(self) -> set[str]:
@@ -111,6 +111,14 @@ def test_a_newcomer_does_not_jump_the_queue(harness: Harness) -> None:
     assert harness.wait("c#1", "2025-03-01T12:00:01") == 1
     harness.store.release("wavespeed", "a#1")
     assert not harness.acquire("d#1"), "c is waiting: d queues behind it even though a slot is free"
+
+
+def test_a_queue_position_is_told_up_to_its_limit_then_only_the_wait(harness: Harness) -> None:
+    harness.acquire("a#1")
+    harness.acquire("b#1")
+    positions = [harness.wait(f"w{n:03d}#1", f"2025-03-01T12:{n // 60:02d}:{n % 60:02d}") for n in range(102)]
+    assert positions[:POSITIONS_COUNTED] == list(range(1, POSITIONS_COUNTED + 1))
+    assert positions[POSITIONS_COUNTED:] == [None, None], "further back: not counted (queued_since tells the wait)"
 
 
 def test_the_dispatcher_wakes_the_oldest_waiters_into_free_slots(harness: Harness) -> None:

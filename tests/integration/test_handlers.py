@@ -656,6 +656,14 @@ def test_admit_takes_a_slot_then_queues_when_the_account_is_full(invoke: Any) ->
     record = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "j-a2"}})["Item"]
     assert record["status"] == {"S": "QUEUED"}
     assert record["queue"]["M"]["position"] == {"N": "1"}
+    two = {**FUNCTION_ENV["admit_job"], "PROVIDER_CONCURRENCY": "wavespeed=2"}
+    assert invoke("dispatch_slots", {"accounts": ["wavespeed"]}, {"PROVIDER_CONCURRENCY": "wavespeed=2"})["woken"] == 1
+    admitted = invoke("admit_job", {**event, "job": second, "execution_arn": arn("exec-a2"), "admission": full}, two)
+    assert admitted["admitted"] is True
+    record = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "j-a2"}})["Item"]
+    assert record["status"] == {"S": "RUNNING"}
+    assert "queue" not in record, "no longer waiting"
+    assert float(record["queued_seconds"]["N"]) >= 0, "how long it waited stays on the record"
 
 
 def test_admit_refuses_a_job_over_its_max_cost_before_anything_is_paid(invoke: Any) -> None:

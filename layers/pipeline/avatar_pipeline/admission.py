@@ -31,6 +31,7 @@ SLOTS = "slots"
 WAITER = "wait#"
 ACCOUNT = "account#"
 TICKET = "ticket#"
+POSITIONS_COUNTED = 100  # a queue position is told up to this; a job further back is told its wait time only
 
 
 def account_of(provider: str) -> str:
@@ -98,8 +99,10 @@ class AdmissionStore:
             return self.holding(account, key)
         return True
 
-    def enqueue(self, account: str, key: str, token: str, execution_arn: str, queued_since: str) -> int:
-        """Waits for a slot; the same attempt enqueued again (a retried step) keeps its place. Returns its position."""
+    def enqueue(self, account: str, key: str, token: str, execution_arn: str, queued_since: str) -> int | None:
+        """Waits for a slot; the same attempt enqueued again (a retried step) keeps its place. Returns its position,
+        or None when it is further back than ``POSITIONS_COUNTED`` (counting further would read the whole queue
+        for every job that joins it)."""
         sort_key = f"{WAITER}{queued_since}#{key}"
         waiter = {"token": token, "execution_arn": execution_arn, "key": key}
         self._call("put_item", Item=_item({"pk": ACCOUNT + account, "sk": sort_key, **waiter}))
@@ -109,8 +112,10 @@ class AdmissionStore:
             KeyConditionExpression="pk = :pk AND sk BETWEEN :first AND :me",
             ExpressionAttributeValues=_values({":pk": ACCOUNT + account, ":first": WAITER, ":me": sort_key}),
             Select="COUNT",
+            Limit=POSITIONS_COUNTED + 1,
         )
-        return int(ahead["Count"])
+        position = int(ahead["Count"])
+        return position if position <= POSITIONS_COUNTED else None
 
     def oldest_waiters(self, account: str, count: int) -> list[Waiter]:
         found = self._call(

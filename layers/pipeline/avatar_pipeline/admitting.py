@@ -97,9 +97,11 @@ def requeue(
 def _record_running(
     jobs: JobStore, job: Job, execution_arn: str, state: AdmissionState, slots: Slots, now: datetime
 ) -> None:
+    waited = 0.0 if state.queued_since is None else (now - datetime.fromisoformat(state.queued_since)).total_seconds()
     running = jobs.update(
         job.job_id,
-        "SET #status = :running, updated_at = :now, estimated_cost_usd = :estimate, budget_day = :day REMOVE queue",
+        "SET #status = :running, updated_at = :now, estimated_cost_usd = :estimate, budget_day = :day, "
+        "queued_seconds = :waited REMOVE queue",
         condition="attempt = :attempt AND execution_arn = :me AND #status IN (:running, :queued)",
         names={"#status": "status"},
         values={
@@ -108,6 +110,7 @@ def _record_running(
             ":now": now.isoformat(),
             ":estimate": state.estimated_cost_usd,
             ":day": state.budget_day,
+            ":waited": round(waited, 3),
             ":attempt": job.attempt,
             ":me": execution_arn,
         },

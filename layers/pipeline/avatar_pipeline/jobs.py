@@ -36,6 +36,7 @@ ATTEMPT_RESULT_FIELDS = (
     "actual_cost_usd",
     "budget_day",
     "queue",
+    "queued_seconds",
     "published",
     "possible_provider_task",
 )

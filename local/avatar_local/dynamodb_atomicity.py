@@ -1,0 +1,34 @@
+"""DynamoDB requests one at a time, as atomic as DynamoDB makes each of them.
+
+moto's server answers requests on many threads, and its DynamoDB backend has no lock: a transaction backs the
+table up with a deep copy that fails ("dictionary changed size during iteration") while another request writes,
+and a transaction whose condition fails puts that copy back, undoing every write made meanwhile. A thousand jobs
+taking and giving back provider slots at once hit both: a released slot came back to a job that had ended, and a
+granted waiter vanished without its slot. On AWS each request, and each transaction as a whole, is atomic; here
+every DynamoDB request is handled under one lock, which costs nothing measurable (the backend is in memory and the
+interpreter holds the GIL anyway).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb.responses import DynamoHandler
+
+
+def install_serialized_dynamodb() -> Callable[[], None]:
+    original = DynamoHandler.call_action
+    lock = threading.RLock()
+
+    def call_action(handler: DynamoHandler, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(handler, *args, **kwargs)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+    def uninstall() -> None:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
+
+    return uninstall
