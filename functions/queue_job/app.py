@@ -1,6 +1,6 @@
 """QueueJob (WaitForSlot's task, ``.waitForTaskToken``): the job waits for a slot of its provider account. Its token
-is kept with its place in the queue, the record says QUEUED and where, and the dispatcher is asked to look: a slot
-may have come free since AdmitJob found none."""
+is kept with its place in the queue, the record says QUEUED and where, and the dispatcher is asked to look if a slot
+has come free since AdmitJob found none."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             ":me": step.execution_arn,
         },
     )
-    slots.notify(admission.account)
+    slots.notify_if_free(admission.account)
     logger.info("queued for a provider slot", extra=queue)
     metrics.add_metric(name="JobsWaiting", unit=MetricUnit.Count, value=1)
     return queue

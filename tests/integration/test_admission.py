@@ -193,6 +193,22 @@ def test_slots_free_notifies_the_dispatcher_only_when_a_slot_was_freed(
     assert asked == ["wavespeed"]
 
 
+def test_a_job_joining_the_queue_asks_the_dispatcher_only_if_a_slot_is_free(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    slots = Slots(store=harness.store, dispatcher="dispatcher")
+    monkeypatch.setattr(Slots, "notify", lambda self, account: asked.append(account))
+    harness.acquire("a#1")
+    harness.acquire("b#1")
+    harness.wait("c#1", "2025-03-01T12:00:01")
+    slots.notify_if_free("wavespeed")
+    assert asked == [], "both slots taken: whoever frees one hands it on"
+    harness.store.release("wavespeed", "a#1")  # freed between c's AdmitJob and its joining the queue
+    slots.notify_if_free("wavespeed")
+    assert asked == ["wavespeed"]
+
+
 def _job(attempt: int = 1) -> Job:
     return Job(
         job_id="job-1",

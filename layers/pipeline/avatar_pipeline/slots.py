@@ -43,6 +43,13 @@ class Slots:
         if self.store.release(account, slot_key(job_id, attempt)):
             self.notify(account)
 
+    def notify_if_free(self, account: str) -> None:
+        """For a job that just joined the queue: a slot freed between its AdmitJob and now would find no waiter to
+        hand it to, so the dispatcher is asked only if a slot is free. A slot freed later is handed on by whoever
+        frees it; the job is in the queue by then."""
+        if self.store.limit(account) > int(self.store.slots(account).get("in_use", 0)):
+            self.notify(account)
+
     def notify(self, account: str) -> None:
         try:
             aws.lambda_client().invoke(
