@@ -10,16 +10,18 @@ Crashes can be injected through the public Lambda API: tag a function with ``ava
 ``before`` (the runtime dies before the handler runs), ``after`` (the handler finishes, the runtime dies
 before answering) or ``during:<seconds>``; the next invocation crashes that way and the tag is removed.
 ``<how> x<n>`` (e.g. ``before x4``) crashes the next ``n`` invocations. The invocation fails with
-``Runtime.ExitError``, as a crashed Lambda runtime does.
+``Runtime.ExitError``, as a crashed Lambda runtime does. ``refused`` makes the Lambda service itself refuse the
+invocation (HTTP 500 ``ServiceException``, which Step Functions calls ``Lambda.ServiceException``), as it does when
+the runtime cannot start a worker.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 import os
 import queue
-import select
+import selectors
 import subprocess
 import sys
 import threading
@@ -30,6 +32,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.exceptions import JsonRESTError
+
+log = logging.getLogger(__name__)
 
 MAX_WORKERS_PER_FUNCTION = 4
 STARTUP_TIMEOUT_SECONDS = 60
@@ -91,9 +96,11 @@ class _Worker:
 
     def _read_line(self, timeout: float) -> dict[str, Any] | None:
         assert self.process.stdout is not None
-        readable, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not readable:
-            return None
+        # A selector, not select(): with a thousand executions running, the stack holds more than 1024 descriptors.
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                return None
         line = self.process.stdout.readline()
         return json.loads(line) if line else None
 
@@ -136,6 +143,13 @@ class _Worker:
         if self.alive:
             self.process.kill()
         self.process.wait()
+
+
+class LambdaServiceException(JsonRESTError):
+    code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__("ServiceException", message)
 
 
 class _FunctionPool:
@@ -217,6 +231,8 @@ class LocalLambdaRuntime:
             event = json.loads(body) if body else {}
             timeout_seconds = int(backend.get_function(name).timeout)
             crash = runtime._take_crash(backend, name)
+            if crash == "refused":
+                raise LambdaServiceException(f"{name}: injected refusal")
             if headers.get("X-Amz-Invocation-Type") == "Event":
                 threading.Thread(
                     target=runtime._invoke_quietly, args=(pool, event, timeout_seconds, crash), daemon=True
@@ -227,14 +243,22 @@ class LocalLambdaRuntime:
             except InvocationError as error:
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return json.dumps(error.payload).encode()
+            except Exception as error:
+                # The runtime itself failed (no worker could start): Lambda answers that with a 500 ServiceException.
+                log.exception("the local Lambda runtime could not run %s", name)
+                raise LambdaServiceException(f"{name}: {error}") from error
             return json.dumps(result).encode()
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
 
     @staticmethod
     def _invoke_quietly(pool: _FunctionPool, event: Any, timeout_seconds: int, crash: str | None) -> None:
-        with contextlib.suppress(InvocationError):
+        try:
             pool.invoke(event, timeout_seconds, crash)
+        except InvocationError:
+            pass
+        except Exception:
+            log.exception("the local Lambda runtime could not run %s (an asynchronous invoke)", pool.function.name)
 
     def warm(self) -> None:
         threads = [threading.Thread(target=pool.warm) for pool in self.pools.values()]

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import boto3
 import httpx
 import pytest
+from avatar_local.samples import portrait_png, speech_audio
 from boto3.dynamodb.types import TypeDeserializer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,6 +56,13 @@ class Stack:
 
     def inject(self, provider: str = "wavespeed", **fault: Any) -> None:
         httpx.post(f"{self.simulator}/_simulator/faults", json={"provider": provider, **fault}).raise_for_status()
+
+    def upload_media(self, folder: str, audio_seconds: float = 2.0) -> tuple[str, str]:
+        """A portrait and a voice track as ``<folder>/face.png`` and ``voice.wav``; their ``s3://`` URIs."""
+        s3, bucket = self.client("s3"), self.info["input_bucket"]
+        s3.put_object(Bucket=bucket, Key=f"{folder}/face.png", Body=portrait_png(320))
+        s3.put_object(Bucket=bucket, Key=f"{folder}/voice.wav", Body=speech_audio(audio_seconds, fmt="wav"))
+        return f"s3://{bucket}/{folder}/face.png", f"s3://{bucket}/{folder}/voice.wav"
 
     def start(self, request: dict[str, Any], name: str | None = None) -> str:
         """A console start of the job state machine; its execution ARN."""

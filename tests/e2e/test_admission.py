@@ -22,15 +22,8 @@ LIMIT = 3
 PROVIDER = "wavespeed/omnihuman-1.5"
 
 
-def upload_media(stack: Stack, folder: str) -> tuple[str, str]:
-    s3, bucket = stack.client("s3"), stack.info["input_bucket"]
-    s3.put_object(Bucket=bucket, Key=f"{folder}/face.png", Body=portrait_png(320))
-    s3.put_object(Bucket=bucket, Key=f"{folder}/voice.wav", Body=speech_audio(2.0))
-    return f"s3://{bucket}/{folder}/face.png", f"s3://{bucket}/{folder}/voice.wav"
-
-
 def start_jobs(stack: Stack, folder: str, job_ids: list[str], **request: Any) -> dict[str, str]:
-    image, audio = upload_media(stack, folder)
+    image, audio = stack.upload_media(folder)
     return {
         job_id: stack.start({"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id, **request}, job_id)
         for job_id in job_ids

@@ -15,17 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from avatar_local.samples import portrait_png, speech_audio
+from avatar_local.samples import portrait_png
 
 from .conftest import ROOT, Stack
 
 pytestmark = pytest.mark.e2e
-
-
-def upload_media(stack: Stack, folder: str) -> None:
-    s3, bucket = stack.client("s3"), stack.info["input_bucket"]
-    s3.put_object(Bucket=bucket, Key=f"{folder}/face.png", Body=portrait_png(320))
-    s3.put_object(Bucket=bucket, Key=f"{folder}/voice.wav", Body=speech_audio(2.0))
 
 
 def run_batch(stack: Stack, key: str, body: bytes, timeout: float = 240) -> dict[str, Any]:
@@ -56,7 +50,7 @@ def report(stack: Stack, described: dict[str, Any]) -> dict[str, Any]:
 def test_a_jsonl_batch_runs_every_row_and_a_bad_row_fails_alone(stack: Stack) -> None:
     run = uuid.uuid4().hex[:8]
     folder = f"batches/spring-{run}"
-    upload_media(stack, folder)
+    stack.upload_media(folder)
     rows = [
         {"image": "face.png", "audio": "voice.wav"},
         {"image": "face.png", "audio": "voice.wav", "colour": "red"},
@@ -87,7 +81,7 @@ def test_a_jsonl_batch_runs_every_row_and_a_bad_row_fails_alone(stack: Stack) ->
 def test_a_csv_batch_with_option_columns_and_a_re_drop_that_pays_only_for_the_failed_row(stack: Stack) -> None:
     run = uuid.uuid4().hex[:8]
     folder = f"batches/autumn-{run}"
-    upload_media(stack, folder)
+    stack.upload_media(folder)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["provider", "image", "audio", "prompt", "options.resolution"])

@@ -11,9 +11,8 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ import pytest
 from avatar_local.lambda_runtime import CRASH_TAG
 from avatar_local.mp4info import inspect_mp4
 from avatar_local.samples import portrait_png, speech_audio
-from boto3.dynamodb.types import TypeDeserializer
 
 from .conftest import Stack
 
@@ -88,6 +86,10 @@ FAULTS = [
     Fault("Lambda crash: Intake", crash=("IntakeFunction", "before")),
     Fault("Lambda crash: Claim, answer lost", crash=("ClaimJobFunction", "after")),
     Fault("Lambda crash: ValidateMedia", crash=("ValidateMediaFunction", "after")),
+    Fault("Lambda service refuses: Admit (ServiceException)", crash=("AdmitJobFunction", "refused x2")),
+    Fault(
+        "Lambda service refuses: RecordOutcome after the video is stored", crash=("RecordOutcomeFunction", "refused")
+    ),
     Fault("Lambda crash: Submit, answer lost", crash=("SubmitJobFunction", "after")),
     Fault(
         "Lambda crash: Submit after WaveSpeed accepted",
@@ -188,19 +190,19 @@ def run_rerun(stack: Stack, fault: Fault, jobs: int) -> list[Run]:
 
 
 def run_stop(stack: Stack, fault: Fault, jobs: int) -> list[Run]:
-    with simulator_settings(stack, task_seconds=30.0):
+    with stack.simulator_settings(task_seconds=30.0):
         folder, request = _prepare(stack, fault, "stop")
         execution_arn = _start(stack, request)
-        _wait(lambda: _record(stack, request["job_id"]).get("provider_task_id"), "a submitted task")
+        _wait(lambda: stack.job_record(request["job_id"]).get("provider_task_id"), "a submitted task")
         stack.client("stepfunctions").stop_execution(executionArn=execution_arn)
         described = stack.wait_until_done(execution_arn)
-        _wait(lambda: _record(stack, request["job_id"]).get("status") == "CANCELLED", "the reconciled record")
+        _wait(lambda: stack.job_record(request["job_id"]).get("status") == "CANCELLED", "the reconciled record")
     return [(request["job_id"], {**described, "error": "JobCancelled"}, folder)]
 
 
 def run_quick_tasks(stack: Stack, fault: Fault, jobs: int) -> list[Run]:
     """Tasks finish in 0.2 s, so the first status check already finds the subject check done."""
-    with simulator_settings(stack, task_seconds=0.2):
+    with stack.simulator_settings(task_seconds=0.2):
         return [_one(stack, fault, "quick")]
 
 
@@ -228,26 +230,7 @@ RUNNERS: dict[str, Callable[[Stack, Fault, int], list[Run]]] = {
 }
 
 
-@contextmanager
-def simulator_settings(stack: Stack, **changes: float) -> Iterator[None]:
-    url = f"{stack.simulator}/_simulator/settings"
-    before = httpx.get(url).json()
-    httpx.post(url, json=changes).raise_for_status()
-    try:
-        yield
-    finally:
-        httpx.post(url, json={name: before[name] for name in changes}).raise_for_status()
-
-
 # --- checking what the runs left behind -----------------------------------------------------------
-
-
-def _record(stack: Stack, job_id: str) -> dict[str, Any]:
-    item = stack.client("dynamodb").get_item(
-        TableName=stack.info["jobs_table"], Key={"job_id": {"S": job_id}}, ConsistentRead=True
-    )
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in item.get("Item", {}).items()}
 
 
 def _wait(condition: Callable[[], Any], what: str, timeout: float = 60) -> None:
@@ -316,7 +299,7 @@ def _check(stack: Stack, row: Row, fault: Fault, runs: list[Run], credentials: l
         got = "SUCCEEDED" if status == "SUCCEEDED" else error
         if got != want:
             row.disagreements.append(f"{job_id}: ended {status}/{error}: {described.get('cause')}; expected {want}")
-        item = _record(stack, job_id)
+        item = stack.job_record(job_id)
         attempt = next((a for a in item.get("attempts", []) if a["execution_arn"] == described["executionArn"]), {})
         if attempt.get("status") != ENDED[status]:
             row.disagreements.append(f"{job_id}: attempt recorded {attempt.get('status')}, execution {status}")
@@ -337,7 +320,7 @@ def _check(stack: Stack, row: Row, fault: Fault, runs: list[Run], credentials: l
 
 
 def _check_job(stack: Stack, row: Row, job_id: str, runs: list[Run], credentials: list[str]) -> None:
-    item, folder = _record(stack, job_id), runs[0][2]
+    item, folder = stack.job_record(job_id), runs[0][2]
     if item.get("status") in ("RUNNING", "QUEUED"):
         row.left_open += 1
     named, possible = _named_tasks(item)
@@ -385,7 +368,8 @@ def test_fault(stack: Stack, fault: Fault) -> None:
     # The faults really happened: every injected fault was used up, every crash shows in the history.
     assert httpx.get(f"{stack.simulator}/_simulator/faults").json()["faults"] == []
     if fault.crash is not None:
-        assert "Runtime.ExitError" in _lambda_errors(stack, runs[0][1]["executionArn"])
+        seen = "Lambda.ServiceException" if fault.crash[1].startswith("refused") else "Runtime.ExitError"
+        assert seen in _lambda_errors(stack, runs[0][1]["executionArn"])
     assert row.disagreements == []
     assert (row.duplicate_submissions, row.lost_results, row.unrecorded_tasks) == (0, 0, 0)
     assert (row.left_open, row.secrets_found) == (0, 0)

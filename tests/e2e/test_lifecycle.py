@@ -18,7 +18,6 @@ import httpx
 import pytest
 from avatar_local.lambda_runtime import CRASH_TAG
 from avatar_local.samples import portrait_png, speech_audio
-from boto3.dynamodb.types import TypeDeserializer
 
 from .conftest import ROOT, Stack
 
@@ -27,34 +26,11 @@ pytestmark = pytest.mark.e2e
 PROVIDER = "wavespeed/omnihuman-1.5"
 
 
-def upload_media(stack: Stack, folder: str) -> tuple[str, str]:
-    s3, bucket = stack.client("s3"), stack.info["input_bucket"]
-    s3.put_object(Bucket=bucket, Key=f"{folder}/face.png", Body=portrait_png(320))
-    s3.put_object(Bucket=bucket, Key=f"{folder}/voice.wav", Body=speech_audio(2.0))
-    return f"s3://{bucket}/{folder}/face.png", f"s3://{bucket}/{folder}/voice.wav"
-
-
-def start(stack: Stack, request: dict[str, Any], name: str | None = None) -> str:
-    kwargs = {"name": name} if name else {}
-    started = stack.client("stepfunctions").start_execution(
-        stateMachineArn=stack.info["state_machine_arn"], input=json.dumps(request), **kwargs
-    )
-    return str(started["executionArn"])
-
-
-def record(stack: Stack, job_id: str) -> dict[str, Any]:
-    item = stack.client("dynamodb").get_item(
-        TableName=stack.info["jobs_table"], Key={"job_id": {"S": job_id}}, ConsistentRead=True
-    )
-    deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in item.get("Item", {}).items()}
-
-
 def wait_for_record(stack: Stack, job_id: str, status: str, timeout: float = 90) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     found: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        found = record(stack, job_id)
+        found = stack.job_record(job_id)
         if found.get("status") == status:
             return found
         time.sleep(0.25)
@@ -93,20 +69,20 @@ def slow_tasks(stack: Stack) -> Iterator[None]:
 
 def test_a_failed_job_is_run_again_as_a_new_attempt_of_the_same_id(stack: Stack) -> None:
     folder = f"media/rerun-{uuid.uuid4().hex[:8]}"
-    image, audio = upload_media(stack, folder)
+    image, audio = stack.upload_media(folder)
     job_id = f"rerun-{uuid.uuid4().hex[:8]}"
     request = {"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id}
     stack.inject(operation="submit", fault="task_failed", times=1)
-    failed = stack.wait_until_done(start(stack, request))
+    failed = stack.wait_until_done(stack.start(request))
     assert (failed["status"], failed["error"]) == ("FAILED", "ProviderTaskFailed")
 
-    again = stack.wait_until_done(start(stack, request))
+    again = stack.wait_until_done(stack.start(request))
 
     assert again["status"] == "SUCCEEDED", again
     output = json.loads(again["output"])
     assert output["job_id"] == job_id
     assert output["output_uri"].endswith(f"/{job_id}/video.mp4")
-    item = record(stack, job_id)
+    item = stack.job_record(job_id)
     assert (item["status"], item["attempt"]) == ("SUCCEEDED", 2)
     assert [(a["attempt"], a["status"]) for a in item["attempts"]] == [(1, "FAILED"), (2, "SUCCEEDED")]
     assert item["attempts"][0]["error"] == "ProviderTaskFailed"
@@ -129,26 +105,26 @@ def test_a_manifest_re_uploaded_after_its_media_was_fixed_runs_again_under_its_r
     assert re.fullmatch(r"intro-lesson-[0-9a-f]{8}", job_id), "a user finds 'intro-lesson' in the bucket"
     assert event["detail"]["trigger"] == {"kind": "manifest", "manifest": f"s3://{bucket}/{folder}/Intro Lesson.json"}
 
-    upload_media(stack, folder)
+    stack.upload_media(folder)
     s3.put_object(Bucket=bucket, Key=f"{folder}/Intro Lesson.json", Body=manifest)  # the same content again
     arns = wait_until(lambda: _executions_for(stack, f"{folder}/Intro Lesson.json"), what="a second execution")
     second = stack.wait_until_done(arns[0] if arns[0] != first["executionArn"] else arns[1])
 
     assert second["status"] == "SUCCEEDED", second
     assert json.loads(second["output"])["job_id"] == job_id
-    assert (record(stack, job_id)["attempt"], record(stack, job_id)["status"]) == (2, "SUCCEEDED")
+    assert (stack.job_record(job_id)["attempt"], stack.job_record(job_id)["status"]) == (2, "SUCCEEDED")
     s3.head_object(Bucket=stack.info["output_bucket"], Key=f"{job_id}/video.mp4")
 
 
 def test_a_different_request_under_a_finished_job_id_is_refused_and_a_duplicate_named(stack: Stack) -> None:
-    image, audio = upload_media(stack, f"media/conflict-{uuid.uuid4().hex[:8]}")
+    image, audio = stack.upload_media(f"media/conflict-{uuid.uuid4().hex[:8]}")
     job_id = f"conflict-{uuid.uuid4().hex[:8]}"
     request = {"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id}
-    assert stack.wait_until_done(start(stack, request))["status"] == "SUCCEEDED"
-    done = record(stack, job_id)
+    assert stack.wait_until_done(stack.start(request))["status"] == "SUCCEEDED"
+    done = stack.job_record(job_id)
 
-    duplicate = stack.wait_until_done(start(stack, request))
-    refused = stack.wait_until_done(start(stack, {**request, "output_prefix": "v2/"}))
+    duplicate = stack.wait_until_done(stack.start(request))
+    refused = stack.wait_until_done(stack.start({**request, "output_prefix": "v2/"}))
 
     assert duplicate["status"] == "SUCCEEDED"
     said = json.loads(duplicate["output"])
@@ -157,18 +133,18 @@ def test_a_different_request_under_a_finished_job_id_is_refused_and_a_duplicate_
     assert said["output_uri"] == done["output_uri"]
     assert (refused["status"], refused["error"]) == ("FAILED", "InvalidRequest")
     assert f"job {job_id} is already SUCCEEDED (attempt 1) with another request" in refused["cause"]
-    assert record(stack, job_id) == done, "the existing record is untouched"
+    assert stack.job_record(job_id) == done, "the existing record is untouched"
     events = outcomes(stack, job_id, 2)
     conflict = [e for e in events if e["detail-type"] == "Avatar Video Failed"]
     assert [e["detail"]["conflict"] for e in conflict] == [{"status": "SUCCEEDED", "attempt": 1}]
 
 
 def test_jobs_cancel_stops_a_running_job_and_the_id_can_run_again(stack: Stack, slow_tasks: None) -> None:
-    image, audio = upload_media(stack, f"media/cancel-{uuid.uuid4().hex[:8]}")
+    image, audio = stack.upload_media(f"media/cancel-{uuid.uuid4().hex[:8]}")
     job_id = f"cancel-{uuid.uuid4().hex[:8]}"
     request = {"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id}
-    execution_arn = start(stack, request)
-    task_id = wait_until(lambda: record(stack, job_id).get("provider_task_id"), what="a submitted task")
+    execution_arn = stack.start(request)
+    task_id = wait_until(lambda: stack.job_record(job_id).get("provider_task_id"), what="a submitted task")
 
     cancelled = cli("jobs", "cancel", job_id, "--state-dir", _state_dir(stack), "--json")
 
@@ -177,7 +153,7 @@ def test_jobs_cancel_stops_a_running_job_and_the_id_can_run_again(stack: Stack, 
     assert (said["status"], said["cancelled"], said["provider_task_id"]) == ("CANCELLED", True, task_id)
     described = stack.wait_until_done(execution_arn)
     assert described["status"] == "ABORTED"
-    item = record(stack, job_id)
+    item = stack.job_record(job_id)
     assert (item["status"], item["error"], item["provider_task_id"]) == ("CANCELLED", "JobCancelled", task_id)
     (event,) = outcomes(stack, job_id, 1)
     assert (event["detail"]["error"], event["detail"]["provider_task_id"]) == ("JobCancelled", task_id)
@@ -187,10 +163,10 @@ def test_jobs_cancel_stops_a_running_job_and_the_id_can_run_again(stack: Stack, 
 
 
 def test_stop_execution_by_hand_is_reconciled_within_a_minute(stack: Stack, slow_tasks: None) -> None:
-    image, audio = upload_media(stack, f"media/stop-{uuid.uuid4().hex[:8]}")
+    image, audio = stack.upload_media(f"media/stop-{uuid.uuid4().hex[:8]}")
     job_id = f"stop-{uuid.uuid4().hex[:8]}"
-    execution_arn = start(stack, {"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id})
-    wait_until(lambda: record(stack, job_id).get("provider_task_id"), what="a submitted task")
+    execution_arn = stack.start({"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id})
+    wait_until(lambda: stack.job_record(job_id).get("provider_task_id"), what="a submitted task")
     stopped_at = time.monotonic()
 
     stack.client("stepfunctions").stop_execution(executionArn=execution_arn)
@@ -217,10 +193,10 @@ def test_a_failure_before_the_request_is_valid_is_recorded_under_the_callers_job
     job_id = f"bad-{uuid.uuid4().hex[:8]}"
     name = f"typo-{uuid.uuid4().hex[:8]}"
     request = {"image": "s3://x/y.png", "audio": "s3://x/y.wav", "output": "typo", "job_id": job_id}
-    described = stack.wait_until_done(start(stack, request, name))
+    described = stack.wait_until_done(stack.start(request, name))
 
     assert (described["status"], described["error"]) == ("FAILED", "InvalidRequest")
-    item = record(stack, job_id)
+    item = stack.job_record(job_id)
     assert (item["status"], item["error"]) == ("FAILED", "InvalidRequest")
     assert item["origin"]["execution_name"] == name
     (event,) = outcomes(stack, job_id, 1)
@@ -245,7 +221,7 @@ def test_a_pair_re_dropped_after_a_failure_runs_again_and_odd_files_are_logged(s
 
     assert second["status"] == "SUCCEEDED", second
     assert json.loads(second["output"])["job_id"] == job_id
-    assert record(stack, job_id)["attempt"] == 2
+    assert stack.job_record(job_id)["attempt"] == 2
 
     lone, odd = f"{stem}-alone.png", f"{stem}-odd.flac"
     s3.put_object(Bucket=bucket, Key=lone, Body=portrait_png(64))
@@ -313,9 +289,9 @@ def short_execution_timeout(stack: Stack) -> Iterator[None]:
 def test_an_execution_that_times_out_is_reconciled(
     stack: Stack, slow_tasks: None, short_execution_timeout: None
 ) -> None:
-    image, audio = upload_media(stack, f"media/timeout-{uuid.uuid4().hex[:8]}")
+    image, audio = stack.upload_media(f"media/timeout-{uuid.uuid4().hex[:8]}")
     job_id = f"timeout-{uuid.uuid4().hex[:8]}"
-    execution_arn = start(stack, {"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id})
+    execution_arn = stack.start({"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id})
 
     assert stack.wait_until_done(execution_arn)["status"] == "TIMED_OUT"
 
@@ -328,7 +304,7 @@ def test_an_execution_that_times_out_is_reconciled(
 def test_an_execution_that_fails_past_its_catch_is_reconciled(stack: Stack) -> None:
     """RecordOutcome keeps crashing, so RecordFailure's retries run out and the execution fails in
     JobFailedUnrecorded with its record still RUNNING: Reconcile closes it and publishes the event."""
-    image, audio = upload_media(stack, f"media/unrecorded-{uuid.uuid4().hex[:8]}")
+    image, audio = stack.upload_media(f"media/unrecorded-{uuid.uuid4().hex[:8]}")
     job_id = f"unrecorded-{uuid.uuid4().hex[:8]}"
     stack.inject(operation="submit", fault="task_failed", times=1)
     lambda_client = stack.client("lambda")
@@ -339,7 +315,7 @@ def test_an_execution_that_fails_past_its_catch_is_reconciled(stack: Stack) -> N
     )
     # RecordFailure is tried 4 times (its Retry allows 3 more).
     lambda_client.tag_resource(Resource=record_outcome, Tags={CRASH_TAG: "before x4"})
-    execution_arn = start(stack, {"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id})
+    execution_arn = stack.start({"provider": PROVIDER, "image": image, "audio": audio, "job_id": job_id})
     sfn = stack.client("stepfunctions")
     stack.wait_until_done(execution_arn)
     assert CRASH_TAG not in lambda_client.list_tags(Resource=record_outcome)["Tags"], "every crash was used"

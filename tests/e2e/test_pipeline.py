@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from avatar_local.mp4info import inspect_mp4
-from avatar_local.samples import portrait_png, speech_audio
 from boto3.dynamodb.types import TypeDeserializer
 
 from .conftest import Stack
@@ -18,14 +17,6 @@ from .conftest import Stack
 pytestmark = pytest.mark.e2e
 
 AUDIO_SECONDS = 2.5
-
-
-def _upload_media(stack: Stack, folder: str) -> tuple[str, str]:
-    s3 = stack.client("s3")
-    bucket = stack.info["input_bucket"]
-    s3.put_object(Bucket=bucket, Key=f"{folder}/face.png", Body=portrait_png(320))
-    s3.put_object(Bucket=bucket, Key=f"{folder}/voice.wav", Body=speech_audio(AUDIO_SECONDS, fmt="wav"))
-    return f"s3://{bucket}/{folder}/face.png", f"s3://{bucket}/{folder}/voice.wav"
 
 
 def _drop_manifest(stack: Stack, folder: str, manifest: dict[str, Any], name: str = "job.json") -> str:
@@ -62,7 +53,7 @@ def _job_record(stack: Stack, job_id: str) -> dict[str, Any]:
 
 def test_manifest_drop_becomes_a_durable_mp4(stack: Stack) -> None:
     folder = f"jobs/manifest-{uuid.uuid4().hex[:8]}"
-    _upload_media(stack, folder)
+    stack.upload_media(folder, AUDIO_SECONDS)
     key = _drop_manifest(stack, folder, {"image": "face.png", "audio": "voice.wav", "output_prefix": "campaign-7/"})
 
     described = stack.wait_until_done(stack.wait_for_execution(key))
@@ -80,7 +71,7 @@ def test_manifest_drop_becomes_a_durable_mp4(stack: Stack) -> None:
 
 def test_custom_event_becomes_a_durable_mp4(stack: Stack) -> None:
     folder = f"media/event-{uuid.uuid4().hex[:8]}"
-    image, audio = _upload_media(stack, folder)
+    image, audio = stack.upload_media(folder, AUDIO_SECONDS)
     job_id = f"event-{uuid.uuid4().hex[:8]}"
     request = {"provider": "wavespeed/omnihuman-1.5", "image": image, "audio": audio, "job_id": job_id}
     stack.client("events").put_events(
@@ -103,7 +94,7 @@ def test_custom_event_becomes_a_durable_mp4(stack: Stack) -> None:
 
 def test_console_input_becomes_a_durable_mp4(stack: Stack) -> None:
     folder = f"media/console-{uuid.uuid4().hex[:8]}"
-    image, audio = _upload_media(stack, folder)
+    image, audio = stack.upload_media(folder, AUDIO_SECONDS)
     sfn = stack.client("stepfunctions")
     execution = sfn.start_execution(
         stateMachineArn=stack.info["state_machine_arn"], input=json.dumps({"image": image, "audio": audio})
@@ -119,7 +110,7 @@ def test_console_input_becomes_a_durable_mp4(stack: Stack) -> None:
 
 def test_same_s3_event_delivered_twice_creates_one_provider_task(stack: Stack) -> None:
     folder = f"jobs/twice-{uuid.uuid4().hex[:8]}"
-    _upload_media(stack, folder)
+    stack.upload_media(folder, AUDIO_SECONDS)
     key = _drop_manifest(stack, folder, {"image": "face.png", "audio": "voice.wav"})
     first_arn = stack.wait_for_execution(key)
     sfn = stack.client("stepfunctions")
@@ -142,7 +133,7 @@ def test_same_s3_event_delivered_twice_creates_one_provider_task(stack: Stack) -
 
 def test_failed_provider_task_ends_in_provider_task_failed(stack: Stack) -> None:
     folder = f"jobs/failing-{uuid.uuid4().hex[:8]}"
-    _upload_media(stack, folder)
+    stack.upload_media(folder, AUDIO_SECONDS)
     stack.inject(operation="submit", fault="task_failed", times=1)
     key = _drop_manifest(stack, folder, {"image": "face.png", "audio": "voice.wav"})
 
@@ -164,7 +155,7 @@ def test_failed_provider_task_ends_in_provider_task_failed(stack: Stack) -> None
 
 def test_throttled_submit_is_retried_and_succeeds(stack: Stack) -> None:
     folder = f"jobs/throttled-{uuid.uuid4().hex[:8]}"
-    _upload_media(stack, folder)
+    stack.upload_media(folder, AUDIO_SECONDS)
     stack.inject(operation="submit", fault="throttle", times=1)
     key = _drop_manifest(stack, folder, {"image": "face.png", "audio": "voice.wav"})
 

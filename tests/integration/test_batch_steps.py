@@ -4,13 +4,9 @@ items the Distributed Map reads, and the report + ``Avatar Batch Completed`` onc
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -24,13 +20,13 @@ from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable
 from botocore.stub import Stubber
 
 from .conftest import create_jobs_table
+from .lambda_handlers import FakeLambdaContext, load_handler
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 INPUT_BUCKET = "avatar-input"
 OUTPUT_BUCKET = "avatar-output"
 TABLE = "avatar-jobs"
@@ -428,34 +424,12 @@ def test_report_refuses_items_outside_the_input_bucket(stack: Stack) -> None:
 # --- the handlers, as Lambda calls them ---------------------------------------------------------
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "avatar-test"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:avatar-test"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def _load(name: str) -> ModuleType:
-    module_name = f"avatar_batch_handler_{name}"
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def handlers() -> Iterator[dict[str, ModuleType]]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in COMMON_ENV.items():
             patch.setenv(name, value)
-        yield {name: _load(name) for name in FUNCTION_ENV}
+        yield {name: load_handler(name) for name in FUNCTION_ENV}
 
 
 @pytest.fixture

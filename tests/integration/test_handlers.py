@@ -1,11 +1,8 @@
 """The thin Lambda handlers in functions/*/app.py, called as Lambda would, against moto."""
 
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,6 +18,7 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
 from .conftest import create_admission_table, create_jobs_table
+from .lambda_handlers import FakeLambdaContext, load_handler
 
 pytestmark = [
     pytest.mark.integration,
@@ -119,28 +117,6 @@ ALL_PIPELINE_VARS = {name for env in FUNCTION_ENV.values() for name in env} | {
 }
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "avatar-test"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:avatar-test"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-def _load(name: str) -> ModuleType:
-    module_name = f"avatar_handler_{name}"
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "functions" / name / "app.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def handlers() -> Iterator[dict[str, ModuleType]]:
     # Powertools reads its settings when avatar_pipeline.observability is first imported.
@@ -150,7 +126,7 @@ def handlers() -> Iterator[dict[str, ModuleType]]:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        yield {name: _load(name) for name in FUNCTION_ENV}
+        yield {name: load_handler(name) for name in FUNCTION_ENV}
 
 
 @pytest.fixture

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 import re
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -24,12 +20,13 @@ from avatar_pipeline.storage import existing_event_key
 from moto import mock_aws
 from moto.s3.models import s3_backends
 
+from .lambda_handlers import FakeLambdaContext, load_handler
+
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:No application metrics to publish:UserWarning"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's default account
 BUCKET = "avatar-input"
 PASS_MACHINE = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
@@ -358,26 +355,12 @@ def test_event_key_check_needs_only_the_listing_pair_drop_is_allowed(s3: Any) ->
 # --- the PairDrop handler -------------------------------------------------------------------------
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "avatar-pair-drop"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:avatar-pair-drop"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-
 @pytest.fixture(scope="module")
 def pair_drop() -> Iterator[ModuleType]:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in POWERTOOLS_ENV.items():
             patch.setenv(name, value)
-        spec = importlib.util.spec_from_file_location("avatar_handler_pair_drop", ROOT / "functions/pair_drop/app.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        yield module
+        yield load_handler("pair_drop")
 
 
 @pytest.fixture
@@ -387,7 +370,7 @@ def handle(pair_drop: ModuleType, s3: Any, machine: str, monkeypatch: pytest.Mon
     monkeypatch.setenv("STATE_MACHINE_ARN", machine)  # all the template gives PairDrop
 
     def call(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = pair_drop.lambda_handler(event, FakeLambdaContext())
+        result: dict[str, Any] = pair_drop.lambda_handler(event, FakeLambdaContext(function_name="avatar-pair-drop"))
         json.dumps(result)
         return result
 
