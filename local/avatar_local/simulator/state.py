@@ -1,8 +1,8 @@
 """What the simulator's blueprints share, and how a provider plugs in."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from flask import Blueprint
 
@@ -28,8 +28,12 @@ class SimulatorState:
     renders: RenderCache
 
 
-@dataclass(frozen=True)
-class Provider:
-    name: str
+class ProviderApi(Protocol):
+    """One simulated provider: its state, and its routes as methods registered on a blueprint."""
+
+    NAME: ClassVar[str]
     """The provider's key in the credentials, fault specs and stats."""
-    blueprint: Callable[[SimulatorState], Blueprint]
+
+    def __init__(self, state: SimulatorState) -> None: ...
+
+    def blueprint(self) -> Blueprint: ...
