@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -71,8 +71,6 @@ class _Record:
 
 class Kling:
     """The one account the simulator serves, whichever auth mode is used: its tasks, external ids and audio."""
-
-    NAME: ClassVar[str] = NAME
 
     def __init__(self, state: SimulatorState) -> None:
         self._state = state

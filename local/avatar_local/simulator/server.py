@@ -9,17 +9,11 @@ from typing import Any, Self
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .accounts import Accounts
 from .admin import Admin
-from .faults import FaultRegistry
 from .files import Files
 from .kling import Kling
-from .render_cache import RenderCache
 from .settings import SimulatorSettings
-from .signing import UrlSigner
 from .state import ProviderApi, SimulatorState
-from .stats import Stats
-from .tasks import TaskStore
 from .volcengine import Volcengine
 from .wavespeed import WaveSpeed
 
@@ -48,20 +42,9 @@ class ProviderSimulator:
         port: int = 0,
         settings: SimulatorSettings | None = None,
     ) -> None:
-        settings = settings or SimulatorSettings()
         self._host = host
         self._port = port
-        renders = RenderCache()
-        self._state = SimulatorState(
-            credentials=credentials,
-            settings=settings,
-            tasks=TaskStore(settings, renders),
-            faults=FaultRegistry(provider.NAME for provider in PROVIDERS),
-            stats=Stats(),
-            signer=UrlSigner(settings),
-            accounts=Accounts(settings),
-            renders=renders,
-        )
+        self._state = SimulatorState.create(credentials, settings or SimulatorSettings())
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

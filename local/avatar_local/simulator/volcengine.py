@@ -34,7 +34,7 @@ Decisions where the documentation is silent:
 
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from flask import Blueprint, Response, request
 
@@ -75,8 +75,6 @@ Handler = Callable[[dict[str, Any]], Response]
 
 
 class Volcengine:
-    NAME: ClassVar[str] = NAME
-
     def __init__(self, state: SimulatorState) -> None:
         self._state = state
         self._masks = Masks(state)

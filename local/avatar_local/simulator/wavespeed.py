@@ -15,6 +15,7 @@ from .files import result_url
 from .state import SimulatorState
 from .tasks import Task, TaskStatus
 
+NAME = "wavespeed"
 MAX_SEED = 2147483647
 THROTTLED = "Too Many Requests: concurrency limit reached"
 _STATUSES: dict[TaskStatus, str] = {
@@ -50,13 +51,11 @@ MODELS: dict[str, type[OmniHumanBody]] = {
 
 
 class WaveSpeed:
-    NAME: ClassVar[str] = "wavespeed"
-
     def __init__(self, state: SimulatorState) -> None:
         self._state = state
 
     def blueprint(self) -> Blueprint:
-        blueprint = Blueprint(self.NAME, __name__)
+        blueprint = Blueprint(NAME, __name__)
         blueprint.before_request(self.authenticate)
         blueprint.add_url_rule("/api/v3/<path:model>", view_func=self.submit, methods=["POST"])
         for path in ("/api/v3/predictions/<task_id>/result", "/api/v3/predictions/<task_id>"):
@@ -64,7 +63,7 @@ class WaveSpeed:
         return blueprint
 
     def authenticate(self) -> Response | None:
-        api_key = self._state.credentials.get(self.NAME, {}).get("api_key")
+        api_key = self._state.credentials.get(NAME, {}).get("api_key")
         if not api_key or request.headers.get("Authorization") != f"Bearer {api_key}":
             return _error(401, "Unauthorized: invalid API key")
         return None
@@ -83,12 +82,12 @@ class WaveSpeed:
             body = MODELS[model].parse(raw)
         except BadRequest as exc:
             return _error(400, str(exc))
-        with state.accounts.claim(self.NAME) as slot:
+        with state.accounts.claim(NAME) as slot:
             if slot is None:
                 return _error(429, THROTTLED)
-            failure = state.faults.take(self.NAME, "submit", {"task_failed"})
+            failure = state.faults.take(NAME, "submit", {"task_failed"})
             task = state.tasks.create(
-                provider=self.NAME,
+                provider=NAME,
                 model=model,
                 image=body.image,
                 audio=body.audio,
@@ -97,7 +96,7 @@ class WaveSpeed:
                 fail_with="simulated generation failure" if failure is not None else None,
             )
         state.stats.record_submission(
-            provider=self.NAME,
+            provider=NAME,
             model=model,
             task_id=task.id,
             image=raw["image"],
@@ -113,17 +112,17 @@ class WaveSpeed:
         if interrupted is not None:
             return interrupted
         task = self._state.tasks.get(task_id)
-        if task is None or task.provider != self.NAME:
+        if task is None or task.provider != NAME:
             return _error(404, "prediction not found")
         if task.video is None:
             return _success(_prediction(task, outputs=[]))
         if task.options["enable_base64_output"]:
             return _success(_prediction(task, outputs=[base64.b64encode(task.video).decode()]))
-        return _success(_prediction(task, outputs=[result_url(self._state, self.NAME, task.id)]))
+        return _success(_prediction(task, outputs=[result_url(self._state, NAME, task.id)]))
 
     def _interrupt(self, operation: str) -> Response | None:
         faults = self._state.faults
-        return faults.intercept(self.NAME, operation, _error) or faults.echo(self.NAME, operation, _error)
+        return faults.intercept(NAME, operation, _error) or faults.echo(NAME, operation, _error)
 
 
 def _prediction(task: Task, *, outputs: list[str]) -> dict[str, Any]:
