@@ -65,7 +65,8 @@ class RequestBody(BaseModel):
         if named or unknown:
             return named[0] if named else f"unknown field: {', '.join(unknown)}"
         error = errors[0]
-        field = ".".join(str(part) for part in error["loc"] if isinstance(part, str))
+        # A mapping's key problem is located at "[key]" below the key; list indexes are left out.
+        field = ".".join(part for part in error["loc"] if isinstance(part, str) and part != "[key]")
         template = (
             cls.problems.get(field)
             or cls.problems.get(error["type"])
