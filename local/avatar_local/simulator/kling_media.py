@@ -14,7 +14,7 @@ MAX_AUDIO_BYTES = 5 * 1024 * 1024
 MIN_IMAGE_SIDE = 300
 ASPECT_RANGE = (1 / 2.5, 2.5)
 AUDIO_SECONDS_RANGE = (2.0, 300.0)
-IMAGE_FORMATS = {"JPEG": "jpg", "PNG": "png"}
+IMAGE_FORMATS = frozenset({"JPEG", "PNG"})
 # av's demuxer names of mp3, wav, m4a and aac (ADTS) files.
 AUDIO_CONTAINERS = frozenset({"mp3", "wav", "aac", "mov,mp4,m4a,3gp,3g2,mj2"})
 
