@@ -11,52 +11,56 @@ from flask import Blueprint, Response, jsonify, request
 from .state import SimulatorState
 
 
-def admin_blueprint(state: SimulatorState) -> Blueprint:
-    blueprint = Blueprint("admin", __name__, url_prefix="/_simulator")
+class Admin:
+    def __init__(self, state: SimulatorState) -> None:
+        self._state = state
 
-    @blueprint.post("/faults")
-    def add_fault() -> tuple[Response, int]:
+    def blueprint(self) -> Blueprint:
+        blueprint = Blueprint("admin", __name__, url_prefix="/_simulator")
+        blueprint.add_url_rule("/faults", view_func=self.add_fault, methods=["POST"])
+        blueprint.add_url_rule("/faults", view_func=self.list_faults, methods=["GET"])
+        blueprint.add_url_rule("/faults", view_func=self.clear_faults, methods=["DELETE"])
+        blueprint.add_url_rule("/stats", view_func=self.stats, methods=["GET"])
+        blueprint.add_url_rule("/stats", view_func=self.reset_stats, methods=["DELETE"])
+        blueprint.add_url_rule("/settings", view_func=self.settings, methods=["GET"])
+        blueprint.add_url_rule("/settings", view_func=self.update_settings, methods=["POST"])
+        return blueprint
+
+    def add_fault(self) -> tuple[Response, int]:
         try:
-            fault = state.faults.add(_json_object())
+            fault = self._state.faults.add(_json_object())
         except ValueError as exc:
             return jsonify(error=str(exc)), 400
         return jsonify(fault=fault.as_dict()), 201
 
-    @blueprint.get("/faults")
-    def list_faults() -> Response:
-        return jsonify(faults=state.faults.pending())
+    def list_faults(self) -> Response:
+        return jsonify(faults=self._state.faults.pending())
 
-    @blueprint.delete("/faults")
-    def clear_faults() -> tuple[str, int]:
-        state.faults.clear()
+    def clear_faults(self) -> tuple[str, int]:
+        self._state.faults.clear()
         return "", 204
 
-    @blueprint.get("/stats")
-    def stats() -> Response:
+    def stats(self) -> Response:
+        state = self._state
         return jsonify(
             {**state.stats.snapshot(), "providers": state.accounts.snapshot(), "renders": state.renders.snapshot()}
         )
 
-    @blueprint.delete("/stats")
-    def reset_stats() -> tuple[str, int]:
-        state.stats.reset()
-        state.accounts.reset()
-        state.renders.reset()
+    def reset_stats(self) -> tuple[str, int]:
+        self._state.stats.reset()
+        self._state.accounts.reset()
+        self._state.renders.reset()
         return "", 204
 
-    @blueprint.get("/settings")
-    def settings() -> Response:
-        return jsonify(state.settings.as_dict())
+    def settings(self) -> Response:
+        return jsonify(self._state.settings.as_dict())
 
-    @blueprint.post("/settings")
-    def update_settings() -> tuple[Response, int]:
+    def update_settings(self) -> tuple[Response, int]:
         try:
-            state.settings.update(_json_object())
+            self._state.settings.update(_json_object())
         except ValueError as exc:
             return jsonify(error=str(exc)), 400
-        return jsonify(state.settings.as_dict()), 200
-
-    return blueprint
+        return jsonify(self._state.settings.as_dict()), 200
 
 
 def _json_object() -> dict[str, object]:

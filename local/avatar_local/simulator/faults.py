@@ -7,11 +7,15 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from http import HTTPStatus
-from typing import TypeGuard
+from typing import ClassVar, Literal, get_args
 
 from flask import Response, request
+from pydantic import Field
 
-OPERATIONS = ("submit", "result", "download")
+from .bodies import RequestBody
+
+Operation = Literal["submit", "result", "download"]
+OPERATIONS: tuple[str, ...] = get_args(Operation)
 # Faults any request can suffer, whatever the operation.
 REQUEST_FAULTS = frozenset({"throttle", "server_error", "reset", "slow"})
 # The provider refuses the request with its own error envelope, whose message quotes the request as received: every
@@ -114,57 +118,47 @@ class FaultRegistry:
             return [fault.as_dict() for fault in self._faults]
 
     def _parse(self, spec: Mapping[str, object]) -> Fault:
-        unknown = sorted(set(spec) - _SPEC_FIELDS)
-        if unknown:
-            raise ValueError(f"unknown fault fields: {', '.join(unknown)}")
-        provider, operation, kind = spec.get("provider"), spec.get("operation"), spec.get("fault")
-        if not isinstance(provider, str) or provider not in self._providers:
+        given = FaultSpec.parse(spec)
+        provider, operation, kind = given.provider, given.operation, given.fault
+        if provider not in self._providers:
             raise ValueError(f"provider must be one of: {', '.join(self._providers)}")
-        if not isinstance(operation, str) or operation not in OPERATIONS:
-            raise ValueError(f"operation must be one of: {', '.join(OPERATIONS)}")
         allowed = REQUEST_FAULTS | OPERATION_FAULTS[operation] | PROVIDER_FAULTS.get((provider, operation), frozenset())
-        if not isinstance(kind, str) or kind not in allowed:
+        if kind not in allowed:
             raise ValueError(f"fault for {operation} must be one of: {', '.join(sorted(allowed))}")
-        times = spec.get("times", 1)
-        if not _is_number(times, 1, float("inf"), integer=True):
-            raise ValueError("times must be a positive integer")
-        status = _status(kind, spec.get("status"))
-        seconds = spec.get("seconds", 5.0)
-        if not _is_number(seconds, 0, float("inf")) or ("seconds" in spec and kind != "slow"):
-            raise ValueError("seconds applies to slow only and must be a non-negative number")
-        business_code = spec.get("code")
-        if business_code is not None and (
-            kind not in CODE_FAULTS.get(provider, ()) or not _is_number(business_code, 10001, 99999, integer=True)
+        status = given.status
+        if status is not None and not (
+            (kind == "server_error" and status >= 500) or (kind == ECHO and status in ECHO_STATUSES)
         ):
+            statuses = ", ".join(map(str, ECHO_STATUSES))
+            raise ValueError(f"status applies to server_error (a 5xx code) and echo ({statuses}) only")
+        if "seconds" in given.model_fields_set and kind != "slow":
+            raise ValueError("seconds applies to slow only and must be a non-negative number")
+        if given.code is not None and kind not in CODE_FAULTS.get(provider, ()):
             kinds = ", ".join(sorted(CODE_FAULTS.get(provider, ()))) or "no fault of this provider"
             raise ValueError(f"code applies to {kinds} only and must be a provider business code")
-        return Fault(
-            provider,
-            operation,
-            kind,
-            int(times),
-            status,
-            float(seconds),
-            None if business_code is None else int(business_code),
-        )
+        return Fault(provider, operation, kind, given.times, status, given.seconds, given.code)
 
 
-def _status(kind: str, status: object) -> int | None:
-    """The HTTP status a ``server_error`` (a 5xx code) or ``echo`` fault answers with; no other kind takes one."""
-    if status is None:
-        return None
-    if kind == "server_error" and _is_number(status, 500, 599, integer=True):
-        return int(status)
-    if kind == ECHO and _is_number(status, 400, 499, integer=True) and status in ECHO_STATUSES:
-        return int(status)
-    statuses = ", ".join(map(str, ECHO_STATUSES))
-    raise ValueError(f"status applies to server_error (a 5xx code) and echo ({statuses}) only")
+class FaultSpec(RequestBody):
+    """``POST /_simulator/faults``: which requests a fault affects, and how."""
 
+    problems: ClassVar = {
+        "provider": "provider must be a provider name",
+        "operation": f"operation must be one of: {', '.join(OPERATIONS)}",
+        "fault": "fault must be a fault kind",
+        "times": "times must be a positive integer",
+        "status": f"status must be a 5xx code (server_error) or one of {', '.join(map(str, ECHO_STATUSES))} (echo)",
+        "seconds": "seconds applies to slow only and must be a non-negative number",
+        "code": "code must be a provider business code (10001 to 99999)",
+    }
 
-def _is_number(value: object, low: float, high: float, *, integer: bool = False) -> TypeGuard[int | float]:
-    if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
-        return False
-    return low <= value <= high
+    provider: str
+    operation: Operation
+    fault: str
+    times: int = Field(1, ge=1)
+    status: int | None = Field(None, ge=400, le=599)
+    seconds: float = Field(5.0, ge=0)
+    code: int | None = Field(None, ge=10001, le=99999)
 
 
 def echoed_request() -> str:

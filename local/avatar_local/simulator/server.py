@@ -9,29 +9,25 @@ from typing import Any, Self
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from . import kling, volcengine, wavespeed
-from .accounts import Accounts
-from .admin import admin_blueprint
-from .faults import FaultRegistry
-from .files import files_blueprint
-from .render_cache import RenderCache
+from .admin import Admin
+from .files import Files
+from .kling import Kling
 from .settings import SimulatorSettings
-from .signing import UrlSigner
-from .state import Provider, SimulatorState
-from .stats import Stats
-from .tasks import TaskStore
+from .state import ProviderApi, SimulatorState
+from .volcengine import Volcengine
+from .wavespeed import WaveSpeed
 
 logger = logging.getLogger(__name__)
 
-PROVIDERS: tuple[Provider, ...] = (wavespeed.PROVIDER, kling.PROVIDER, volcengine.PROVIDER)
+PROVIDERS: tuple[type[ProviderApi], ...] = (WaveSpeed, Kling, Volcengine)
 
 
 def create_app(state: SimulatorState) -> Flask:
     app = Flask(__name__)
     for provider in PROVIDERS:
-        app.register_blueprint(provider.blueprint(state))
-    app.register_blueprint(files_blueprint(state))
-    app.register_blueprint(admin_blueprint(state))
+        app.register_blueprint(provider(state).blueprint())
+    app.register_blueprint(Files(state).blueprint())
+    app.register_blueprint(Admin(state).blueprint())
     return app
 
 
@@ -46,20 +42,9 @@ class ProviderSimulator:
         port: int = 0,
         settings: SimulatorSettings | None = None,
     ) -> None:
-        settings = settings or SimulatorSettings()
         self._host = host
         self._port = port
-        renders = RenderCache()
-        self._state = SimulatorState(
-            credentials=credentials,
-            settings=settings,
-            tasks=TaskStore(settings, renders),
-            faults=FaultRegistry(provider.name for provider in PROVIDERS),
-            stats=Stats(),
-            signer=UrlSigner(settings),
-            accounts=Accounts(settings),
-            renders=renders,
-        )
+        self._state = SimulatorState.create(credentials, settings or SimulatorSettings())
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 

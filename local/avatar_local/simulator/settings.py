@@ -25,14 +25,51 @@ settings as ``KEY=VALUE`` with dotted per-provider keys (``concurrency.kling=3 t
 """
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from typing import Annotated, ClassVar, Literal, get_args
 
-ACCOUNTS = ("wavespeed", "volcengine", "kling")
+from pydantic import Field
+
+from .bodies import RequestBody
+
+Account = Literal["wavespeed", "volcengine", "kling"]
+ACCOUNTS: tuple[str, ...] = get_args(Account)
 _NUMBERS = ("task_seconds", "result_url_ttl_seconds", "download_timeout_seconds")
-_SEED = "submit_throttle_seed"
-_PER_PROVIDER = ("concurrency", "task_seconds_by_provider", "submit_throttle_ratio")
+_PER_PROVIDER = {
+    "concurrency": "a non-negative integer",
+    "task_seconds_by_provider": "a non-negative number",
+    "submit_throttle_ratio": "a number from 0 to 1",
+}
+_PROVIDER_LIST = ", ".join(ACCOUNTS)
+
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+Ratio = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class SettingsChange(RequestBody):
+    """A change of some settings; per provider, null (or 0 for a limit or ratio) puts back the default."""
+
+    problems: ClassVar = {
+        **{name: f"{name} must be a non-negative number" for name in _NUMBERS},
+        "submit_throttle_seed": "submit_throttle_seed must be a non-negative integer",
+        **{name: f"{name} must be an object keyed by provider ({_PROVIDER_LIST})" for name in _PER_PROVIDER},
+        **{
+            f"{name}.{account}": f"{name}.{account} must be {kind}"
+            for name, kind in _PER_PROVIDER.items()
+            for account in ACCOUNTS
+        },
+        "literal_error": f"{{field}} is not a provider: use one of {_PROVIDER_LIST}",
+    }
+
+    task_seconds: Seconds = 0
+    result_url_ttl_seconds: Seconds = 0
+    download_timeout_seconds: Seconds = 0
+    submit_throttle_seed: Count = 0
+    concurrency: dict[Account, Count | None] = {}
+    task_seconds_by_provider: dict[Account, Seconds | None] = {}
+    submit_throttle_ratio: dict[Account, Ratio | None] = {}
 
 
 @dataclass
@@ -80,18 +117,9 @@ class SimulatorSettings:
 
     def update(self, changes: Mapping[str, object]) -> None:
         """Apply a JSON object of changes; raises ValueError (changing nothing) if any is invalid."""
-        values: dict[str, object] = {}
-        for name, value in changes.items():
-            if name in _NUMBERS:
-                values[name] = _number(name, value)
-            elif name == _SEED:
-                values[name] = _integer(name, value)
-            elif name in _PER_PROVIDER:
-                values[name] = self._merged(name, value)
-            else:
-                raise ValueError(f"unknown setting: {name}")
-        for name, parsed in values.items():
-            setattr(self, name, parsed)
+        given = SettingsChange.parse(changes).model_dump(exclude_unset=True)
+        for name, value in given.items():
+            setattr(self, name, self._merged(name, value) if name in _PER_PROVIDER else value)
 
     def limit(self, provider: str) -> int:
         """The account's limit of tasks in flight; 0 = unlimited."""
@@ -105,49 +133,18 @@ class SimulatorSettings:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            **{name: getattr(self, name) for name in (*_NUMBERS, _SEED)},
+            **{name: getattr(self, name) for name in (*_NUMBERS, "submit_throttle_seed")},
             "concurrency": {account: self.limit(account) for account in ACCOUNTS},
             "task_seconds_by_provider": {account: self.task_seconds_by_provider.get(account) for account in ACCOUNTS},
             "submit_throttle_ratio": {account: self.throttle_ratio(account) for account in ACCOUNTS},
         }
 
-    def _merged(self, name: str, changes: object) -> dict[str, float]:
+    def _merged(self, name: str, changes: Mapping[str, float | None]) -> dict[str, float]:
         """A new map (readers never see one half-changed); null or a default value drops the provider's entry."""
-        if not isinstance(changes, Mapping):
-            raise ValueError(f"{name} must be an object keyed by provider ({', '.join(ACCOUNTS)})")
         merged: dict[str, float] = dict(getattr(self, name))
         for provider, value in changes.items():
-            if provider not in ACCOUNTS:
-                raise ValueError(f"{name}: unknown provider {provider!r}, expected one of {', '.join(ACCOUNTS)}")
-            path = f"{name}.{provider}"
-            parsed: float | None
-            if value is None:
-                parsed = None
-            elif name == "concurrency":
-                parsed = _integer(path, value) or None
-            elif name == "submit_throttle_ratio":
-                parsed = _number(path, value, high=1.0) or None
-            else:
-                parsed = _number(path, value)
-            if parsed is None:
+            if value is None or (value == 0 and name != "task_seconds_by_provider"):
                 merged.pop(provider, None)
             else:
-                merged[provider] = parsed
+                merged[provider] = value
         return merged
-
-
-def _number(name: str, value: object, *, high: float = math.inf) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not (math.isfinite(value) and 0 <= value <= high)
-    ):
-        bounds = "a non-negative number" if high == math.inf else f"a number from 0 to {high:g}"
-        raise ValueError(f"{name} must be {bounds}")
-    return float(value)
-
-
-def _integer(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer")
-    return value

@@ -1,5 +1,6 @@
 """Task store: each task downloads its inputs and renders its video on a background thread.
 
+A task without audio only checks that its image decodes (Volcengine's subject recognition) and makes no video.
 A task ends ``task_seconds_for(provider)`` after its creation (or when its render is done, if later), giving its
 account slot back as it does.
 """
@@ -14,10 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import httpx
-
 from .accounts import Slot
-from .render import MediaDecodeError
+from .media import DownloadError, MediaRef, download
+from .render import MediaDecodeError, decode_image
 from .render_cache import RenderCache
 from .settings import SimulatorSettings
 
@@ -26,13 +26,6 @@ logger = logging.getLogger(__name__)
 TaskStatus = Literal["queued", "running", "succeeded", "failed"]
 """Provider-neutral lifecycle; each provider maps it to its own status names."""
 
-MediaRef = str | bytes
-"""An http(s) URL to download, or content the request carried inline."""
-
-
-class DownloadError(Exception):
-    pass
-
 
 @dataclass(frozen=True)
 class Task:
@@ -40,7 +33,7 @@ class Task:
     provider: str
     model: str
     image: MediaRef
-    audio: MediaRef
+    audio: MediaRef | None
     created_at: datetime
     options: Mapping[str, Any]
     """Provider-specific request options, for the provider's own responses."""
@@ -65,7 +58,7 @@ class TaskStore:
         provider: str,
         model: str,
         image: MediaRef,
-        audio: MediaRef,
+        audio: MediaRef | None,
         options: Mapping[str, Any],
         slot: Slot,
         fail_with: str | None = None,
@@ -105,8 +98,7 @@ class TaskStore:
         error = fail_with or ""
         if not error:
             try:
-                image, audio = self._download("image", task.image), self._download("audio", task.audio)
-                video = self._renders.render(image, audio)
+                video = self._work(task)
             except (DownloadError, MediaDecodeError) as exc:
                 error = str(exc)
             except Exception as exc:  # a bug must still end the task, not leave it running forever
@@ -126,19 +118,13 @@ class TaskStore:
             finished_at=datetime.now(UTC),
         )
 
-    def _download(self, what: str, ref: MediaRef) -> bytes:
-        if isinstance(ref, bytes):
-            return ref
-        try:
-            # trust_env=False: inputs are normally on loopback, which an environment proxy must not intercept.
-            response = httpx.get(
-                ref, timeout=self._settings.download_timeout_seconds, follow_redirects=True, trust_env=False
-            )
-        except httpx.HTTPError as exc:
-            raise DownloadError(f"failed to download {what}: {str(exc) or type(exc).__name__}") from exc
-        if not response.is_success:
-            raise DownloadError(f"failed to download {what}: HTTP {response.status_code}")
-        return response.content
+    def _work(self, task: Task) -> bytes | None:
+        timeout = self._settings.download_timeout_seconds
+        image = download("image", task.image, timeout=timeout)
+        if task.audio is None:
+            decode_image(image)
+            return None
+        return self._renders.render(image, download("audio", task.audio, timeout=timeout))
 
     def _update(self, task_id: str, **changes: Any) -> None:
         with self._lock:

@@ -5,54 +5,82 @@ account) answers HTTP 429 ``{"code": 429, "message": "Too Many Requests: concurr
 """
 
 import base64
-import binascii
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from flask import Blueprint, Response, jsonify, request
+from pydantic import Field
 
-from .state import Provider, SimulatorState
-from .tasks import MediaRef, Task, TaskStatus
+from .bodies import BadRequest, Media, RequestBody
+from .files import result_url
+from .state import SimulatorState
+from .tasks import Task, TaskStatus
 
 NAME = "wavespeed"
-_OMNI_HUMAN_FIELDS = frozenset({"image", "audio", "enable_base64_output"})
-_MODEL_FIELDS = {
-    "bytedance/avatar-omni-human": _OMNI_HUMAN_FIELDS,
-    "bytedance/avatar-omni-human-1.5": _OMNI_HUMAN_FIELDS,
-    "wavespeed-ai/hunyuan-avatar": _OMNI_HUMAN_FIELDS | {"prompt", "resolution", "seed"},
-}
+MAX_SEED = 2147483647
+THROTTLED = "Too Many Requests: concurrency limit reached"
 _STATUSES: dict[TaskStatus, str] = {
     "queued": "created",
     "running": "processing",
     "succeeded": "completed",
     "failed": "failed",
 }
-_MAX_SEED = 2147483647
-THROTTLED = "Too Many Requests: concurrency limit reached"
 
 
-def _blueprint(state: SimulatorState) -> Blueprint:
-    blueprint = Blueprint(NAME, __name__)
+class OmniHumanBody(RequestBody):
+    image: Media
+    audio: Media
+    enable_base64_output: bool = False
 
-    @blueprint.before_request
-    def authenticate() -> Response | None:
-        api_key = state.credentials.get(NAME, {}).get("api_key")
+
+class HunyuanBody(OmniHumanBody):
+    problems: ClassVar = {
+        "resolution": "resolution must be one of: 480p, 720p",
+        "seed": f"seed must be an integer from -1 to {MAX_SEED}",
+    }
+
+    prompt: str = ""
+    resolution: Literal["480p", "720p"] = "480p"
+    seed: int = Field(-1, ge=-1, le=MAX_SEED)
+
+
+MODELS: dict[str, type[OmniHumanBody]] = {
+    "bytedance/avatar-omni-human": OmniHumanBody,
+    "bytedance/avatar-omni-human-1.5": OmniHumanBody,
+    "wavespeed-ai/hunyuan-avatar": HunyuanBody,
+}
+
+
+class WaveSpeed:
+    def __init__(self, state: SimulatorState) -> None:
+        self._state = state
+
+    def blueprint(self) -> Blueprint:
+        blueprint = Blueprint(NAME, __name__)
+        blueprint.before_request(self.authenticate)
+        blueprint.add_url_rule("/api/v3/<path:model>", view_func=self.submit, methods=["POST"])
+        for path in ("/api/v3/predictions/<task_id>/result", "/api/v3/predictions/<task_id>"):
+            blueprint.add_url_rule(path, view_func=self.result, methods=["GET"])
+        return blueprint
+
+    def authenticate(self) -> Response | None:
+        api_key = self._state.credentials.get(NAME, {}).get("api_key")
         if not api_key or request.headers.get("Authorization") != f"Bearer {api_key}":
             return _error(401, "Unauthorized: invalid API key")
         return None
 
-    @blueprint.post("/api/v3/<path:model>")
-    def submit(model: str) -> Response:
-        interrupted = state.faults.intercept(NAME, "submit", _error) or state.faults.echo(NAME, "submit", _error)
+    def submit(self, model: str) -> Response:
+        state = self._state
+        interrupted = self._interrupt("submit")
         if interrupted is not None:
             return interrupted
-        if model not in _MODEL_FIELDS:
+        if model not in MODELS:
             return _error(404, f"model not found: {model}")
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
+        raw = request.get_json(silent=True)
+        if not isinstance(raw, dict):
             return _error(400, "request body must be a JSON object")
         try:
-            image, audio, options = _parse_submission(model, body)
-        except ValueError as exc:
+            body = MODELS[model].parse(raw)
+        except BadRequest as exc:
             return _error(400, str(exc))
         with state.accounts.claim(NAME) as slot:
             if slot is None:
@@ -61,9 +89,9 @@ def _blueprint(state: SimulatorState) -> Blueprint:
             task = state.tasks.create(
                 provider=NAME,
                 model=model,
-                image=image,
-                audio=audio,
-                options=options,
+                image=body.image,
+                audio=body.audio,
+                options={"enable_base64_output": body.enable_base64_output},
                 slot=slot,
                 fail_with="simulated generation failure" if failure is not None else None,
             )
@@ -71,70 +99,30 @@ def _blueprint(state: SimulatorState) -> Blueprint:
             provider=NAME,
             model=model,
             task_id=task.id,
-            image=body["image"],
-            audio=body["audio"],
+            image=raw["image"],
+            audio=raw["audio"],
             received_at=task.created_at,
             progress=lambda: state.tasks.progress(task.id),
         )
         return _success(_prediction(task, outputs=[]))
 
-    @blueprint.get("/api/v3/predictions/<task_id>/result")
-    @blueprint.get("/api/v3/predictions/<task_id>")
-    def result(task_id: str) -> Response:
-        state.stats.count_result_query()
-        interrupted = state.faults.intercept(NAME, "result", _error) or state.faults.echo(NAME, "result", _error)
+    def result(self, task_id: str) -> Response:
+        self._state.stats.count_result_query()
+        interrupted = self._interrupt("result")
         if interrupted is not None:
             return interrupted
-        task = state.tasks.get(task_id)
+        task = self._state.tasks.get(task_id)
         if task is None or task.provider != NAME:
             return _error(404, "prediction not found")
         if task.video is None:
             return _success(_prediction(task, outputs=[]))
         if task.options["enable_base64_output"]:
             return _success(_prediction(task, outputs=[base64.b64encode(task.video).decode()]))
-        expired = state.faults.take(NAME, "result", {"expired_url"}) is not None
-        url = state.signer.url(_base_url(), task.id, expired=expired)
-        return _success(_prediction(task, outputs=[url]))
+        return _success(_prediction(task, outputs=[result_url(self._state, NAME, task.id)]))
 
-    return blueprint
-
-
-PROVIDER = Provider(NAME, _blueprint)
-
-
-def _parse_submission(model: str, body: dict[str, Any]) -> tuple[MediaRef, MediaRef, dict[str, Any]]:
-    """The inputs and the options the responses need; raises ValueError with the API's message."""
-    unknown = sorted(set(body) - _MODEL_FIELDS[model])
-    if unknown:
-        raise ValueError(f"unknown field: {', '.join(unknown)}")
-    image, audio = _media("image", body.get("image")), _media("audio", body.get("audio"))
-    base64_output = body.get("enable_base64_output", False)
-    if not isinstance(base64_output, bool):
-        raise ValueError("enable_base64_output must be a boolean")
-    if not isinstance(body.get("prompt", ""), str):
-        raise ValueError("prompt must be a string")
-    if body.get("resolution", "480p") not in ("480p", "720p"):
-        raise ValueError("resolution must be one of: 480p, 720p")
-    seed = body.get("seed", -1)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not -1 <= seed <= _MAX_SEED:
-        raise ValueError(f"seed must be an integer from -1 to {_MAX_SEED}")
-    return image, audio, {"enable_base64_output": base64_output}
-
-
-def _media(field: str, value: object) -> MediaRef:
-    """An http(s) URL to download, or the decoded bytes of raw base64."""
-    if value is None or value == "":
-        raise ValueError(f"{field} is required")
-    if not isinstance(value, str):
-        raise ValueError(f"{field} must be a string")
-    if value.startswith(("http://", "https://")):
-        return value
-    if value.startswith("data:"):
-        raise ValueError(f"{field} must be raw base64, without a data: URI prefix")
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error as exc:
-        raise ValueError(f"{field} must be an http(s) URL or base64-encoded data") from exc
+    def _interrupt(self, operation: str) -> Response | None:
+        faults = self._state.faults
+        return faults.intercept(NAME, operation, _error) or faults.echo(NAME, operation, _error)
 
 
 def _prediction(task: Task, *, outputs: list[str]) -> dict[str, Any]:
@@ -142,17 +130,13 @@ def _prediction(task: Task, *, outputs: list[str]) -> dict[str, Any]:
         "id": task.id,
         "model": task.model,
         "outputs": outputs,
-        "urls": {"get": f"{_base_url()}/api/v3/predictions/{task.id}/result"},
+        "urls": {"get": f"{request.host_url.rstrip('/')}/api/v3/predictions/{task.id}/result"},
         "has_nsfw_contents": [False] * len(outputs),
         "status": _STATUSES[task.status],
         "created_at": task.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "error": task.error,
         "timings": {"inference": task.inference_ms},
     }
-
-
-def _base_url() -> str:
-    return request.host_url.rstrip("/")
 
 
 def _success(prediction: dict[str, Any]) -> Response:
