@@ -7,6 +7,10 @@ taking and giving back provider slots at once hit both: a released slot came bac
 granted waiter vanished without its slot. On AWS each request, and each transaction as a whole, is atomic; here
 every DynamoDB request is handled under one lock, which costs nothing measurable (the backend is in memory and the
 interpreter holds the GIL anyway).
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: moto's DynamoDB handler and transactions take no lock.
+``tests/integration/test_moto_upstream.py`` (test_dynamodb_atomicity_requests_are_handled_without_a_lock) fails once
+an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations

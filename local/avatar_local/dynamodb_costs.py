@@ -8,6 +8,10 @@ the provider, the bottleneck (py-spy, ``make bench-scale N=1000``: 58 % of the t
   keeps a copy of the items it writes to (or notes their absence) and, if it is refused, puts exactly those back,
   which leaves the same state. That is only sound because no other request runs meanwhile
   (``dynamodb_atomicity``), and only done for tables without a stream (a stream's records are not undone).
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: a key Query reads every partition and a transaction
+deep-copies whole tables. ``tests/integration/test_moto_upstream.py``
+(test_dynamodb_costs_a_key_query_reads_every_partition) fails once an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations

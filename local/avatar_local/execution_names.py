@@ -1,4 +1,9 @@
-"""StartExecution without a name gets a generated UUID name on AWS; moto's interpreter backend uses "None"."""
+"""StartExecution without a name gets a generated UUID name on AWS; moto's interpreter backend uses "None".
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: an unnamed execution is called None.
+``tests/integration/test_moto_upstream.py`` (test_execution_names_an_unnamed_execution_is_called_none) fails once an
+upgrade brings it; then this module goes.
+"""
 
 from __future__ import annotations
 

@@ -13,6 +13,10 @@ before answering) or ``during:<seconds>``; the next invocation crashes that way 
 ``Runtime.ExitError``, as a crashed Lambda runtime does. ``refused`` makes the Lambda service itself refuse the
 invocation (HTTP 500 ``ServiceException``, which Step Functions calls ``Lambda.ServiceException``), as it does when
 the runtime cannot start a worker.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: without Docker, every invocation is answered with its own
+payload. ``tests/integration/test_moto_upstream.py`` (test_lambda_runtime_moto_without_docker_echoes_the_payload)
+fails once an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ every request.
 Here conditions are evaluated first, against the loopback request context (the local AWS listens on
 127.0.0.1 only, which stands in for TLS): statements whose conditions hold are kept, the others drop out,
 and moto evaluates the rest as usual.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: a Deny statement whose condition does not hold still
+denies. ``tests/integration/test_moto_upstream.py`` (test_s3_policy_a_tls_only_statement_denies_every_request) fails
+once an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations

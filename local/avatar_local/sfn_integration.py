@@ -8,6 +8,11 @@
 - A Lambda task whose invoke the Lambda service refuses (a 500 ServiceException, a 429 TooManyRequestsException)
   fails on AWS with ``Lambda.<the exception's name>``, which a state's Retry names; moto calls every such failure
   ``Exception``, which no Retry matches.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: StartExecution parameters are not translated, and a
+refused Lambda invoke is called Exception. ``tests/integration/test_moto_upstream.py``
+(test_sfn_integration_start_execution_parameters_are_not_translated and
+..._a_refused_lambda_invoke_is_called_exception) fails once an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations

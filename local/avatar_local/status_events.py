@@ -7,6 +7,10 @@ it: RUNNING as ``Execution.start`` starts the interpreter, the final status when
 ``Execution.stop`` has marked the execution stopped (``stop_execution`` makes that immediate). Each event is built
 at the change and put through moto's EventBridge backend by one thread, in order: rule delivery never runs on an
 interpreter thread or inside a request, and a RUNNING event always comes before its execution's final one.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: no execution status-change events.
+``tests/integration/test_moto_upstream.py`` (test_status_events_an_execution_puts_no_status_change_event) fails once
+an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ moto's ``stop_execution`` response handler reads only the ARN and its backend st
 copies neither onto the execution, and the execution stays RUNNING until its current state returns (a Lambda
 task runs on to its end). AWS records the request's error and cause (DescribeExecution, ``ExecutionAborted``) and
 the execution is ABORTED, with its stop date, as soon as StopExecution answers.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: StopExecution's error and cause are dropped.
+``tests/integration/test_moto_upstream.py`` (test_stop_execution_moto_ignores_the_error_and_cause) fails once an
+upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
