@@ -21,6 +21,8 @@ from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
 
+from .patching import replace
+
 
 def install_serialized_dynamodb() -> Callable[[], None]:
     original = DynamoHandler.call_action
@@ -30,9 +32,4 @@ def install_serialized_dynamodb() -> Callable[[], None]:
         with lock:
             return original(handler, *args, **kwargs)
 
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-
-    def uninstall() -> None:
-        DynamoHandler.call_action = original  # type: ignore[method-assign]
-
-    return uninstall
+    return replace((DynamoHandler, "call_action", call_action))

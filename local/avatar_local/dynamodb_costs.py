@@ -27,6 +27,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
+from .patching import replace
+
 _EVERY_PARTITION = object()
 _partition: ContextVar[Any] = ContextVar("partition", default=_EVERY_PARTITION)
 Key = tuple[DynamoType, DynamoType | None]
@@ -79,18 +81,12 @@ def install_dynamodb_shortcuts() -> Callable[[], None]:
         finally:
             _transaction.reset(token)
 
-    Table.all_items = all_items  # type: ignore[method-assign,assignment]
-    Table.query = query  # type: ignore[method-assign,assignment]
-    Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
-
-    def uninstall() -> None:
-        Table.all_items = original_all_items  # type: ignore[method-assign]
-        Table.query = original_query  # type: ignore[method-assign]
-        del Table.__deepcopy__  # type: ignore[attr-defined]
-        DynamoDBBackend.transact_write_items = original_transact  # type: ignore[method-assign]
-
-    return uninstall
+    return replace(
+        (Table, "all_items", all_items),
+        (Table, "query", query),
+        (Table, "__deepcopy__", _table_deepcopy),
+        (DynamoDBBackend, "transact_write_items", transact_write_items),
+    )
 
 
 def _written_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, list[Key]]:

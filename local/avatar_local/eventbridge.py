@@ -28,6 +28,8 @@ from moto.events.models import EventPattern, Rule
 from moto.events.utils import EventMessageType
 from moto.stepfunctions.responses import get_backend
 
+from .patching import replace
+
 log = logging.getLogger(__name__)
 SCHEDULED_EVENT = "Scheduled Event"
 
@@ -87,12 +89,7 @@ def install_state_machine_targets() -> Callable[[], None]:
         if others:
             original(cast(Rule, _OtherTargets(rule, others)), original_event, transform_input)
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
-
-    def uninstall() -> None:
-        Rule.send_to_targets = original  # type: ignore[method-assign]
-
-    return uninstall
+    return replace((Rule, "send_to_targets", send_to_targets))
 
 
 def _deliver(rule: Rule, target: dict[str, Any], event: EventMessageType) -> None:

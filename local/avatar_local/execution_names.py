@@ -13,6 +13,8 @@ from typing import Any
 
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
+from .patching import replace
+
 
 def install_generated_execution_names() -> Callable[[], None]:
     original = StepFunctionsParserBackend.start_execution
@@ -26,9 +28,4 @@ def install_generated_execution_names() -> Callable[[], None]:
     ) -> Any:
         return original(backend, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
-    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign,assignment]
-
-    def uninstall() -> None:
-        StepFunctionsParserBackend.start_execution = original  # type: ignore[method-assign]
-
-    return uninstall
+    return replace((StepFunctionsParserBackend, "start_execution", start_execution))

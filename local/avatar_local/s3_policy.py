@@ -21,6 +21,8 @@ from typing import Any
 from moto.iam.access_control import IAMPolicy
 from moto.s3.models import FakeBucket
 
+from .patching import replace
+
 LOOPBACK_CONTEXT = {"aws:SecureTransport": "true"}
 
 
@@ -63,9 +65,4 @@ def install_loopback_transport_context() -> Callable[[], None]:
         policy = IAMPolicy(json.dumps(effective_policy(json.loads(bucket.policy))))
         return policy.is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign,assignment]
-
-    def uninstall() -> None:
-        FakeBucket.get_permission = original  # type: ignore[method-assign]
-
-    return uninstall
+    return replace((FakeBucket, "get_permission", get_permission))

@@ -31,6 +31,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_la
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
+from .patching import replace
+
 
 def _camel(key: str) -> str:
     return key[:1].lower() + key[1:]
@@ -80,13 +82,8 @@ def install_sfn_service_integration() -> Callable[[], None]:
             event_details=EventDetails(lambdaFunctionFailedEventDetails=details),  # type: ignore[typeddict-item]
         )
 
-    StateTaskLambda._from_error = lambda_error  # type: ignore[method-assign,assignment]
-    StateTaskServiceSfn._normalise_parameters = normalise_parameters  # type: ignore[method-assign,assignment]
-    StateTaskServiceSfn._normalise_response = normalise_response  # type: ignore[method-assign,assignment]
-
-    def uninstall() -> None:
-        StateTaskLambda._from_error = original_lambda_error  # type: ignore[method-assign]
-        StateTaskServiceSfn._normalise_parameters = original_parameters  # type: ignore[method-assign]
-        StateTaskServiceSfn._normalise_response = original_response  # type: ignore[method-assign]
-
-    return uninstall
+    return replace(
+        (StateTaskLambda, "_from_error", lambda_error),
+        (StateTaskServiceSfn, "_normalise_parameters", normalise_parameters),
+        (StateTaskServiceSfn, "_normalise_response", normalise_response),
+    )

@@ -27,6 +27,8 @@ from moto.events.models import events_backends
 from moto.stepfunctions.parser.api import ExecutionStatus, StateMachineType
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 
+from .patching import replace
+
 log = logging.getLogger(__name__)
 
 SOURCE = "aws.states"
@@ -133,14 +135,14 @@ def install_status_change_events() -> Callable[[], None]:
         original_terminated(communication)
         emitter.maybe_ended(communication.execution)
 
-    Execution.start = start  # type: ignore[method-assign,assignment]
-    Execution.stop = stop  # type: ignore[method-assign,assignment]
-    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign,assignment]
+    undo = replace(
+        (Execution, "start", start),
+        (Execution, "stop", stop),
+        (BaseExecutionWorkerCommunication, "terminated", terminated),
+    )
 
     def uninstall() -> None:
-        Execution.start = original_start  # type: ignore[method-assign]
-        Execution.stop = original_stop  # type: ignore[method-assign]
-        BaseExecutionWorkerCommunication.terminated = original_terminated  # type: ignore[method-assign]
+        undo()
         emitter.close()
 
     return uninstall

@@ -23,6 +23,8 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.responses import StepFunctionResponse
 
+from .patching import replace
+
 
 def _record_stop(execution: Execution) -> None:
     """Copies a stop the interpreter took (it ignores one that comes after the program ended) to the execution."""
@@ -37,7 +39,6 @@ def _record_stop(execution: Execution) -> None:
 
 def install_stop_execution_details() -> Callable[[], None]:
     """Patches the handler, the stop and the status it leaves; returns the function that undoes it."""
-    original_handler = StepFunctionResponse.stop_execution
     original_stop = Execution.stop
     original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
 
@@ -56,13 +57,8 @@ def install_stop_execution_details() -> Callable[[], None]:
         original_reflect(communication)  # type: ignore[no-untyped-call]
         _record_stop(communication.execution)
 
-    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign,assignment]
-    Execution.stop = stop  # type: ignore[method-assign,assignment]
-    BaseExecutionWorkerCommunication._reflect_execution_status = reflect_execution_status  # type: ignore[method-assign]
-
-    def uninstall() -> None:
-        StepFunctionResponse.stop_execution = original_handler  # type: ignore[method-assign]
-        Execution.stop = original_stop  # type: ignore[method-assign]
-        BaseExecutionWorkerCommunication._reflect_execution_status = original_reflect  # type: ignore[method-assign]
-
-    return uninstall
+    return replace(
+        (StepFunctionResponse, "stop_execution", stop_execution),
+        (Execution, "stop", stop),
+        (BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect_execution_status),
+    )
