@@ -86,10 +86,6 @@ class Provisioner:
             stack_id=stack_id,
         )
 
-    @property
-    def parameters(self) -> dict[str, str]:
-        return self.intrinsics.parameters
-
     def provision(self) -> Provisioned:
         resolved: dict[str, dict[str, Any]] = {}
         for logical_id in creation_order(self.template.resources):

@@ -58,6 +58,17 @@ def test_cfn_moto_cloudformation_cannot_create_a_secret(moto: None) -> None:
     assert _client("secretsmanager").list_secrets()["SecretList"] == []
 
 
+def test_cfn_moto_cloudformation_ignores_a_buckets_public_access_block(moto: None) -> None:
+    """cfn: moto's create_stack creates the bucket without its PublicAccessBlockConfiguration."""
+    block = dict.fromkeys(("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True)
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "probe", "PublicAccessBlockConfiguration": block}}
+    _client("cloudformation").create_stack(StackName="probe", TemplateBody=json.dumps({"Resources": {"B": bucket}}))
+    s3 = _client("s3")
+    assert s3.head_bucket(Bucket="probe")
+    with pytest.raises(s3.exceptions.ClientError, match="NoSuchPublicAccessBlockConfiguration"):
+        s3.get_public_access_block(Bucket="probe")
+
+
 def test_execution_names_an_unnamed_execution_is_called_none(moto: None) -> None:
     """execution_names: StartExecution without a name gets the name "None" from moto's interpreter backend."""
     sfn = _client("stepfunctions")
