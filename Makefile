@@ -53,6 +53,7 @@ lint: install security
 	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
 	$(MAKE) build
 	$(BIN)/python -m avatar_local.schema --check
+	$(BIN)/python -m avatar_local.asl --check
 
 test: lint
 	$(BIN)/python -m pytest tests

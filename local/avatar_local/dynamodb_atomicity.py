@@ -7,6 +7,10 @@ taking and giving back provider slots at once hit both: a released slot came bac
 granted waiter vanished without its slot. On AWS each request, and each transaction as a whole, is atomic; here
 every DynamoDB request is handled under one lock, which costs nothing measurable (the backend is in memory and the
 interpreter holds the GIL anyway).
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: moto's DynamoDB handler and transactions take no lock.
+``tests/integration/test_moto_upstream.py`` (test_dynamodb_atomicity_requests_are_handled_without_a_lock) fails once
+an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 
 from moto.dynamodb.responses import DynamoHandler
 
+from .patching import replace
+
 
 def install_serialized_dynamodb() -> Callable[[], None]:
     original = DynamoHandler.call_action
@@ -26,9 +32,4 @@ def install_serialized_dynamodb() -> Callable[[], None]:
         with lock:
             return original(handler, *args, **kwargs)
 
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-
-    def uninstall() -> None:
-        DynamoHandler.call_action = original  # type: ignore[method-assign]
-
-    return uninstall
+    return replace((DynamoHandler, "call_action", call_action))

@@ -8,6 +8,10 @@ the provider, the bottleneck (py-spy, ``make bench-scale N=1000``: 58 % of the t
   keeps a copy of the items it writes to (or notes their absence) and, if it is refused, puts exactly those back,
   which leaves the same state. That is only sound because no other request runs meanwhile
   (``dynamodb_atomicity``), and only done for tables without a stream (a stream's records are not undone).
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: a key Query reads every partition and a transaction
+deep-copies whole tables. ``tests/integration/test_moto_upstream.py``
+(test_dynamodb_costs_a_key_query_reads_every_partition) fails once an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
+
+from .patching import replace
 
 _EVERY_PARTITION = object()
 _partition: ContextVar[Any] = ContextVar("partition", default=_EVERY_PARTITION)
@@ -75,18 +81,12 @@ def install_dynamodb_shortcuts() -> Callable[[], None]:
         finally:
             _transaction.reset(token)
 
-    Table.all_items = all_items  # type: ignore[method-assign,assignment]
-    Table.query = query  # type: ignore[method-assign,assignment]
-    Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
-
-    def uninstall() -> None:
-        Table.all_items = original_all_items  # type: ignore[method-assign]
-        Table.query = original_query  # type: ignore[method-assign]
-        del Table.__deepcopy__  # type: ignore[attr-defined]
-        DynamoDBBackend.transact_write_items = original_transact  # type: ignore[method-assign]
-
-    return uninstall
+    return replace(
+        (Table, "all_items", all_items),
+        (Table, "query", query),
+        (Table, "__deepcopy__", _table_deepcopy),
+        (DynamoDBBackend, "transact_write_items", transact_write_items),
+    )
 
 
 def _written_keys(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, list[Key]]:

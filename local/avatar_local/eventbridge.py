@@ -7,6 +7,10 @@ machine is started under a generated execution name, a function is invoked async
 event on a bus to every rule of that bus, DISABLED ones and schedule-only ones (no pattern: it matches all)
 included; here a DISABLED rule gets nothing, a bus event reaches only the rules whose pattern it matches, and a
 ``Scheduled Event`` reaches only the rule it names (``schedules`` sends those).
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: rule delivery has no Step Functions or Lambda target.
+``tests/integration/test_moto_upstream.py`` (test_eventbridge_a_rule_does_not_start_a_state_machine) fails once an
+upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from moto.awslambda_simple.models import lambda_simple_backends
 from moto.events.models import EventPattern, Rule
 from moto.events.utils import EventMessageType
 from moto.stepfunctions.responses import get_backend
+
+from .patching import replace
 
 log = logging.getLogger(__name__)
 SCHEDULED_EVENT = "Scheduled Event"
@@ -83,12 +89,7 @@ def install_state_machine_targets() -> Callable[[], None]:
         if others:
             original(cast(Rule, _OtherTargets(rule, others)), original_event, transform_input)
 
-    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
-
-    def uninstall() -> None:
-        Rule.send_to_targets = original  # type: ignore[method-assign]
-
-    return uninstall
+    return replace((Rule, "send_to_targets", send_to_targets))
 
 
 def _deliver(rule: Rule, target: dict[str, Any], event: EventMessageType) -> None:

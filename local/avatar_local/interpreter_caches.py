@@ -8,6 +8,11 @@ while a thousand executions were starting):
 - every Lambda task, callback and service integration builds a new boto3 client (about 10 ms, far more under
   load); here one client per region, service and endpoint is built and shared (boto3 clients are thread-safe),
   with a connection pool sized for many executions at once.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: every execution parses its definition again and every
+call builds a boto3 client. ``tests/integration/test_moto_upstream.py``
+(test_interpreter_caches_each_execution_parses_again_and_each_call_builds_a_client) fails once an upgrade brings it;
+then this module goes.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.utils import boto_client as boto_client_module
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from .patching import replace
+
 INTERPRETER_PACKAGE = "moto.stepfunctions.parser"
 POOL_CONNECTIONS = 128
 
 
 def install_interpreter_caches() -> Callable[[], None]:
-    original_entrypoint = ExecutionWorker._get_evaluation_entrypoint
     original_client_for = boto_client_module.boto_client_for
     programs: dict[str, Any] = {}
     clients: dict[tuple[str, str, str | None], Any] = {}
@@ -58,11 +64,11 @@ def install_interpreter_caches() -> Callable[[], None]:
                 cached = clients.setdefault(key, _pooled(built, service, region, endpoint))
         return cached
 
-    ExecutionWorker._get_evaluation_entrypoint = evaluation_entrypoint  # type: ignore[method-assign,assignment]
+    undo = replace((ExecutionWorker, "_get_evaluation_entrypoint", evaluation_entrypoint))
     _rebind(original_client_for, client_for)
 
     def uninstall() -> None:
-        ExecutionWorker._get_evaluation_entrypoint = original_entrypoint  # type: ignore[method-assign]
+        undo()
         _rebind(client_for, original_client_for)
 
     return uninstall

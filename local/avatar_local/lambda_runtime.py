@@ -1,10 +1,7 @@
 """Answers the local AWS's Lambda invocations with the project's real handlers.
 
-Each function gets a pool of warm worker processes, each started with exactly the environment the template
-gives that function (plus what the Lambda runtime itself provides), so functions are isolated from each other
-and invocations run concurrently. Each invocation runs under the function's current ``Timeout`` (so
-UpdateFunctionConfiguration applies to the next one, as on AWS): its deadline goes to the worker with the request,
-and a handler still running at the deadline is killed, failing the invocation with ``Sandbox.Timedout``.
+Each function gets a pool of warm worker processes (``lambda_pool``). Each invocation runs under the function's
+current ``Timeout`` (so UpdateFunctionConfiguration applies to the next one, as on AWS).
 
 Crashes can be injected through the public Lambda API: tag a function with ``avatar-local:crash`` =
 ``before`` (the runtime dies before the handler runs), ``after`` (the handler finishes, the runtime dies
@@ -13,6 +10,10 @@ before answering) or ``during:<seconds>``; the next invocation crashes that way 
 ``Runtime.ExitError``, as a crashed Lambda runtime does. ``refused`` makes the Lambda service itself refuse the
 invocation (HTTP 500 ``ServiceException``, which Step Functions calls ``Lambda.ServiceException``), as it does when
 the runtime cannot start a worker.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: without Docker, every invocation is answered with its own
+payload. ``tests/integration/test_moto_upstream.py`` (test_lambda_runtime_moto_without_docker_echoes_the_payload)
+fails once an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
@@ -20,129 +21,22 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
-import selectors
-import subprocess
-import sys
 import threading
-import time
-import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.exceptions import JsonRESTError
 
+from .lambda_pool import FunctionPool, InvocationError, LocalFunction
+from .patching import replace
+
+__all__ = ["CRASH_TAG", "LambdaServiceException", "LocalFunction", "LocalLambdaRuntime", "runtime_environment"]
+
 log = logging.getLogger(__name__)
 
-MAX_WORKERS_PER_FUNCTION = 4
-STARTUP_TIMEOUT_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class LocalFunction:
-    name: str
-    code_dir: Path
-    handler: str
-    environment: dict[str, str]
-    memory_mb: int
-    layer_dirs: tuple[Path, ...]
-
-
 CRASH_TAG = "avatar-local:crash"
-
-
-def _exit_error(how: str) -> dict[str, str]:
-    return {"errorType": "Runtime.ExitError", "errorMessage": f"Runtime exited with error: signal: killed ({how})"}
-
-
-class InvocationError(Exception):
-    def __init__(self, payload: dict[str, Any]) -> None:
-        super().__init__(payload.get("errorMessage", "function error"))
-        self.payload = payload
-
-
-class _Worker:
-    def __init__(self, function: LocalFunction, runtime_env: dict[str, str], log: IO[str]) -> None:
-        env = {
-            **runtime_env,
-            **function.environment,
-            "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
-            "LAMBDA_TASK_ROOT": str(function.code_dir),
-            "_HANDLER": function.handler,
-        }
-        self.function = function
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "avatar_local.lambda_worker",
-                str(function.code_dir),
-                function.handler,
-                *map(str, function.layer_dirs),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=env,
-            text=True,
-        )
-        ready = self._read_line(STARTUP_TIMEOUT_SECONDS)
-        if ready is None:
-            self.kill()
-            raise RuntimeError(f"worker for {function.name} did not start")
-
-    def _read_line(self, timeout: float) -> dict[str, Any] | None:
-        assert self.process.stdout is not None
-        # A selector, not select(): with a thousand executions running, the stack holds more than 1024 descriptors.
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout):
-                return None
-        line = self.process.stdout.readline()
-        return json.loads(line) if line else None
-
-    def invoke(self, event: Any, timeout_seconds: int, crash: str | None = None) -> Any:
-        assert self.process.stdin is not None
-        if crash == "before":
-            self.kill()
-            raise InvocationError(_exit_error("injected before the handler ran"))
-        deadline = time.time() + timeout_seconds
-        request = {"event": event, "request_id": str(uuid.uuid4()), "deadline_ms": int(deadline * 1000)}
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-        if crash is not None and crash.startswith("during:"):
-            self._read_line(float(crash.partition(":")[2]))
-            self.kill()
-            raise InvocationError(_exit_error(f"injected {crash}"))
-        response = self._read_line(max(0.0, deadline - time.time()))
-        if crash == "after":
-            self.kill()
-            raise InvocationError(_exit_error("injected after the handler finished"))
-        if response is None and not self.alive:
-            raise InvocationError(_exit_error("the runtime process died"))
-        if response is None:
-            self.kill()
-            raise InvocationError(
-                {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds",
-                }
-            )
-        if "error" in response:
-            raise InvocationError(response["error"])
-        return response.get("result")
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        if self.alive:
-            self.process.kill()
-        self.process.wait()
 
 
 class LambdaServiceException(JsonRESTError):
@@ -152,50 +46,12 @@ class LambdaServiceException(JsonRESTError):
         super().__init__("ServiceException", message)
 
 
-class _FunctionPool:
-    def __init__(self, function: LocalFunction, runtime_env: dict[str, str], log: IO[str]) -> None:
-        self.function = function
-        self.runtime_env = runtime_env
-        self.log = log
-        self.idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
-        self.slots = threading.BoundedSemaphore(MAX_WORKERS_PER_FUNCTION)
-        self.all: list[_Worker] = []
-        self.lock = threading.Lock()
-
-    def _spawn(self) -> _Worker:
-        worker = _Worker(self.function, self.runtime_env, self.log)
-        with self.lock:
-            self.all.append(worker)
-        return worker
-
-    def warm(self) -> None:
-        self.idle.put(self._spawn())
-
-    def invoke(self, event: Any, timeout_seconds: int, crash: str | None = None) -> Any:
-        with self.slots:
-            try:
-                worker = self.idle.get_nowait()
-            except queue.Empty:
-                worker = self._spawn()
-            if not worker.alive:
-                worker = self._spawn()
-            try:
-                return worker.invoke(event, timeout_seconds, crash)
-            finally:
-                if worker.alive:
-                    self.idle.put(worker)
-
-    def shutdown(self) -> None:
-        with self.lock:
-            for worker in self.all:
-                worker.kill()
-
-
 class LocalLambdaRuntime:
     def __init__(self, functions: list[LocalFunction], runtime_env: dict[str, str], log_path: Path) -> None:
         self.log = log_path.open("a", encoding="utf-8")
-        self.pools = {function.name: _FunctionPool(function, runtime_env, self.log) for function in functions}
+        self.pools = {function.name: FunctionPool(function, runtime_env, self.log) for function in functions}
         self._original_invoke = LambdaSimpleBackend.invoke
+        self._uninstall: Callable[[], None] = lambda: None
         self._crash_lock = threading.Lock()
 
     def _take_crash(self, backend: LambdaSimpleBackend, name: str) -> str | None:
@@ -249,10 +105,10 @@ class LocalLambdaRuntime:
                 raise LambdaServiceException(f"{name}: {error}") from error
             return json.dumps(result).encode()
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+        self._uninstall = replace((LambdaSimpleBackend, "invoke", invoke))
 
     @staticmethod
-    def _invoke_quietly(pool: _FunctionPool, event: Any, timeout_seconds: int, crash: str | None) -> None:
+    def _invoke_quietly(pool: FunctionPool, event: Any, timeout_seconds: int, crash: str | None) -> None:
         try:
             pool.invoke(event, timeout_seconds, crash)
         except InvocationError:
@@ -268,7 +124,7 @@ class LocalLambdaRuntime:
             thread.join()
 
     def shutdown(self) -> None:
-        LambdaSimpleBackend.invoke = self._original_invoke  # type: ignore[method-assign]
+        self._uninstall()
         for pool in self.pools.values():
             pool.shutdown()
         self.log.close()

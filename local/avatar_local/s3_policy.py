@@ -6,6 +6,10 @@ every request.
 Here conditions are evaluated first, against the loopback request context (the local AWS listens on
 127.0.0.1 only, which stands in for TLS): statements whose conditions hold are kept, the others drop out,
 and moto evaluates the rest as usual.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: a Deny statement whose condition does not hold still
+denies. ``tests/integration/test_moto_upstream.py`` (test_s3_policy_a_tls_only_statement_denies_every_request) fails
+once an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 
 from moto.iam.access_control import IAMPolicy
 from moto.s3.models import FakeBucket
+
+from .patching import replace
 
 LOOPBACK_CONTEXT = {"aws:SecureTransport": "true"}
 
@@ -59,9 +65,4 @@ def install_loopback_transport_context() -> Callable[[], None]:
         policy = IAMPolicy(json.dumps(effective_policy(json.loads(bucket.policy))))
         return policy.is_action_permitted(action, resource)
 
-    FakeBucket.get_permission = get_permission  # type: ignore[method-assign,assignment]
-
-    def uninstall() -> None:
-        FakeBucket.get_permission = original  # type: ignore[method-assign]
-
-    return uninstall
+    return replace((FakeBucket, "get_permission", get_permission))

@@ -7,6 +7,10 @@ it: RUNNING as ``Execution.start`` starts the interpreter, the final status when
 ``Execution.stop`` has marked the execution stopped (``stop_execution`` makes that immediate). Each event is built
 at the change and put through moto's EventBridge backend by one thread, in order: rule delivery never runs on an
 interpreter thread or inside a request, and a RUNNING event always comes before its execution's final one.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: no execution status-change events.
+``tests/integration/test_moto_upstream.py`` (test_status_events_an_execution_puts_no_status_change_event) fails once
+an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from typing import Any
 from moto.events.models import events_backends
 from moto.stepfunctions.parser.api import ExecutionStatus, StateMachineType
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+from .patching import replace
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +135,14 @@ def install_status_change_events() -> Callable[[], None]:
         original_terminated(communication)
         emitter.maybe_ended(communication.execution)
 
-    Execution.start = start  # type: ignore[method-assign,assignment]
-    Execution.stop = stop  # type: ignore[method-assign,assignment]
-    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign,assignment]
+    undo = replace(
+        (Execution, "start", start),
+        (Execution, "stop", stop),
+        (BaseExecutionWorkerCommunication, "terminated", terminated),
+    )
 
     def uninstall() -> None:
-        Execution.start = original_start  # type: ignore[method-assign]
-        Execution.stop = original_stop  # type: ignore[method-assign]
-        BaseExecutionWorkerCommunication.terminated = original_terminated  # type: ignore[method-assign]
+        undo()
         emitter.close()
 
     return uninstall

@@ -6,6 +6,10 @@ moto's ``stop_execution`` response handler reads only the ARN and its backend st
 copies neither onto the execution, and the execution stays RUNNING until its current state returns (a Lambda
 task runs on to its end). AWS records the request's error and cause (DescribeExecution, ``ExecutionAborted``) and
 the execution is ABORTED, with its stop date, as soon as StopExecution answers.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: StopExecution's error and cause are dropped.
+``tests/integration/test_moto_upstream.py`` (test_stop_execution_moto_ignores_the_error_and_cause) fails once an
+upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.responses import StepFunctionResponse
+
+from .patching import replace
 
 
 def _record_stop(execution: Execution) -> None:
@@ -33,7 +39,6 @@ def _record_stop(execution: Execution) -> None:
 
 def install_stop_execution_details() -> Callable[[], None]:
     """Patches the handler, the stop and the status it leaves; returns the function that undoes it."""
-    original_handler = StepFunctionResponse.stop_execution
     original_stop = Execution.stop
     original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
 
@@ -52,13 +57,8 @@ def install_stop_execution_details() -> Callable[[], None]:
         original_reflect(communication)  # type: ignore[no-untyped-call]
         _record_stop(communication.execution)
 
-    StepFunctionResponse.stop_execution = stop_execution  # type: ignore[method-assign,assignment]
-    Execution.stop = stop  # type: ignore[method-assign,assignment]
-    BaseExecutionWorkerCommunication._reflect_execution_status = reflect_execution_status  # type: ignore[method-assign]
-
-    def uninstall() -> None:
-        StepFunctionResponse.stop_execution = original_handler  # type: ignore[method-assign]
-        Execution.stop = original_stop  # type: ignore[method-assign]
-        BaseExecutionWorkerCommunication._reflect_execution_status = original_reflect  # type: ignore[method-assign]
-
-    return uninstall
+    return replace(
+        (StepFunctionResponse, "stop_execution", stop_execution),
+        (Execution, "stop", stop),
+        (BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect_execution_status),
+    )

@@ -54,7 +54,9 @@ def load_template(path: Path) -> dict[str, Any]:
         document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
     if not isinstance(document, dict):
         raise ValueError(f"{path} is not a template")
-    return document
+    # A YAML alias (*name) loads as the very object its anchor made; each resource gets a copy of its own, as it
+    # does from ``sam build``, so nothing done to one resource reaches another.
+    return dict(json.loads(json.dumps(document)))
 
 
 @dataclass

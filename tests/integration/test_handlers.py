@@ -39,81 +39,67 @@ COMMON_ENV = {
 }
 DEPLOYMENT = "arn:aws:cloudformation:us-east-1:123456789012:stack/avatar/1"
 ADMISSION_TABLE = "avatar-admission"
-SLOTS_ENV = {
-    "ADMISSION_TABLE": ADMISSION_TABLE,
-    "PROVIDER_CONCURRENCY": "wavespeed=10,volcengine=2,kling=5",
-    "DISPATCHER_FUNCTION": "avatar-dispatch-slots",
+HANDLERS = (
+    "intake",
+    "claim_job",
+    "validate_media",
+    "submit_job",
+    "check_status",
+    "record_outcome",
+    "reconcile",
+    "admit_job",
+    "queue_job",
+    "dispatch_slots",
+)
+# What the template's references stand for here: the test doubles, and parameter defaults for the rest. The provider
+# secret is created per test (its ARN is passed with the invocation), and Powertools' own settings are COMMON_ENV's.
+DOUBLES = {
+    "WaveSpeedBaseUrl": WAVESPEED,
+    "VolcengineBaseUrl": "https://volcengine.test",
+    "KlingBaseUrl": "https://kling.test",
 }
-# As template.yaml gives them (values pointing at the test doubles).
-FUNCTION_ENV: dict[str, dict[str, str]] = {
-    "intake": {"INPUT_BUCKET": INPUT_BUCKET, "DEFAULT_PROVIDER": "wavespeed/omnihuman-1.5"},
-    "claim_job": {"JOBS_TABLE": TABLE},
-    "validate_media": {
-        "INPUT_BUCKET": INPUT_BUCKET,
-        "ALLOW_LOOPBACK_ENDPOINTS": "false",
-        "PROVIDER_TIMEOUT_SECONDS": "30",
-    },
-    "submit_job": {
-        "WAVESPEED_BASE_URL": WAVESPEED,
-        "VOLCENGINE_BASE_URL": "https://volcengine.test",
-        "KLING_BASE_URL": "https://kling.test",
-        "POLL_MIN_SECONDS": "5",
-        "POLL_MAX_SECONDS": "60",
-        "MAX_POLLS": "200",
-        "JOB_DEADLINE_SECONDS": "10800",
-        "PRESIGN_SECONDS": "900",
-        "PROVIDER_TIMEOUT_SECONDS": "30",
-        "JOBS_TABLE": TABLE,
-        "DEPLOYMENT_ID": DEPLOYMENT,
-    },
-    "check_status": {
-        "WAVESPEED_BASE_URL": WAVESPEED,
-        "VOLCENGINE_BASE_URL": "https://volcengine.test",
-        "KLING_BASE_URL": "https://kling.test",
-        "POLL_MIN_SECONDS": "5",
-        "POLL_MAX_SECONDS": "60",
-        "MAX_POLLS": "200",
-        "JOB_DEADLINE_SECONDS": "10800",
-        "PRESIGN_SECONDS": "900",
-        "PROVIDER_TIMEOUT_SECONDS": "30",
-        "JOBS_TABLE": TABLE,
-        "DEPLOYMENT_ID": DEPLOYMENT,
-        **SLOTS_ENV,
-    },
-    "record_outcome": {
-        "JOBS_TABLE": TABLE,
-        "EVENT_BUS_NAME": "default",
-        "JOB_DEADLINE_SECONDS": "10800",
-        "DAILY_BUDGET_USD": "0",
-        "KLING_USD_PER_UNIT": "0",
-        **SLOTS_ENV,
-    },
-    "reconcile": {
-        "JOBS_TABLE": TABLE,
-        "EVENT_BUS_NAME": "default",
-        "JOB_DEADLINE_SECONDS": "10800",
-        "DAILY_BUDGET_USD": "0",
-        **SLOTS_ENV,
-    },
-    "admit_job": {
-        "JOBS_TABLE": TABLE,
-        "QUEUE_TIMEOUT_SECONDS": "43200",
-        "JOB_DEADLINE_SECONDS": "10800",
-        "DAILY_BUDGET_USD": "0",
-        "PROVIDER_PRICES": "volcengine/omnihuman-1.5=0.14,kling/avatar=0.1",
-        **SLOTS_ENV,
-    },
-    "queue_job": {"JOBS_TABLE": TABLE, "JOB_DEADLINE_SECONDS": "10800", **SLOTS_ENV},
-    "dispatch_slots": {
-        "ADMISSION_TABLE": ADMISSION_TABLE,
-        "PROVIDER_CONCURRENCY": "wavespeed=10,volcengine=2,kling=5",
-        "JOB_DEADLINE_SECONDS": "10800",
-    },
+TEST_RESOURCES = {
+    "InputBucket": INPUT_BUCKET,
+    "OutputBucket": "avatar-output",
+    "JobsTable": TABLE,
+    "AdmissionTable": ADMISSION_TABLE,
+    "DispatchSlotsFunction": "avatar-dispatch-slots",
 }
+GIVEN_PER_TEST = {"PROVIDER_SECRET_ARN"} | set(COMMON_ENV)
+
+
+def _template_environment() -> dict[str, dict[str, str]]:
+    """Each handler's environment exactly as template.yaml (Globals and the function) gives it."""
+    from avatar_local.cfn_intrinsics import Created, Intrinsics
+    from avatar_local.cfn_parameters import checked_parameters
+    from avatar_local.template import expand
+
+    template = expand(ROOT / "template.yaml", {}, "us-east-1")
+    intrinsics = Intrinsics(
+        parameters=checked_parameters(template.parameters, DOUBLES),
+        region="us-east-1",
+        stack_name="avatar",
+        stack_id=DEPLOYMENT,
+        created={logical: Created(name) for logical, name in TEST_RESOURCES.items()},
+    )
+    environments = {}
+    for name in HANDLERS:
+        logical = "".join(part.title() for part in name.split("_")) + "Function"
+        declared = template.resources[logical]["Properties"]["Environment"]["Variables"]
+        environments[name] = {
+            variable: str(intrinsics.resolve(value))
+            for variable, value in declared.items()
+            if variable not in GIVEN_PER_TEST
+        }
+    return environments
+
+
+FUNCTION_ENV = _template_environment()
 ALL_PIPELINE_VARS = {name for env in FUNCTION_ENV.values() for name in env} | {
     "PROVIDER_SECRET_ARN",
     "OUTPUT_BUCKET",
     "ALLOW_LOOPBACK_ENDPOINTS",
+    "MAX_RESULT_BYTES",
 }
 
 
@@ -126,7 +112,7 @@ def handlers() -> Iterator[dict[str, ModuleType]]:
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        yield {name: load_handler(name) for name in FUNCTION_ENV}
+        yield {name: load_handler(name) for name in HANDLERS}
 
 
 @pytest.fixture
@@ -483,16 +469,14 @@ def test_handlers_fail_without_their_environment(invoke: Any, handlers: dict[str
         handlers["intake"].lambda_handler({"event": console_request(), "execution_name": "x"}, FakeLambdaContext())
 
 
-def test_function_env_matches_the_template() -> None:
-    from avatar_local.template import expand
-
-    template = expand(ROOT / "template.yaml", {}, "us-east-1")
-    given = {"PROVIDER_SECRET_ARN", "MAX_RESULT_BYTES"} | set(COMMON_ENV)
+def test_function_env_is_the_templates() -> None:
+    """Every variable a handler is given comes from the template; only the secret's ARN is given per test."""
     for name, env in FUNCTION_ENV.items():
-        logical = "".join(part.title() for part in name.split("_")) + "Function"
-        declared = set(template.resources[logical]["Properties"]["Environment"]["Variables"])
-        assert set(env) <= declared, (name, set(env) - declared)
-        assert declared - set(env) <= given, (name, declared - set(env) - given)
+        assert env, name
+        assert not set(env) & GIVEN_PER_TEST, name
+    assert FUNCTION_ENV["submit_job"]["WAVESPEED_BASE_URL"] == WAVESPEED
+    assert FUNCTION_ENV["admit_job"]["PROVIDER_PRICES"] == "volcengine/omnihuman-1.5=0.14,kling/avatar=0.1"
+    assert FUNCTION_ENV["check_status"]["DEPLOYMENT_ID"] == DEPLOYMENT
 
 
 def test_validate_media_fails_without_its_input_bucket(invoke: Any, handlers: dict[str, ModuleType]) -> None:
