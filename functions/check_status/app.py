@@ -13,7 +13,7 @@ from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.polling import PollPolicy
 from avatar_pipeline.providers.base import TaskRef
-from avatar_pipeline.providers.http import new_client, time_left
+from avatar_pipeline.providers.http import invocation_client
 from avatar_pipeline.providers.registry import adapter_for
 from avatar_pipeline.settings import int_env, required_env
 from avatar_pipeline.slots import Slots
@@ -38,24 +38,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step = CheckInput.model_validate(event)
     job, now = step.job, datetime.now(UTC)
     logger.append_keys(job_id=job.job_id, attempt=job.attempt, task_id=step.task.task_id)
-    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), time_left(context)) as http:
-        adapter = adapter_for(job.provider, http)
+    http = invocation_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), context)
+    adapter = adapter_for(job.provider, http)
 
-        def next_stage(stage: str) -> TaskRef:
-            store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
-            return submit_stage(
-                job,
-                stage,
-                adapter=adapter,
-                ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
-                inputs=lambda: presigned_inputs(step.media, aws.s3(), int_env("PRESIGN_SECONDS", 900)),
-                deployment_id=required_env("DEPLOYMENT_ID"),
-                now=now,
-            )
-
-        task = check_task(
-            job, step.task, adapter=adapter, submit_stage=next_stage, policy=PollPolicy.from_env(), now=now
+    def next_stage(stage: str) -> TaskRef:
+        store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
+        return submit_stage(
+            job,
+            stage,
+            adapter=adapter,
+            ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
+            inputs=lambda: presigned_inputs(step.media, aws.s3(), int_env("PRESIGN_SECONDS", 900)),
+            deployment_id=required_env("DEPLOYMENT_ID"),
+            now=now,
         )
+
+    task = check_task(
+        job, step.task, adapter=adapter, submit_stage=next_stage, policy=PollPolicy.from_env(), now=now
+    )
     if task.status == "succeeded":  # the provider's concurrency is free again: the next waiting job may use it
         Slots.from_env().free(job.provider, job.job_id, job.attempt)
     logger.info(

@@ -10,7 +10,7 @@ from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES, persist_result
-from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client, time_left
+from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, invocation_client, time_left
 from avatar_pipeline.providers.registry import adapter_for
 from avatar_pipeline.settings import bool_env, int_env, required_env
 from aws_lambda_powertools.metrics import MetricUnit
@@ -31,22 +31,21 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     step = PersistInput.model_validate(event)
     logger.append_keys(job_id=step.job.job_id, task_id=step.task.task_id)
     read_timeout = float(int_env("PROVIDER_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
-    remaining = time_left(context)
-    with new_client(read_timeout, remaining) as http:
-        persisted = persist_result(
-            step.job,
-            step.task,
-            step.media,
-            adapter=adapter_for(step.job.provider, http),
-            s3=aws.s3(),
-            http=http,
-            output_bucket=required_env("OUTPUT_BUCKET"),
-            now=datetime.now(UTC),
-            max_result_bytes=int_env("MAX_RESULT_BYTES", DEFAULT_MAX_RESULT_BYTES),
-            read_timeout_seconds=read_timeout,
-            seconds_left=remaining(),
-            fetch_policy=FetchPolicy(allow_loopback=bool_env("ALLOW_LOOPBACK_ENDPOINTS")),
-        )
+    http = invocation_client(read_timeout, context)
+    persisted = persist_result(
+        step.job,
+        step.task,
+        step.media,
+        adapter=adapter_for(step.job.provider, http),
+        s3=aws.s3(),
+        http=http,
+        output_bucket=required_env("OUTPUT_BUCKET"),
+        now=datetime.now(UTC),
+        max_result_bytes=int_env("MAX_RESULT_BYTES", DEFAULT_MAX_RESULT_BYTES),
+        read_timeout_seconds=read_timeout,
+        seconds_left=time_left(context)(),
+        fetch_policy=FetchPolicy(allow_loopback=bool_env("ALLOW_LOOPBACK_ENDPOINTS")),
+    )
     logger.info("result persisted", extra={"video_uri": persisted.video_uri, "size_bytes": persisted.size_bytes})
     metrics.add_metric(name="ResultBytesPersisted", unit=MetricUnit.Bytes, value=persisted.size_bytes)
     return persisted.model_dump(mode="json")

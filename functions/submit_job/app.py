@@ -16,7 +16,7 @@ from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.polling import PollPolicy
-from avatar_pipeline.providers.http import new_client, time_left
+from avatar_pipeline.providers.http import invocation_client
 from avatar_pipeline.providers.registry import adapter_for
 from avatar_pipeline.settings import int_env, required_env
 from avatar_pipeline.submission import submit_job
@@ -39,18 +39,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     job = step.job
     logger.append_keys(job_id=job.job_id, attempt=job.attempt)
     store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
-    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), time_left(context)) as http:
-        task = submit_job(
-            job,
-            step.media,
-            adapter=adapter_for(job.provider, http),
-            ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
-            s3=aws.s3(),
-            policy=PollPolicy.from_env(),
-            presign_seconds=int_env("PRESIGN_SECONDS", 900),
-            deployment_id=required_env("DEPLOYMENT_ID"),
-            now=datetime.now(UTC),
-        )
+    http = invocation_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), context)
+    task = submit_job(
+        job,
+        step.media,
+        adapter=adapter_for(job.provider, http),
+        ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
+        s3=aws.s3(),
+        policy=PollPolicy.from_env(),
+        presign_seconds=int_env("PRESIGN_SECONDS", 900),
+        deployment_id=required_env("DEPLOYMENT_ID"),
+        now=datetime.now(UTC),
+    )
     logger.info("provider task", extra={"provider": task.provider, "task_id": task.task_id, "stage": task.stage})
     metrics.add_dimension(name="provider", value=task.provider)
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)

@@ -272,7 +272,7 @@ def test_speaker_sends_the_nth_mask(adapter: volcengine.VolcengineAdapter, media
     [video] = sent.bodies("CVSubmitTask")
     assert video["mask_url"] == [masks[1]]
     mask_url = masks[1]
-    assert mask_url.startswith(f"{adapter.base_url}/_simulator/volcengine/masks/")
+    assert mask_url.startswith(f"{adapter.api.base_url}/_simulator/volcengine/masks/")
     mask = httpx.get(mask_url, trust_env=False)
     assert (mask.status_code, mask.headers["content-type"]) == (200, "image/png")
     with Image.open(io.BytesIO(mask.content)) as image:

@@ -19,7 +19,7 @@ from ..errors import InvalidRequest
 from ..settings import required_env
 from . import kling, volcengine, wavespeed
 from .base import ProviderAdapter
-from .http import new_client
+from .http import container_client
 
 # The provider ids of the design contract; the registry and the capability table must cover exactly these.
 CONTRACT_PROVIDER_IDS: tuple[str, ...] = (
@@ -60,4 +60,4 @@ def provider_entry(provider_id: str) -> ProviderEntry:
 
 def adapter_for(provider_id: str, client: httpx.Client | None = None) -> ProviderAdapter:
     entry = provider_entry(provider_id)
-    return entry.factory(entry.capabilities, required_env(entry.base_url_env), client or new_client())
+    return entry.factory(entry.capabilities, required_env(entry.base_url_env), client or container_client())
