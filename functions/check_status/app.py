@@ -53,9 +53,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             now=now,
         )
 
-    task = check_task(
-        job, step.task, adapter=adapter, submit_stage=next_stage, policy=PollPolicy.from_env(), now=now
-    )
+    task = check_task(job, step.task, adapter=adapter, submit_stage=next_stage, policy=PollPolicy.from_env(), now=now)
     if task.status == "succeeded":  # the provider's concurrency is free again: the next waiting job may use it
         Slots.from_env().free(job.provider, job.job_id, job.attempt)
     logger.info(
