@@ -16,8 +16,6 @@ class PipelineError(Exception):
     signature or a presigned URL can carry it into the execution's output, the jobs table, events or logs.
     """
 
-    retryable = False
-
     def __init__(self, cause: str) -> None:
         cause = redact(cause)
         super().__init__(cause)
@@ -39,13 +37,9 @@ class ProviderRejected(PipelineError):
 class ProviderThrottled(PipelineError):
     """QPS or concurrency limit reached. Retried with backoff and jitter."""
 
-    retryable = True
-
 
 class ProviderUnavailable(PipelineError):
     """5xx, timeouts, connection resets. Retried."""
-
-    retryable = True
 
 
 class ProviderTaskFailed(PipelineError):
