@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import ProviderUnavailable, ResultUnavailable
-from .fetch import (
+from .download import (
     Answered,
     DownloadFailed,
-    FetchPolicy,
     Refused,
     TooManyRedirects,
     Unreachable,
     stream_to_s3,
 )
+from .errors import ProviderUnavailable, ResultUnavailable
+from .fetch import FetchPolicy
 from .models import Job, PersistedResult, ProviderTask, S3Location, ValidatedMedia
 from .providers.base import ProviderAdapter, TaskRef
 from .providers.http import CONNECT_TIMEOUT_SECONDS
