@@ -50,6 +50,11 @@ class Answer:
     def is_success(self) -> bool:
         return 200 <= self.status < 300
 
+    def field(self, name: str) -> str:
+        """A top-level field of the JSON body as text; empty when the body has none."""
+        value = self.body.get(name) if self.body else None
+        return str(value) if value else ""
+
 
 @dataclass(frozen=True)
 class Accepted:
@@ -104,28 +109,33 @@ class ProviderApi:
         with transport_errors(name, what, creates_task=creates_task):
             response = self.client.request(method, self.base_url + path, auth=self.auth, **kwargs)
         answer = Answer.of(response)
-        if creates_task and not answer.is_success:
+        if creates_task and _leaves_create_unknown(answer):
             status = answer.status
-            # A provider that answered in its own words did not create the task (it said why); a gateway page or
-            # an empty body in front of a 5xx says nothing.
-            if status in AMBIGUOUS_CREATE_STATUSES or (status >= 500 and status != 503 and answer.body is None):
-                raise SubmitOutcomeUnknown(
-                    f"{name} answered the {what} with HTTP {status}; it may have created the task"
-                )
+            raise SubmitOutcomeUnknown(f"{name} answered the {what} with HTTP {status}; it may have created the task")
         reading = self.dialect.read(answer, what)
         if isinstance(reading, Accepted):
             return reading.data
-        detail = reading.detail
-        if reading.credentials and reading.error is ProviderRejected:
+        raise self._error(reading, about_task=about_task, taken_code=taken_code)
+
+    def _error(self, refusal: Refusal, *, about_task: bool, taken_code: int | None) -> Exception:
+        detail = refusal.detail
+        if refusal.credentials and refusal.error is ProviderRejected:
             detail = f"{detail}; {self.dialect.credentials_hint}"
-        if reading.error is TaskMissing:
-            if about_task:
-                raise TaskMissing(detail)
-            raise ProviderRejected(detail)
-        error = reading.error(detail)
-        if taken_code is not None and reading.code == taken_code and isinstance(error, PipelineError):
-            raise ExternalIdTaken(error)
-        raise error
+        if refusal.error is TaskMissing:
+            return TaskMissing(detail) if about_task else ProviderRejected(detail)
+        error = refusal.error(detail)
+        if taken_code is not None and refusal.code == taken_code and isinstance(error, PipelineError):
+            return ExternalIdTaken(error)
+        return error
+
+
+def _leaves_create_unknown(answer: Answer) -> bool:
+    """A provider that answered a create in its own words did not create the task (it said why); a gateway page
+    or an empty body in front of a 5xx, or a status in ``AMBIGUOUS_CREATE_STATUSES``, says nothing."""
+    status = answer.status
+    if answer.is_success or status == 503:
+        return False
+    return status in AMBIGUOUS_CREATE_STATUSES or (status >= 500 and answer.body is None)
 
 
 def validated(

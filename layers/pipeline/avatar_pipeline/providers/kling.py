@@ -115,13 +115,15 @@ class KlingDialect:
         if body is None and status < 400:
             return Refusal(ProviderUnavailable, f"kling {what} returned an unreadable body (HTTP {status})")
         error, meaning = classify(status, code, CODES, _undocumented)
-        message = clip(str((body or {}).get("message") or answer.reason or "no message"))
-        request_id = clip(str((body or {}).get("request_id") or ""))
-        where = f"request_id {request_id}" if request_id else "no request_id"
         said = f", code {code} ({meaning})" if code is not None else ""
-        detail = f"kling {what} answered HTTP {status}{said}: {message} [{where}]"
         credentials = code in AUTH_CODES if code is not None else status == 401
-        return Refusal(error, detail, code, credentials)
+        return Refusal(error, f"kling {what} answered HTTP {status}{said}: {_said(answer)}", code, credentials)
+
+
+def _said(answer: Answer) -> str:
+    message = clip(answer.field("message") or answer.reason or "no message")
+    request_id = clip(answer.field("request_id"))
+    return f"{message} [{f'request_id {request_id}' if request_id else 'no request_id'}]"
 
 
 def _undocumented(code: int | str, status: int) -> Meaning:

@@ -75,16 +75,24 @@ class VolcengineDialect:
         except ValidationError:
             envelope = None
         if envelope is not None and envelope.code != SUCCESS:
-            error, meaning = classify(answer.status, envelope.code, BUSINESS_CODES, _unknown_business_code)
-            message = envelope.message or "no message"
-            said = f"code {envelope.code} ({message}; {_request_id(envelope.request_id)})"
-            return Refusal(error, f"volcengine {what} answered {said}: {meaning}", envelope.code)
+            return _business_refusal(envelope, answer.status, what)
         if envelope is None or not answer.is_success:
-            detail = f"volcengine {what} answered HTTP {answer.status} without a readable envelope"
-            snippet = answer.text[:200].strip()
-            detail = f"{detail}: {snippet}" if snippet else detail
-            return Refusal(by_status(answer.status)[0], detail, credentials=answer.status in AUTH_STATUSES)
+            return _unreadable(answer, what)
         return Accepted(envelope.data)
+
+
+def _business_refusal(envelope: Envelope, status: int, what: str) -> Refusal:
+    error, meaning = classify(status, envelope.code, BUSINESS_CODES, _unknown_business_code)
+    said = f"code {envelope.code} ({envelope.message or 'no message'}; {_request_id(envelope.request_id)})"
+    return Refusal(error, f"volcengine {what} answered {said}: {meaning}", envelope.code)
+
+
+def _unreadable(answer: Answer, what: str) -> Refusal:
+    """No envelope to read (or a success envelope on an error status): the HTTP status says it all."""
+    detail = f"volcengine {what} answered HTTP {answer.status} without a readable envelope"
+    snippet = answer.text[:200].strip()
+    detail = f"{detail}: {snippet}" if snippet else detail
+    return Refusal(by_status(answer.status)[0], detail, credentials=answer.status in AUTH_STATUSES)
 
 
 def _gateway_refusal(status: int, metadata: dict[str, Any], what: str) -> Refusal:

@@ -42,18 +42,22 @@ class WaveSpeedDialect:
     credentials_hint = "check the wavespeed api_key in the provider secret"
 
     def read(self, answer: Answer, what: str) -> Accepted | Refusal:
-        body = answer.body
-        code = body.get("code") if body else None
-        status = code if isinstance(code, int) and code != 200 and answer.is_success else answer.status
+        body, status = answer.body, _status(answer)
         if status == 200 and body is not None:
             return Accepted(body.get("data"))
         if body is None and status < 400:
             return Refusal(ProviderUnavailable, f"wavespeed {what} returned an unreadable body (HTTP {status})")
-        message = str((body or {}).get("message") or answer.reason or "no message")
+        message = answer.field("message") or answer.reason or "no message"
         error, _ = classify(status)
         return Refusal(
             error, f"wavespeed {what} answered HTTP {status}: {message}", credentials=status in AUTH_STATUSES
         )
+
+
+def _status(answer: Answer) -> int:
+    """The envelope's ``code`` is an HTTP status; inside an HTTP 2xx answer it is the status that counts."""
+    code = answer.body.get("code") if answer.body else None
+    return code if isinstance(code, int) and answer.is_success else answer.status
 
 
 def _api_key() -> str:
