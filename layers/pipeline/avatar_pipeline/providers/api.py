@@ -2,12 +2,11 @@
 contract error its code or HTTP status means (``classify``).
 
 A provider module supplies a ``Dialect``: how to read its envelope (``Accepted`` data, or a ``Refusal`` built with
-``classify`` over its code tables), and which of its answers leave a create's outcome unknown.
+``classify`` over its code tables), and an ``httpx.Auth`` (see ``auth``) that signs each request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -150,37 +149,3 @@ def validated(
 
 def clip(text: str) -> str:
     return text if len(text) <= MAX_CAUSE_PART_CHARS else text[: MAX_CAUSE_PART_CHARS - 3] + "..."
-
-
-class RenewingAuth(httpx.Auth):
-    """Signs each request; an answer that refuses the credentials is sent once more, signed with renewed ones."""
-
-    requires_request_body = True
-    requires_response_body = True
-
-    def sign(self, request: httpx.Request) -> None:
-        raise NotImplementedError
-
-    def refused(self, response: httpx.Response) -> bool:
-        return False
-
-    def renew(self) -> None:
-        """Forget what was cached for signing (a token), so the next ``sign`` makes it afresh."""
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        self.sign(request)
-        response = yield request
-        if self.refused(response):
-            self.renew()
-            self.sign(request)
-            yield request
-
-
-class BearerKey(RenewingAuth):
-    """``Authorization: Bearer <api_key>`` from the provider secret, read (cached) at each request."""
-
-    def __init__(self, read_key: Callable[[], str]) -> None:
-        self.read_key = read_key
-
-    def sign(self, request: httpx.Request) -> None:
-        request.headers["Authorization"] = f"Bearer {self.read_key()}"

@@ -16,7 +16,8 @@ import jwt
 
 from ..errors import ProviderRejected
 from ..redaction import register
-from .api import Answer, RenewingAuth
+from .api import Answer
+from .auth import RenewingAuth
 
 JWT_LIFETIME_SECONDS = 1800
 JWT_NOT_BEFORE_SKEW_SECONDS = 5

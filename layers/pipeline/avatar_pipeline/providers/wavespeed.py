@@ -15,7 +15,8 @@ from ..capabilities import ProviderCapabilities
 from ..credentials import provider_credentials
 from ..errors import ProviderRejected, ProviderTaskFailed, ProviderUnavailable, ResultUnavailable
 from ..models import Job
-from .api import Accepted, Answer, BearerKey, ProviderApi, Refusal, validated
+from .api import Accepted, Answer, ProviderApi, Refusal, validated
+from .auth import BearerKey
 from .base import PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
 from .classify import AUTH_STATUSES, TaskMissing, classify
 
