@@ -14,14 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .download import (
-    Answered,
-    DownloadFailed,
-    Refused,
-    TooManyRedirects,
-    Unreachable,
-    stream_to_s3,
-)
+from .download import Answered, DownloadFailed, Refused, TooManyRedirects, Unreachable, stream_to_s3
 from .errors import ProviderUnavailable, ResultUnavailable
 from .fetch import FetchPolicy
 from .models import Job, PersistedResult, ProviderTask, S3Location, ValidatedMedia

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .download import Answered, DownloadFailed, Refused, Unreachable, stream_to_s3
+from .download import Answered, Refused, TooManyRedirects, Unreachable, stream_to_s3
 from .errors import InvalidMedia, InvalidRequest
 from .fetch import FetchPolicy
 from .models import Job, MediaProbe, MediaSource, S3Location, ValidatedMedia
@@ -141,7 +141,7 @@ def fetch_to_s3(
         raise InvalidRequest(f"{field} {refused.url}: {refused}") from refused
     except (Answered, Unreachable) as failed:
         raise InvalidRequest(f"{what} could not be fetched: {failed}") from failed
-    except DownloadFailed as failed:
+    except TooManyRedirects as failed:
         raise InvalidRequest(f"{what} {failed}") from failed
     except BadBody as error:
         raise InvalidMedia(str(error)) from error
