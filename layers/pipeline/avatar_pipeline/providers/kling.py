@@ -134,7 +134,6 @@ def _undocumented(code: int | str, status: int) -> Meaning:
 
 
 class KlingAdapter(ProviderAdapter):
-    name = NAME
     finds_tasks_by_external_id = True
 
     def __init__(

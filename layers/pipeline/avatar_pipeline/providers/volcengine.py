@@ -73,8 +73,6 @@ def _keys() -> tuple[str, str]:
 
 
 class VolcengineAdapter(ProviderAdapter):
-    name = NAME
-
     def __init__(self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client) -> None:
         self.capabilities = capabilities
         self.api = ProviderApi(VolcengineDialect(), base_url, client, SignerV4Auth(_keys))

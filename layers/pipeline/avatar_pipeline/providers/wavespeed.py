@@ -69,8 +69,6 @@ def _api_key() -> str:
 
 
 class WaveSpeedAdapter(ProviderAdapter):
-    name = NAME
-
     def __init__(self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client) -> None:
         self.capabilities = capabilities
         self.model = MODELS[capabilities.provider_id]
