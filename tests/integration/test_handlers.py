@@ -38,6 +38,8 @@ COMMON_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 DEPLOYMENT = "arn:aws:cloudformation:us-east-1:123456789012:stack/avatar/1"
+# The template gives it; a test that reads the secret passes the ARN of the one it made.
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:none"
 ADMISSION_TABLE = "avatar-admission"
 SLOTS_ENV = {
     "ADMISSION_TABLE": ADMISSION_TABLE,
@@ -65,6 +67,7 @@ FUNCTION_ENV: dict[str, dict[str, str]] = {
         "PROVIDER_TIMEOUT_SECONDS": "30",
         "JOBS_TABLE": TABLE,
         "DEPLOYMENT_ID": DEPLOYMENT,
+        "PROVIDER_SECRET_ARN": SECRET_ARN,
     },
     "check_status": {
         "WAVESPEED_BASE_URL": WAVESPEED,
@@ -78,6 +81,7 @@ FUNCTION_ENV: dict[str, dict[str, str]] = {
         "PROVIDER_TIMEOUT_SECONDS": "30",
         "JOBS_TABLE": TABLE,
         "DEPLOYMENT_ID": DEPLOYMENT,
+        "PROVIDER_SECRET_ARN": SECRET_ARN,
         **SLOTS_ENV,
     },
     "record_outcome": {

@@ -32,6 +32,7 @@ from avatar_pipeline.providers.base import (
 )
 from avatar_pipeline.redaction import register_document
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 BASE_URL = "https://kling.test"
 API_KEY = "kling-api-key-0123456789"
 ACCESS_KEY = "AK-kling-0123"
@@ -63,7 +64,7 @@ class Clock:
 def credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     entry: dict[str, str] = {"api_key": API_KEY}
 
-    def fake(section: str) -> dict[str, str]:
+    def fake(secret_arn: str, section: str) -> dict[str, str]:
         assert section == "kling"
         register_document(entry)  # as reading the real secret does (credentials.py)
         return dict(entry)
@@ -93,7 +94,7 @@ def clock() -> Clock:
 @pytest.fixture
 def adapter(credentials: dict[str, str], clock: Clock) -> Iterator[kling.KlingAdapter]:
     with httpx.Client() as client:
-        yield kling.KlingAdapter(KLING_AVATAR, BASE_URL + "/", client, clock=clock, tokens=kling.JwtCache())
+        yield kling.KlingAdapter(KLING_AVATAR, BASE_URL + "/", client, SECRET_ARN, clock=clock, tokens=kling.JwtCache())
 
 
 def _job(*, audio: bool = True, prompt: str | None = None, **options: Any) -> Job:
@@ -364,7 +365,9 @@ def test_jwt_cache_is_shared_per_process_and_follows_key_rotation(
     route = api.get(QUERY).respond(200, json=task("processing"))
     kling.PROCESS_TOKENS.clear()
     with httpx.Client() as client:
-        first, second = (kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, clock=Clock()) for _ in range(2))
+        first, second = (
+            kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, SECRET_ARN, clock=Clock()) for _ in range(2)
+        )
         first.check(_job(), TaskRef(TASK))
         second.check(_job(), TaskRef(TASK))
         assert _bearer(route, 0) == _bearer(route, 1)

@@ -141,12 +141,15 @@ class KlingAdapter(ProviderAdapter):
         capabilities: ProviderCapabilities,
         base_url: str,
         client: httpx.Client,
+        secret_arn: str,
         *,
         clock: Clock = time.time,
         tokens: JwtCache | None = None,
     ) -> None:
         self.capabilities = capabilities
-        auth = KlingAuth(lambda: provider_credentials(NAME), PROCESS_TOKENS if tokens is None else tokens, clock)
+        auth = KlingAuth(
+            lambda: provider_credentials(secret_arn, NAME), PROCESS_TOKENS if tokens is None else tokens, clock
+        )
         self.api = ProviderApi(KlingDialect(), base_url, client, auth)
 
     def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:

@@ -62,8 +62,8 @@ class ProcessData(BaseModel):
     resp_data: str | dict[str, Any] | None = None
 
 
-def _keys() -> tuple[str, str]:
-    credentials = provider_credentials(NAME)
+def _keys(secret_arn: str) -> tuple[str, str]:
+    credentials = provider_credentials(secret_arn, NAME)
     access_key_id, secret_access_key = credentials.get("access_key_id"), credentials.get("secret_access_key")
     if not isinstance(access_key_id, str) or not access_key_id:
         raise ProviderRejected("the provider secret has no volcengine.access_key_id")
@@ -73,9 +73,11 @@ def _keys() -> tuple[str, str]:
 
 
 class VolcengineAdapter(ProviderAdapter):
-    def __init__(self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client) -> None:
+    def __init__(
+        self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client, secret_arn: str
+    ) -> None:
         self.capabilities = capabilities
-        self.api = ProviderApi(VolcengineDialect(), base_url, client, SignerV4Auth(_keys))
+        self.api = ProviderApi(VolcengineDialect(), base_url, client, SignerV4Auth(lambda: _keys(secret_arn)))
 
     # --- the adapter interface ---------------------------------------------------------------------
 

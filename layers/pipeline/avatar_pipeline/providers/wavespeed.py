@@ -61,18 +61,20 @@ def _status(answer: Answer) -> int:
     return code if isinstance(code, int) and answer.is_success else answer.status
 
 
-def _api_key() -> str:
-    api_key = provider_credentials(NAME).get("api_key")
+def _api_key(secret_arn: str) -> str:
+    api_key = provider_credentials(secret_arn, NAME).get("api_key")
     if not api_key:
         raise ProviderRejected("the provider secret has no wavespeed.api_key")
     return api_key
 
 
 class WaveSpeedAdapter(ProviderAdapter):
-    def __init__(self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client) -> None:
+    def __init__(
+        self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client, secret_arn: str
+    ) -> None:
         self.capabilities = capabilities
         self.model = MODELS[capabilities.provider_id]
-        self.api = ProviderApi(WaveSpeedDialect(), base_url, client, BearerKey(_api_key))
+        self.api = ProviderApi(WaveSpeedDialect(), base_url, client, BearerKey(lambda: _api_key(secret_arn)))
 
     def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
         body: dict[str, Any] = {"image": inputs.image_url, "audio": inputs.audio_url, "enable_base64_output": False}
