@@ -85,5 +85,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     claim = state.claim or store.claim(ref, step.execution_arn, now)
     detail = outcomes.failed(ref, claim, failure, step.execution_arn, now)
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    logger.warning("job failed", extra={"error": failure.error, "cause": failure.cause, "claim": claim.outcome})
+    logger.warning("job failed", extra={"error": failure.Error, "cause": failure.Cause, "claim": claim.outcome})
     return detail
