@@ -31,6 +31,7 @@ from avatar_pipeline.providers.base import (
     TaskRef,
 )
 from avatar_pipeline.redaction import register_document
+from pydantic import ValidationError
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 BASE_URL = "https://kling.test"
@@ -195,35 +196,27 @@ def test_submit_with_audio_id_defaults_and_no_prompt(api: respx.MockRouter, adap
 
 
 @pytest.mark.parametrize(
-    ("job", "inputs"),
+    ("audio", "options", "expected"),
     [
-        (_job(audio=False, audio_id="tts-audio-7"), INPUTS),
-        (_job(), NO_AUDIO),
+        (True, {"audio_id": "tts-audio-7"}, r"either audio or options\.audio_id, not both"),
+        (False, {}, r"audio is required \(or options\.audio_id"),
     ],
     ids=["both", "neither"],
 )
-def test_submit_needs_exactly_one_audio_source(
-    api: respx.MockRouter, adapter: kling.KlingAdapter, job: Job, inputs: PresignedInputs
-) -> None:
-    with pytest.raises(InvalidRequest, match=r"exactly one of audio or options\.audio_id"):
-        adapter.submit(job, inputs)
-    assert not api.calls
+def test_a_job_has_exactly_one_audio_source(audio: bool, options: dict[str, Any], expected: str) -> None:
+    """Checked once, when the job is parsed: no adapter ever sees a job with both or neither."""
+    with pytest.raises(ValidationError, match=expected):
+        _job(audio=audio, **options)
 
 
-def test_submit_rejects_unknown_options(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
-    job = _job()
-    job.request.options["seed"] = 1
-    with pytest.raises(InvalidRequest, match="invalid options for kling/avatar"):
-        adapter.submit(job, INPUTS)
-    assert not api.calls
+def test_a_job_with_unknown_options_is_refused_when_parsed() -> None:
+    with pytest.raises(InvalidRequest, match=r"unknown option\(s\) for kling/avatar: seed"):
+        _job(seed=1)
 
 
-def test_submit_rejects_a_prompt_over_2500_chars(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
-    job = _job()
-    job.request.prompt = "x" * 2501
-    with pytest.raises(InvalidRequest, match="at most 2500"):
-        adapter.submit(job, INPUTS)
-    assert not api.calls
+def test_a_job_with_a_prompt_over_2500_chars_is_refused_when_parsed() -> None:
+    with pytest.raises(ValidationError, match="at most 2500"):
+        _job(prompt="x" * 2501)
 
 
 # --- submit: idempotency --------------------------------------------------------------------------

@@ -6,6 +6,8 @@ so each class name below is public interface: ``Retry`` and ``Catch`` in the sta
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from .redaction import redact
 
 
@@ -74,3 +76,13 @@ CONTRACT_ERROR_NAMES: tuple[str, ...] = (
     "JobCancelled",
     "BudgetExceeded",
 )
+
+
+def describe_validation(error: ValidationError, *, skip: int = 0) -> str:
+    """Each problem as ``field.path: message``; ``skip`` drops leading path parts the reader did not write."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"][skip:]) or "request"
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)

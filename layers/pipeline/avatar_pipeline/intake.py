@@ -19,11 +19,10 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import BaseModel, ValidationError
 
 from .batches import BatchItem
-from .errors import InvalidRequest
+from .errors import InvalidRequest, describe_validation
 from .job_ids import derived_job_id, execution_ref, well_formed_job_id
 from .job_requests import (
     check_against_provider,
-    describe_validation,
     manifest_body,
     media_source,
     parse_request,

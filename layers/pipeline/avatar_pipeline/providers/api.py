@@ -137,14 +137,12 @@ def _leaves_create_unknown(answer: Answer) -> bool:
     return status in AMBIGUOUS_CREATE_STATUSES or (status >= 500 and answer.body is None)
 
 
-def validated(
-    model: type[Model], data: Any, unreadable: str, error: type[PipelineError] = ProviderUnavailable
-) -> Model:
-    """``data`` as ``model``; ``error`` (``unreadable: <why>``) when it does not fit."""
+def validated(model: type[Model], data: Any, unreadable: str) -> Model:
+    """A provider's answer as ``model``; ``ProviderUnavailable`` (``unreadable: <why>``) when it does not fit."""
     try:
         return model.model_validate(data)
     except ValidationError as invalid:
-        raise error(f"{unreadable}: {clip(str(invalid))}") from invalid
+        raise ProviderUnavailable(f"{unreadable}: {clip(str(invalid))}") from invalid
 
 
 def clip(text: str) -> str:

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..capabilities import ProviderCapabilities
 from ..credentials import provider_credentials
 from ..errors import (
-    InvalidRequest,
     ProviderRejected,
     ProviderTaskFailed,
     ProviderThrottled,
@@ -31,7 +30,7 @@ from ..errors import (
     ResultUnavailable,
 )
 from ..models import Job
-from ..options import KlingAvatarOptions
+from ..options import KlingAvatarOptions, options_as
 from .api import Accepted, Answer, ProviderApi, Refusal, clip, validated
 from .base import PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
 from .classify import CodeTable, Meaning, TaskMissing, by_status, classify
@@ -40,7 +39,6 @@ from .kling_auth import AUTH_CODES, PROCESS_TOKENS, Clock, JwtCache, KlingAuth, 
 NAME = "kling"
 TASKS_PATH = "/v1/videos/avatar/image2video"
 RUNNING_STATUSES = frozenset({"submitted", "processing"})
-MAX_PROMPT_CHARS = 2500
 # How far Kling's clock may be behind ours when it stamps a task's creation time.
 CLOCK_SKEW = timedelta(minutes=5)
 DUPLICATE_CODE = 1201  # also Kling's answer to a reused external_task_id
@@ -176,12 +174,8 @@ class KlingAdapter(ProviderAdapter):
 
     def request_body(self, job: Job, inputs: PresignedInputs, external_id: str = "") -> dict[str, Any]:
         """The create-task body: ``image``, ``sound_file`` xor ``audio_id``, ``prompt``, ``mode``, watermark."""
-        options = validated(KlingAvatarOptions, job.request.options, "invalid options for kling/avatar", InvalidRequest)
-        if (inputs.audio_url is None) == (options.audio_id is None):
-            raise InvalidRequest("kling/avatar needs exactly one of audio or options.audio_id")
+        options = options_as(job.options, KlingAvatarOptions, NAME)
         prompt = job.request.prompt
-        if prompt is not None and len(prompt) > MAX_PROMPT_CHARS:
-            raise InvalidRequest(f"kling/avatar prompts are at most {MAX_PROMPT_CHARS} characters")
         body: dict[str, Any] = {"image": inputs.image_url}
         if options.audio_id is not None:
             body["audio_id"] = options.audio_id

@@ -27,7 +27,7 @@ from ..errors import (
     ResultUnavailable,
 )
 from ..models import Job
-from ..options import VolcengineOmniHumanOptions
+from ..options import VolcengineOmniHumanOptions, options_as
 from .api import ProviderApi, validated
 from .base import GENERATE, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
 from .volcengine_answers import NAME, VolcengineDialect
@@ -198,9 +198,7 @@ class VolcengineAdapter(ProviderAdapter):
 
 
 def _options(job: Job) -> VolcengineOmniHumanOptions:
-    return validated(
-        VolcengineOmniHumanOptions, job.request.options, "invalid options for volcengine/omnihuman-1.5", InvalidRequest
-    )
+    return options_as(job.options, VolcengineOmniHumanOptions, NAME)
 
 
 def _task_status_failure(task_id: str, status: str) -> ProviderTaskFailed:

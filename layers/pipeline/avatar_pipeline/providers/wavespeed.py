@@ -78,7 +78,7 @@ class WaveSpeedAdapter(ProviderAdapter):
 
     def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
         body: dict[str, Any] = {"image": inputs.image_url, "audio": inputs.audio_url, "enable_base64_output": False}
-        body.update(job.request.options)
+        body.update(job.options.model_dump(mode="json", exclude_unset=True))
         return TaskRef(
             _prediction(
                 self.api.call("POST", f"/api/v3/{self.model}", "submit", creates_task=True, json=body), "submit"
