@@ -16,6 +16,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 
+class Settings(AdmissionSettings):
+    """The admission table and each provider account's limit: all DispatchSlots is given."""
+
+
 class DispatchInput(BaseModel):
     accounts: list[str] | None = None  # absent on the schedule's event: every limited account
 
@@ -25,7 +29,7 @@ class DispatchInput(BaseModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = DispatchInput.model_validate({"accounts": event.get("accounts")})
-    store = admission_store(load_settings(AdmissionSettings))
+    store = admission_store(load_settings(Settings))
     accounts = step.accounts or sorted(store.limits)
     done = dispatch(store, aws.stepfunctions(), accounts, datetime.now(UTC))
     logger.info("dispatched", extra={"woken": done.woken, "expired": done.expired, "gone": done.gone})
