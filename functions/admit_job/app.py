@@ -12,12 +12,17 @@ from avatar_pipeline.budget import Budget
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.models import Job, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.pricing import parse_prices
-from avatar_pipeline.settings import int_env, required_env
+from avatar_pipeline.settings import AttemptEndSettings, JobsTable, Prices, load_settings
 from avatar_pipeline.slots import Slots
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class Settings(AttemptEndSettings):
+    jobs_table: JobsTable
+    provider_prices: Prices
+    queue_timeout_seconds: int = Field(43200, alias="QUEUE_TIMEOUT_SECONDS")
 
 
 class AdmitInput(BaseModel):
@@ -32,11 +37,12 @@ class AdmitInput(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = AdmitInput.model_validate(event)
     job, now = step.job, datetime.now(UTC)
     logger.append_keys(job_id=job.job_id, attempt=job.attempt)
-    slots = Slots.from_env()
-    queue_timeout = int_env("QUEUE_TIMEOUT_SECONDS", 43200)
+    slots = Slots.from_settings(settings)
+    queue_timeout = settings.queue_timeout_seconds
     if step.action == "requeue" and step.admission is not None:
         state = requeue(job, step.admission, slots=slots, queue_timeout_seconds=queue_timeout, now=now)
         logger.warning(
@@ -52,9 +58,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         step.admission,
         execution_arn=step.execution_arn,
         slots=slots,
-        budget=Budget(required_env("ADMISSION_TABLE"), aws.dynamodb(), float(required_env("DAILY_BUDGET_USD"))),
-        jobs=JobStore(required_env("JOBS_TABLE"), aws.dynamodb()),
-        prices=parse_prices(required_env("PROVIDER_PRICES")),
+        budget=Budget(settings.admission_table, aws.dynamodb(), settings.daily_budget_usd),
+        jobs=JobStore(settings.jobs_table, aws.dynamodb()),
+        prices=settings.provider_prices,
         queue_timeout_seconds=queue_timeout,
         now=now,
     )

@@ -11,17 +11,30 @@ from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.polling import PollPolicy
 from avatar_pipeline.providers.base import TaskRef
-from avatar_pipeline.providers.http import new_client, time_left
+from avatar_pipeline.providers.http import invocation_client
 from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import int_env, required_env
+from avatar_pipeline.settings import (
+    DeploymentId,
+    JobsTable,
+    PollSettings,
+    PresignSeconds,
+    ProviderSettings,
+    SlotsSettings,
+    load_settings,
+)
 from avatar_pipeline.slots import Slots
 from avatar_pipeline.status import check_task
 from avatar_pipeline.submission import submit_stage
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
+
+
+class Settings(ProviderSettings, PollSettings, SlotsSettings):
+    jobs_table: JobsTable
+    presign_seconds: PresignSeconds = 900
+    deployment_id: DeploymentId
 
 
 class CheckInput(BaseModel):
@@ -35,29 +48,28 @@ class CheckInput(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = CheckInput.model_validate(event)
     job, now = step.job, datetime.now(UTC)
     logger.append_keys(job_id=job.job_id, attempt=job.attempt, task_id=step.task.task_id)
-    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), time_left(context)) as http:
-        adapter = adapter_for(job.provider, http)
+    http = invocation_client(settings.provider_timeout_seconds, context)
+    adapter = adapter_for(job.provider, settings, http)
 
-        def next_stage(stage: str) -> TaskRef:
-            store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
-            return submit_stage(
-                job,
-                stage,
-                adapter=adapter,
-                ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
-                inputs=lambda: presigned_inputs(step.media, aws.s3(), int_env("PRESIGN_SECONDS", 900)),
-                deployment_id=required_env("DEPLOYMENT_ID"),
-                now=now,
-            )
-
-        task = check_task(
-            job, step.task, adapter=adapter, submit_stage=next_stage, policy=PollPolicy.from_env(), now=now
+    def next_stage(stage: str) -> TaskRef:
+        store = JobStore(table=settings.jobs_table, dynamodb=aws.dynamodb())
+        return submit_stage(
+            job,
+            stage,
+            adapter=adapter,
+            ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
+            inputs=lambda: presigned_inputs(step.media, aws.s3(), settings.presign_seconds),
+            deployment_id=settings.deployment_id,
+            now=now,
         )
+
+    task = check_task(job, step.task, adapter=adapter, submit_stage=next_stage, policy=settings.policy(), now=now)
     if task.status == "succeeded":  # the provider's concurrency is free again: the next waiting job may use it
-        Slots.from_env().free(job.provider, job.job_id, job.attempt)
+        Slots.from_settings(settings).free(job.provider, job.job_id, job.attempt)
     logger.info(
         "status checked",
         extra={"status": task.status, "polls": task.polls, "next_wait": task.next_wait_seconds, "stage": task.stage},

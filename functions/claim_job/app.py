@@ -10,10 +10,14 @@ from avatar_pipeline import aws
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.models import Job, JobRef, StepFailure
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.settings import required_env
+from avatar_pipeline.settings import EnvSettings, JobsTable, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
+
+
+class Settings(EnvSettings):
+    jobs_table: JobsTable
 
 
 class ClaimInput(BaseModel):
@@ -27,9 +31,10 @@ class ClaimInput(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = ClaimInput.model_validate(event)
     logger.append_keys(job_id=step.ref.job_id)
-    store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
+    store = JobStore(table=settings.jobs_table, dynamodb=aws.dynamodb())
     claim = store.claim(step.ref, step.execution_arn, datetime.now(UTC))
     rejection, job = step.rejection, step.job
     if claim.outcome == "refused" and rejection is None:

@@ -9,10 +9,15 @@ from typing import Any
 from avatar_pipeline import aws
 from avatar_pipeline.dispatch import dispatch
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.slots import admission_from_env
+from avatar_pipeline.settings import AdmissionSettings, load_settings
+from avatar_pipeline.slots import admission_store
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
+
+
+class Settings(AdmissionSettings):
+    """The admission table and each provider account's limit: all DispatchSlots is given."""
 
 
 class DispatchInput(BaseModel):
@@ -24,7 +29,7 @@ class DispatchInput(BaseModel):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     step = DispatchInput.model_validate({"accounts": event.get("accounts")})
-    store = admission_from_env()
+    store = admission_store(load_settings(Settings))
     accounts = step.accounts or sorted(store.limits)
     done = dispatch(store, aws.stepfunctions(), accounts, datetime.now(UTC))
     logger.info("dispatched", extra={"woken": done.woken, "expired": done.expired, "gone": done.gone})

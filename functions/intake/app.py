@@ -8,11 +8,16 @@ from avatar_pipeline import aws
 from avatar_pipeline.intake import Ignored, take_trigger
 from avatar_pipeline.models import S3Location
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.settings import required_env
+from avatar_pipeline.settings import EnvSettings, InputBucket, load_settings
 from avatar_pipeline.storage import read_manifest
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class Settings(EnvSettings):
+    input_bucket: InputBucket
+    default_provider: str = Field(alias="DEFAULT_PROVIDER")
 
 
 class IntakeInput(BaseModel):
@@ -28,12 +33,13 @@ def _read_manifest(location: S3Location, version_id: str | None, max_bytes: int)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = IntakeInput.model_validate(event)
     result = take_trigger(
         step.event,
         execution_name=step.execution_name,
-        input_bucket=required_env("INPUT_BUCKET"),
-        default_provider=required_env("DEFAULT_PROVIDER"),
+        input_bucket=settings.input_bucket,
+        default_provider=settings.default_provider,
         read_manifest=_read_manifest,
     )
     if isinstance(result, Ignored):

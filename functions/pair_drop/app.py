@@ -7,18 +7,24 @@ from typing import Any
 from avatar_pipeline import aws
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.pairs import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, find_pair, media_kind, start_pair
-from avatar_pipeline.settings import required_env
+from avatar_pipeline.settings import EnvSettings, load_settings
 from avatar_pipeline.storage import existing_event_key
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+
+
+class Settings(EnvSettings):
+    state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     s3_event = parse(event=event, model=S3EventNotificationEventBridgeModel)
     bucket = s3_event.detail.bucket.name
     key = existing_event_key(aws.s3(), bucket, s3_event.detail.object.key)
@@ -38,7 +44,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
         return {"started": False, "key": key}
     logger.append_keys(job_id=pair.job_id)
-    started = start_pair(aws.stepfunctions(), required_env("STATE_MACHINE_ARN"), pair)
+    started = start_pair(aws.stepfunctions(), settings.state_machine_arn, pair)
     logger.info(
         "pair complete",
         extra={"image": pair.image.key, "audio": pair.audio.key, "execution": pair.execution_name, "started": started},

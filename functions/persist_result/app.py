@@ -10,12 +10,18 @@ from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES, persist_result
-from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client, time_left
+from avatar_pipeline.providers.http import invocation_client, time_left
 from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import bool_env, int_env, required_env
+from avatar_pipeline.settings import AllowLoopback, OutputBucket, ProviderSettings, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class Settings(ProviderSettings):
+    output_bucket: OutputBucket
+    max_result_bytes: int = Field(DEFAULT_MAX_RESULT_BYTES, alias="MAX_RESULT_BYTES", gt=0)
+    allow_loopback_endpoints: AllowLoopback = False
 
 
 class PersistInput(BaseModel):
@@ -28,25 +34,25 @@ class PersistInput(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = PersistInput.model_validate(event)
     logger.append_keys(job_id=step.job.job_id, task_id=step.task.task_id)
-    read_timeout = float(int_env("PROVIDER_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
-    remaining = time_left(context)
-    with new_client(read_timeout, remaining) as http:
-        persisted = persist_result(
-            step.job,
-            step.task,
-            step.media,
-            adapter=adapter_for(step.job.provider, http),
-            s3=aws.s3(),
-            http=http,
-            output_bucket=required_env("OUTPUT_BUCKET"),
-            now=datetime.now(UTC),
-            max_result_bytes=int_env("MAX_RESULT_BYTES", DEFAULT_MAX_RESULT_BYTES),
-            read_timeout_seconds=read_timeout,
-            seconds_left=remaining(),
-            fetch_policy=FetchPolicy(allow_loopback=bool_env("ALLOW_LOOPBACK_ENDPOINTS")),
-        )
+    read_timeout = float(settings.provider_timeout_seconds)
+    http = invocation_client(read_timeout, context)
+    persisted = persist_result(
+        step.job,
+        step.task,
+        step.media,
+        adapter=adapter_for(step.job.provider, settings, http),
+        s3=aws.s3(),
+        http=http,
+        output_bucket=settings.output_bucket,
+        now=datetime.now(UTC),
+        max_result_bytes=settings.max_result_bytes,
+        read_timeout_seconds=read_timeout,
+        seconds_left=time_left(context)(),
+        fetch_policy=FetchPolicy(allow_loopback=settings.allow_loopback_endpoints),
+    )
     logger.info("result persisted", extra={"video_uri": persisted.video_uri, "size_bytes": persisted.size_bytes})
     metrics.add_metric(name="ResultBytesPersisted", unit=MetricUnit.Bytes, value=persisted.size_bytes)
     return persisted.model_dump(mode="json")

@@ -7,10 +7,14 @@ from typing import Any
 from avatar_pipeline import aws
 from avatar_pipeline.batches import BatchIgnored, batch_source, prepare_batch
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.settings import required_env
+from avatar_pipeline.settings import EnvSettings, InputBucket, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
+
+
+class Settings(EnvSettings):
+    input_bucket: InputBucket
 
 
 class PrepareInput(BaseModel):
@@ -22,9 +26,10 @@ class PrepareInput(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = PrepareInput.model_validate(event)
     logger.append_keys(execution_name=step.execution_name)
-    result = prepare_batch(aws.s3(), batch_source(step.event), input_bucket=required_env("INPUT_BUCKET"))
+    result = prepare_batch(aws.s3(), batch_source(step.event), input_bucket=settings.input_bucket)
     if isinstance(result, BatchIgnored):
         logger.info("trigger ignored", extra={"reason": result.ignored})
         return {"accepted": False, "ignored": result.ignored}

@@ -13,11 +13,15 @@ from avatar_pipeline.admitting import AdmissionState
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.models import Job
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.settings import required_env
+from avatar_pipeline.settings import JobsTable, SlotsSettings, load_settings
 from avatar_pipeline.slots import Slots
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
+
+
+class Settings(SlotsSettings):
+    jobs_table: JobsTable
 
 
 class QueueInput(BaseModel):
@@ -31,17 +35,18 @@ class QueueInput(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = QueueInput.model_validate(event)
     job, admission = step.job, step.admission
     logger.append_keys(job_id=job.job_id, attempt=job.attempt)
-    slots = Slots.from_env()
+    slots = Slots.from_settings(settings)
     queued_since = admission.queued_since or datetime.now(UTC).isoformat()
     key = slot_key(job.job_id, job.attempt)
     position = slots.store.enqueue(admission.account, key, step.token, step.execution_arn, queued_since)
     queue: dict[str, Any] = {"account": admission.account, "queued_since": queued_since}
     if position is not None:
         queue["position"] = position
-    JobStore(required_env("JOBS_TABLE"), aws.dynamodb()).update(
+    JobStore(settings.jobs_table, aws.dynamodb()).update(
         job.job_id,
         "SET #status = :queued, queue = :queue, updated_at = :now",
         condition="attempt = :attempt AND execution_arn = :me AND #status IN (:running, :queued)",

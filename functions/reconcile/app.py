@@ -12,7 +12,7 @@ from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.outcome import Outcomes
 from avatar_pipeline.reconciler import ExecutionEnd, Reconciler
-from avatar_pipeline.settings import required_env
+from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,14 +20,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 STATUS_CHANGE = "Step Functions Execution Status Change"
 
 
+class Settings(AttemptEndSettings):
+    jobs_table: JobsTable
+    event_bus_name: EventBus
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     envelope = EventBridgeModel.model_validate(event)
-    store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
+    store = JobStore(table=settings.jobs_table, dynamodb=aws.dynamodb())
     outcomes = Outcomes(
-        store=store, events=aws.events(), event_bus=required_env("EVENT_BUS_NAME"), on_end=AttemptEnd.from_env()
+        store=store, events=aws.events(), event_bus=settings.event_bus_name, on_end=AttemptEnd.from_settings(settings)
     )
     reconciler, now = Reconciler(store, outcomes), datetime.now(UTC)
     if envelope.detail_type == STATUS_CHANGE:

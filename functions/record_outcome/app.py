@@ -12,10 +12,16 @@ from avatar_pipeline.jobs import Claim, JobStore
 from avatar_pipeline.models import Job, JobRef, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.outcome import Outcomes, describe_failure
-from avatar_pipeline.settings import required_env
+from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+
+class Settings(AttemptEndSettings):
+    jobs_table: JobsTable
+    event_bus_name: EventBus
+    kling_usd_per_unit: float = Field(alias="KLING_USD_PER_UNIT", ge=0)
 
 
 class RunState(BaseModel):
@@ -37,11 +43,11 @@ class OutcomeInput(BaseModel):
     state: RunState
 
 
-def actual_cost(provider: str, units: float | None) -> dict[str, float]:
+def actual_cost(provider: str, units: float | None, kling_usd_per_unit: float) -> dict[str, float]:
     """What the provider reported charging: its units, and in USD where the stack knows a unit's price."""
     if units is None:
         return {}
-    usd_per_unit = float(required_env("KLING_USD_PER_UNIT")) if provider.startswith("kling/") else 0.0
+    usd_per_unit = kling_usd_per_unit if provider.startswith("kling/") else 0.0
     return {"actual_units": units, **({"actual_cost_usd": round(units * usd_per_unit, 4)} if usd_per_unit else {})}
 
 
@@ -49,11 +55,12 @@ def actual_cost(provider: str, units: float | None) -> dict[str, float]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = OutcomeInput.model_validate(event)
     state, now = step.state, datetime.now(UTC)
-    store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
+    store = JobStore(table=settings.jobs_table, dynamodb=aws.dynamodb())
     outcomes = Outcomes(
-        store=store, events=aws.events(), event_bus=required_env("EVENT_BUS_NAME"), on_end=AttemptEnd.from_env()
+        store=store, events=aws.events(), event_bus=settings.event_bus_name, on_end=AttemptEnd.from_settings(settings)
     )
     ref = state.ref or execution_ref(step.execution_name)
     logger.append_keys(job_id=ref.job_id)
@@ -68,7 +75,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "duration_seconds": output.duration_seconds,
             "size_bytes": output.size_bytes,
             "estimated_cost_usd": output.estimated_cost_usd,
-            **actual_cost(state.task.provider, state.task.reported_units),
+            **actual_cost(state.task.provider, state.task.reported_units, settings.kling_usd_per_unit),
         }
         detail = outcomes.succeeded(ref, state.claim.attempt, step.execution_arn, fields, now)
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
@@ -78,5 +85,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     claim = state.claim or store.claim(ref, step.execution_arn, now)
     detail = outcomes.failed(ref, claim, failure, step.execution_arn, now)
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
-    logger.warning("job failed", extra={"error": failure.error, "cause": failure.cause, "claim": claim.outcome})
+    logger.warning("job failed", extra={"error": failure.Error, "cause": failure.Cause, "claim": claim.outcome})
     return detail

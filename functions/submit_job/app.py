@@ -15,14 +15,26 @@ from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.polling import PollPolicy
-from avatar_pipeline.providers.http import new_client, time_left
+from avatar_pipeline.providers.http import invocation_client
 from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import int_env, required_env
+from avatar_pipeline.settings import (
+    DeploymentId,
+    JobsTable,
+    PollSettings,
+    PresignSeconds,
+    ProviderSettings,
+    load_settings,
+)
 from avatar_pipeline.submission import submit_job
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
+
+
+class Settings(ProviderSettings, PollSettings):
+    jobs_table: JobsTable
+    presign_seconds: PresignSeconds = 900
+    deployment_id: DeploymentId
 
 
 class SubmitInput(BaseModel):
@@ -35,22 +47,23 @@ class SubmitInput(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = SubmitInput.model_validate(event)
     job = step.job
     logger.append_keys(job_id=job.job_id, attempt=job.attempt)
-    store = JobStore(table=required_env("JOBS_TABLE"), dynamodb=aws.dynamodb())
-    with new_client(int_env("PROVIDER_TIMEOUT_SECONDS", 30), time_left(context)) as http:
-        task = submit_job(
-            job,
-            step.media,
-            adapter=adapter_for(job.provider, http),
-            ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
-            s3=aws.s3(),
-            policy=PollPolicy.from_env(),
-            presign_seconds=int_env("PRESIGN_SECONDS", 900),
-            deployment_id=required_env("DEPLOYMENT_ID"),
-            now=datetime.now(UTC),
-        )
+    store = JobStore(table=settings.jobs_table, dynamodb=aws.dynamodb())
+    http = invocation_client(settings.provider_timeout_seconds, context)
+    task = submit_job(
+        job,
+        step.media,
+        adapter=adapter_for(job.provider, settings, http),
+        ledger=Ledger(store, job.job_id, job.attempt, step.execution_arn),
+        s3=aws.s3(),
+        policy=settings.policy(),
+        presign_seconds=settings.presign_seconds,
+        deployment_id=settings.deployment_id,
+        now=datetime.now(UTC),
+    )
     logger.info("provider task", extra={"provider": task.provider, "task_id": task.task_id, "stage": task.stage})
     metrics.add_dimension(name="provider", value=task.provider)
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)

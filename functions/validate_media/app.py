@@ -8,12 +8,18 @@ from avatar_pipeline import aws
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, new_client, time_left
-from avatar_pipeline.settings import bool_env, int_env, required_env
+from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, invocation_client
+from avatar_pipeline.settings import AllowLoopback, EnvSettings, InputBucket, ProviderTimeoutSeconds, load_settings
 from avatar_pipeline.validation import validate_media
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
+
+
+class Settings(EnvSettings):
+    input_bucket: InputBucket
+    provider_timeout_seconds: ProviderTimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
+    allow_loopback_endpoints: AllowLoopback = False
 
 
 class ValidateInput(BaseModel):
@@ -24,19 +30,19 @@ class ValidateInput(BaseModel):
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = load_settings(Settings)
     step = ValidateInput.model_validate(event)
     logger.append_keys(job_id=step.job.job_id)
-    read_timeout = float(int_env("PROVIDER_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
-    remaining = time_left(context)
-    with new_client(read_timeout, remaining) as http:
-        media = validate_media(
-            step.job,
-            aws.s3(),
-            input_bucket=required_env("INPUT_BUCKET"),
-            http=http,
-            fetch_policy=FetchPolicy(allow_loopback=bool_env("ALLOW_LOOPBACK_ENDPOINTS")),
-            read_timeout_seconds=read_timeout,
-        )
+    read_timeout = float(settings.provider_timeout_seconds)
+    http = invocation_client(read_timeout, context)
+    media = validate_media(
+        step.job,
+        aws.s3(),
+        input_bucket=settings.input_bucket,
+        http=http,
+        fetch_policy=FetchPolicy(allow_loopback=settings.allow_loopback_endpoints),
+        read_timeout_seconds=read_timeout,
+    )
     logger.info("media validated", extra={"media": media.model_dump(mode="json", exclude_none=True)})
     metrics.add_metric(name="MediaValidated", unit=MetricUnit.Count, value=1)
     return media.model_dump(mode="json")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from avatar_pipeline.capabilities import CAPABILITIES, ProviderCapabilities
 from avatar_pipeline.models import JobRequest
+from avatar_pipeline.options import OPTION_MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -56,7 +57,7 @@ def provider_table() -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for provider_id, caps in sorted(CAPABILITIES.items()):
-        options = ", ".join(f"`{name}`" for name in caps.options_model.model_fields) or "none"
+        options = ", ".join(f"`{name}`" for name in OPTION_MODELS[provider_id].model_fields) or "none"
         schema = options_schema_path(provider_id).relative_to(ROOT).as_posix()
         price = f"${caps.price_per_output_second_usd:g}" if caps.price_per_output_second_usd else "not published"
         rows.append(f"| `{provider_id}` | {caps.api} | {options} ([schema]({schema})) | {_limits(caps)} | {price} |")
@@ -65,8 +66,8 @@ def provider_table() -> str:
 
 def generated_files() -> dict[Path, str]:
     files = {SCHEMAS / "job-request.schema.json": _json(JobRequest.model_json_schema())}
-    for provider_id, caps in CAPABILITIES.items():
-        files[options_schema_path(provider_id)] = _json(caps.options_model.model_json_schema())
+    for provider_id in CAPABILITIES:
+        files[options_schema_path(provider_id)] = _json(OPTION_MODELS[provider_id].model_json_schema())
     readme = README.read_text(encoding="utf-8")
     head, _, rest = readme.partition(TABLE_START)
     _, _, tail = rest.partition(TABLE_END)

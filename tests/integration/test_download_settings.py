@@ -60,6 +60,9 @@ def handler_env(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTPUT_BUCKET", "avatar-output")
     monkeypatch.setenv("INPUT_BUCKET", "avatar-input")
     monkeypatch.setenv("WAVESPEED_BASE_URL", "https://wavespeed.test")
+    monkeypatch.setenv("VOLCENGINE_BASE_URL", "https://volcengine.test")
+    monkeypatch.setenv("KLING_BASE_URL", "https://kling.test")
+    monkeypatch.setenv("PROVIDER_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider")
 
 
 def persisted() -> PersistedResult:

@@ -27,8 +27,9 @@ import httpx
 import pytest
 from avatar_pipeline.addresses import Address
 from avatar_pipeline.errors import InvalidMedia, InvalidRequest
-from avatar_pipeline.fetch import MAX_REDIRECTS, FetchPolicy, fetch_to_s3
+from avatar_pipeline.fetch import MAX_REDIRECTS, FetchPolicy
 from avatar_pipeline.models import S3Location
+from avatar_pipeline.validation import fetch_to_s3
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec

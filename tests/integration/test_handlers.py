@@ -38,6 +38,8 @@ COMMON_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
 }
 DEPLOYMENT = "arn:aws:cloudformation:us-east-1:123456789012:stack/avatar/1"
+# The template gives every function the secret's ARN; a test that reads the secret passes the ARN of the one it made.
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:none"
 ADMISSION_TABLE = "avatar-admission"
 HANDLERS = (
     "intake",
@@ -135,7 +137,8 @@ def invoke(handlers: dict[str, ModuleType], aws: None, monkeypatch: pytest.Monke
 
     def call(name: str, event: dict[str, Any], extra_env: dict[str, str] | None = None) -> Any:
         with monkeypatch.context() as patch:
-            for variable, value in {**FUNCTION_ENV[name], **(extra_env or {})}.items():
+            given = {"PROVIDER_SECRET_ARN": SECRET_ARN, **FUNCTION_ENV[name], **(extra_env or {})}
+            for variable, value in given.items():
                 patch.setenv(variable, value)
             context = FakeLambdaContext(function_name=f"avatar-{name}")
             result = handlers[name].lambda_handler(event, context)

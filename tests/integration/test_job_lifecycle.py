@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 import pytest
 from avatar_pipeline.jobs import Claim, JobStore
-from avatar_pipeline.models import JobRef, Origin
-from avatar_pipeline.outcome import Failure, Outcomes
+from avatar_pipeline.models import JobRef, Origin, StepFailure
+from avatar_pipeline.outcome import Outcomes
 
 from .conftest import create_jobs_table
 
@@ -54,7 +54,9 @@ class Harness:
         return [json.loads(message["Body"]) for message in messages.get("Messages", [])]
 
     def fail(self, job: JobRef, execution: str, claim: Claim, error: str = "ProviderTaskFailed") -> dict[str, Any]:
-        return self.outcomes.failed(job, claim, Failure(error, "the provider said no"), arn(execution), NOW)
+        return self.outcomes.failed(
+            job, claim, StepFailure(Error=error, Cause="the provider said no"), arn(execution), NOW
+        )
 
     def succeed(self, job: JobRef, execution: str, attempt: int) -> dict[str, Any]:
         fields = {"output_uri": "s3://out/lesson-1/video.mp4", "result_uri": "s3://out/lesson-1/result.json"}

@@ -33,6 +33,7 @@ from ..media_server import Files, serve_files
 
 pytestmark = pytest.mark.integration
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 API_KEY = "kling-sim-api-key"
 ACCESS_KEY = "kling-sim-access-key"
 SECRET_KEY = "kling-sim-secret-key-0123456789abcdef"
@@ -101,7 +102,7 @@ def auth_mode(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     entry = dict(AUTH_MODES["api_key"])
-    monkeypatch.setattr(kling, "provider_credentials", lambda section: dict(entry))
+    monkeypatch.setattr(kling, "provider_credentials", lambda secret_arn, section: dict(entry))
     return entry
 
 
@@ -112,7 +113,7 @@ def http() -> Iterator[httpx.Client]:
 
 
 def _adapter(simulator: ProviderSimulator, client: httpx.Client, clock: kling.Clock = time.time) -> kling.KlingAdapter:
-    return kling.KlingAdapter(KLING_AVATAR, simulator.url, client, clock=clock, tokens=kling.JwtCache())
+    return kling.KlingAdapter(KLING_AVATAR, simulator.url, client, SECRET_ARN, clock=clock, tokens=kling.JwtCache())
 
 
 @pytest.fixture

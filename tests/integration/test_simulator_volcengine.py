@@ -36,6 +36,7 @@ from ..media_server import Files, serve_files
 
 pytestmark = pytest.mark.integration
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 AK = "AKLTsimulatoraccesskey0001"
 SK = "c2ltdWxhdG9yLXNlY3JldC1rZXk="
 AUDIO_SECONDS = 2.0
@@ -78,7 +79,7 @@ def admin(simulator: ProviderSimulator) -> Iterator[httpx.Client]:
 def secret(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The provider secret's volcengine entry the adapter reads; tests may change it."""
     entry = {"access_key_id": AK, "secret_access_key": SK}
-    monkeypatch.setattr(volcengine, "provider_credentials", lambda section: entry)
+    monkeypatch.setattr(volcengine, "provider_credentials", lambda secret_arn, section: entry)
     return entry
 
 
@@ -115,7 +116,7 @@ def adapter(
     with httpx.Client(
         timeout=10, trust_env=False, event_hooks={"request": [sent], "response": [sent.response]}
     ) as client:
-        yield volcengine.VolcengineAdapter(VOLCENGINE_OMNIHUMAN_15, simulator.url, client)
+        yield volcengine.VolcengineAdapter(VOLCENGINE_OMNIHUMAN_15, simulator.url, client, SECRET_ARN)
 
 
 def _job(**request: Any) -> Job:
@@ -272,7 +273,7 @@ def test_speaker_sends_the_nth_mask(adapter: volcengine.VolcengineAdapter, media
     [video] = sent.bodies("CVSubmitTask")
     assert video["mask_url"] == [masks[1]]
     mask_url = masks[1]
-    assert mask_url.startswith(f"{adapter.base_url}/_simulator/volcengine/masks/")
+    assert mask_url.startswith(f"{adapter.api.base_url}/_simulator/volcengine/masks/")
     mask = httpx.get(mask_url, trust_env=False)
     assert (mask.status_code, mask.headers["content-type"]) == (200, "image/png")
     with Image.open(io.BytesIO(mask.content)) as image:

@@ -24,6 +24,7 @@ from ..media_server import Files, serve_files
 
 pytestmark = pytest.mark.integration
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 API_KEY = "ws-test-key"
 MODEL = "bytedance/avatar-omni-human-1.5"
 AUDIO_SECONDS = 2.0
@@ -469,7 +470,7 @@ def test_echo_fault_quotes_the_request_in_the_error_envelope(
 def test_the_adapter_facing_an_echo_keeps_the_key_and_signatures_out_of_the_cause(
     simulator: ProviderSimulator, client: httpx.Client, media_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wavespeed, "provider_credentials", lambda section: {"api_key": API_KEY})
+    monkeypatch.setattr(wavespeed, "provider_credentials", lambda secret_arn, section: {"api_key": API_KEY})
     signed = "X-Amz-Credential=ASIAY34FZKBOKMUTVV7A&X-Amz-Signature=5d41402abc4b2a76b9719d911017c592"
     inputs = PresignedInputs(f"{media_url}/portrait.png?{signed}", f"{media_url}/voice.wav?{signed}", lambda uri: uri)
     job = Job.model_validate(
@@ -485,7 +486,7 @@ def test_the_adapter_facing_an_echo_keeps_the_key_and_signatures_out_of_the_caus
     )
     _add_fault(client, "submit", "echo")
     with httpx.Client(trust_env=False) as http, pytest.raises(ProviderRejected) as caught:
-        wavespeed.WaveSpeedAdapter(WAVESPEED_OMNIHUMAN_15, simulator.url, http).submit(job, inputs)
+        wavespeed.WaveSpeedAdapter(WAVESPEED_OMNIHUMAN_15, simulator.url, http, SECRET_ARN).submit(job, inputs)
     cause = caught.value.cause
     assert "HTTP 401" in cause
     for secret in (API_KEY, "ASIAY34FZKBOKMUTVV7A", "5d41402abc4b2a76b9719d911017c592"):

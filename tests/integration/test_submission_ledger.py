@@ -13,8 +13,8 @@ from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
 from avatar_pipeline.errors import JobCancelled, JobTimedOut, ProviderRejected, ProviderThrottled, ProviderUnavailable
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.ledger import Ledger
-from avatar_pipeline.models import Job, JobRef, JobRequest, MediaSource, Origin, ProviderTask, S3Location
-from avatar_pipeline.outcome import Failure, Outcomes
+from avatar_pipeline.models import Job, JobRef, JobRequest, MediaSource, Origin, ProviderTask, S3Location, StepFailure
+from avatar_pipeline.outcome import Outcomes
 from avatar_pipeline.polling import PollPolicy
 from avatar_pipeline.providers.base import (
     ExternalIdTaken,
@@ -238,7 +238,7 @@ def test_a_taken_external_id_that_is_not_found_is_the_providers_refusal(harness:
 def test_a_cancelled_job_submits_nothing(harness: Harness) -> None:
     outcomes = Outcomes(store=harness.store, events=boto3.client("events"), event_bus="default")
     claim = harness.store.claim(harness.ref, ME, NOW)
-    outcomes.failed(harness.ref, claim, Failure("JobCancelled", "stopped"), ME, NOW)
+    outcomes.failed(harness.ref, claim, StepFailure(Error="JobCancelled", Cause="stopped"), ME, NOW)
     adapter = FakeAdapter()
     with pytest.raises(JobCancelled, match="is CANCELLED; nothing was submitted"):
         harness.submit(adapter)
@@ -256,7 +256,7 @@ def test_a_task_paid_after_the_job_was_cancelled_is_still_recorded(harness: Harn
 
     def cancelled_meanwhile(external_id: str) -> TaskRef:
         claim = harness.store.claim(harness.ref, ME, NOW)
-        outcomes.failed(harness.ref, claim, Failure("JobCancelled", "stopped"), ME, NOW)
+        outcomes.failed(harness.ref, claim, StepFailure(Error="JobCancelled", Cause="stopped"), ME, NOW)
         return adapter.accept(external_id)
 
     adapter.behaviours.append(cancelled_meanwhile)
@@ -271,7 +271,7 @@ def test_a_task_paid_after_a_new_attempt_began_is_kept_as_an_orphan(harness: Har
 
     def superseded_meanwhile(external_id: str) -> TaskRef:
         claim = harness.store.claim(harness.ref, ME, NOW)
-        outcomes.failed(harness.ref, claim, Failure("JobCancelled", "stopped"), ME, NOW)
+        outcomes.failed(harness.ref, claim, StepFailure(Error="JobCancelled", Cause="stopped"), ME, NOW)
         rerun = harness.ref.model_copy(update={"origin": Origin(kind="console", delivery_id="execution:next")})
         harness.store.claim(rerun, ME + "-next", NOW)
         return adapter.accept(external_id)

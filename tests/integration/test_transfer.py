@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable
-from avatar_pipeline.transfer import MIN_PART_BYTES, BadBody, Mp4BodyCheck, OutOfTime, copy_stream_to_s3
+from avatar_pipeline.transfer import BadBody, Mp4BodyCheck, OutOfTime, copy_stream_to_s3
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 pytestmark = pytest.mark.integration
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 BUCKET = "avatar-output"
 KEY = "campaign-7/job-1/video.mp4"
 CHUNK = 256 * 1024
-PART = MIN_PART_BYTES  # 5 MiB, S3's smallest non-final part
+PART = 5 * 1024 * 1024  # S3's smallest non-final part
 
 
 class SpyS3:

@@ -39,12 +39,13 @@ def validate(job: Job, s3: Any, **kwargs: Any) -> ValidatedMedia:
 
 
 def make_job(image: MediaSource, audio: MediaSource | None) -> Job:
+    """Without audio, a Kling job using a TTS ``audio_id`` (the one provider whose options can replace the audio)."""
     request = JobRequest.model_validate(
         {"image": image.display, **({"audio": audio.display} if audio else {"options": {"audio_id": "v"}})}
     )
     return Job(
         job_id="job-1",
-        provider="wavespeed/omnihuman-1.5",
+        provider="wavespeed/omnihuman-1.5" if audio else "kling/avatar",
         image=image,
         audio=audio,
         request=request,
@@ -120,7 +121,7 @@ def test_large_image_is_read_once_header_and_tail_first(s3: Any) -> None:
 
 
 def test_job_without_audio_probes_the_image_only(s3: Any) -> None:
-    s3.put_object(Bucket=BUCKET, Key="a.png", Body=portrait_png(64))
+    s3.put_object(Bucket=BUCKET, Key="a.png", Body=portrait_png(320))  # Kling's smallest side is 300 px
     assert validate(make_job(source("a.png"), None), s3).audio is None
 
 

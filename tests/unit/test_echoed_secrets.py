@@ -18,6 +18,7 @@ from avatar_pipeline.providers import kling, volcengine, wavespeed
 from avatar_pipeline.providers.base import PresignedInputs, ProviderAdapter, TaskRef
 from aws_lambda_powertools.utilities import parameters
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 BASE_URL = "https://provider.test"
 SIGNATURE = "5d41402abc4b2a76b9719d911017c592ae2b1c9f8e7d6c5b4a39281706f5e4d3"
 SECURITY_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDexample"
@@ -69,7 +70,7 @@ CASES = {
         "wavespeed/omnihuman-1.5",
         "wavespeed",
         {"api_key": "ws-live-3c9a1e5b2d4c6f80"},
-        lambda client: wavespeed.WaveSpeedAdapter(WAVESPEED_OMNIHUMAN_15, BASE_URL, client),
+        lambda client: wavespeed.WaveSpeedAdapter(WAVESPEED_OMNIHUMAN_15, BASE_URL, client, SECRET_ARN),
         TaskRef("pred-123"),
         _wavespeed_envelope,
     ),
@@ -77,7 +78,7 @@ CASES = {
         "volcengine/omnihuman-1.5",
         "volcengine",
         {"access_key_id": "AKLTNzY0ZWM3YTY0ZDViNGQ", "secret_access_key": "TmpVMk5ERTFNMk0zWlRjMVpHVTQ="},
-        lambda client: volcengine.VolcengineAdapter(VOLCENGINE_OMNIHUMAN_15, BASE_URL, client),
+        lambda client: volcengine.VolcengineAdapter(VOLCENGINE_OMNIHUMAN_15, BASE_URL, client, SECRET_ARN),
         TaskRef("7012345678901234567", "generate"),
         _volcengine_envelope,
     ),
@@ -85,7 +86,7 @@ CASES = {
         "kling/avatar",
         "kling",
         {"api_key": "kl-live-8b0d2f4a6c8e0a2c"},
-        lambda client: kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, tokens=kling.JwtCache()),
+        lambda client: kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, SECRET_ARN, tokens=kling.JwtCache()),
         TaskRef("task-123"),
         _kling_envelope,
     ),
@@ -93,7 +94,7 @@ CASES = {
         "kling/avatar",
         "kling",
         {"access_key": "kl-ak-4e6a8c0e2b4d", "secret_key": "kl-sk-1f3e5a7c9e1b3d5f7a9c0e2a4c6e8a0b"},
-        lambda client: kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, tokens=kling.JwtCache()),
+        lambda client: kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, SECRET_ARN, tokens=kling.JwtCache()),
         TaskRef("task-123"),
         _kling_envelope,
     ),
@@ -162,7 +163,6 @@ def test_an_echoed_request_leaves_no_secret_in_the_cause(
     case = CASES[case_name]
     # The real credentials path (secret read, values registered); "patterns-only" stands for a value the
     # registry never saw, which the patterns alone must catch wherever it is echoed in a header.
-    monkeypatch.setenv("PROVIDER_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider")
     document = {case.section: dict(case.entry)}
     monkeypatch.setattr(parameters, "get_secret", lambda *args, **kwargs: document)
     if not registered:

@@ -31,7 +31,9 @@ from avatar_pipeline.providers.base import (
     TaskRef,
 )
 from avatar_pipeline.redaction import register_document
+from pydantic import ValidationError
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 BASE_URL = "https://kling.test"
 API_KEY = "kling-api-key-0123456789"
 ACCESS_KEY = "AK-kling-0123"
@@ -63,7 +65,7 @@ class Clock:
 def credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     entry: dict[str, str] = {"api_key": API_KEY}
 
-    def fake(section: str) -> dict[str, str]:
+    def fake(secret_arn: str, section: str) -> dict[str, str]:
         assert section == "kling"
         register_document(entry)  # as reading the real secret does (credentials.py)
         return dict(entry)
@@ -93,7 +95,7 @@ def clock() -> Clock:
 @pytest.fixture
 def adapter(credentials: dict[str, str], clock: Clock) -> Iterator[kling.KlingAdapter]:
     with httpx.Client() as client:
-        yield kling.KlingAdapter(KLING_AVATAR, BASE_URL + "/", client, clock=clock, tokens=kling.JwtCache())
+        yield kling.KlingAdapter(KLING_AVATAR, BASE_URL + "/", client, SECRET_ARN, clock=clock, tokens=kling.JwtCache())
 
 
 def _job(*, audio: bool = True, prompt: str | None = None, **options: Any) -> Job:
@@ -194,35 +196,27 @@ def test_submit_with_audio_id_defaults_and_no_prompt(api: respx.MockRouter, adap
 
 
 @pytest.mark.parametrize(
-    ("job", "inputs"),
+    ("audio", "options", "expected"),
     [
-        (_job(audio=False, audio_id="tts-audio-7"), INPUTS),
-        (_job(), NO_AUDIO),
+        (True, {"audio_id": "tts-audio-7"}, r"either audio or options\.audio_id, not both"),
+        (False, {}, r"audio is required \(or options\.audio_id"),
     ],
     ids=["both", "neither"],
 )
-def test_submit_needs_exactly_one_audio_source(
-    api: respx.MockRouter, adapter: kling.KlingAdapter, job: Job, inputs: PresignedInputs
-) -> None:
-    with pytest.raises(InvalidRequest, match=r"exactly one of audio or options\.audio_id"):
-        adapter.submit(job, inputs)
-    assert not api.calls
+def test_a_job_has_exactly_one_audio_source(audio: bool, options: dict[str, Any], expected: str) -> None:
+    """Checked once, when the job is parsed: no adapter ever sees a job with both or neither."""
+    with pytest.raises(ValidationError, match=expected):
+        _job(audio=audio, **options)
 
 
-def test_submit_rejects_unknown_options(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
-    job = _job()
-    job.request.options["seed"] = 1
-    with pytest.raises(InvalidRequest, match="invalid options for kling/avatar"):
-        adapter.submit(job, INPUTS)
-    assert not api.calls
+def test_a_job_with_unknown_options_is_refused_when_parsed() -> None:
+    with pytest.raises(InvalidRequest, match=r"unknown option\(s\) for kling/avatar: seed"):
+        _job(seed=1)
 
 
-def test_submit_rejects_a_prompt_over_2500_chars(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
-    job = _job()
-    job.request.prompt = "x" * 2501
-    with pytest.raises(InvalidRequest, match="at most 2500"):
-        adapter.submit(job, INPUTS)
-    assert not api.calls
+def test_a_job_with_a_prompt_over_2500_chars_is_refused_when_parsed() -> None:
+    with pytest.raises(ValidationError, match="at most 2500"):
+        _job(prompt="x" * 2501)
 
 
 # --- submit: idempotency --------------------------------------------------------------------------
@@ -364,7 +358,9 @@ def test_jwt_cache_is_shared_per_process_and_follows_key_rotation(
     route = api.get(QUERY).respond(200, json=task("processing"))
     kling.PROCESS_TOKENS.clear()
     with httpx.Client() as client:
-        first, second = (kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, clock=Clock()) for _ in range(2))
+        first, second = (
+            kling.KlingAdapter(KLING_AVATAR, BASE_URL, client, SECRET_ARN, clock=Clock()) for _ in range(2)
+        )
         first.check(_job(), TaskRef(TASK))
         second.check(_job(), TaskRef(TASK))
         assert _bearer(route, 0) == _bearer(route, 1)

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from avatar_pipeline.intake import Ignored, Intake, take_trigger
 from avatar_pipeline.job_requests import MAX_MANIFEST_DEPTH
-from avatar_pipeline.models import JOB_ID_PATTERN, MAX_OUTPUT_PREFIX_CHARS, Job, JobRequest, S3Location
+from avatar_pipeline.models import MAX_OUTPUT_PREFIX_CHARS, Job, JobRequest, S3Location
 from avatar_pipeline.options import HunyuanAvatarOptions, KlingAvatarOptions, VolcengineOmniHumanOptions
 from avatar_pipeline.providers.registry import PROVIDERS
+from avatar_pipeline.request_rules import JOB_ID_PATTERN
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -17,8 +17,8 @@ def test_lambda_error_payload_yields_its_message() -> None:
         }
     )
     failure = describe_failure(StepFailure(Error="InvalidMedia", Cause=cause))
-    assert failure.error == "InvalidMedia"
-    assert failure.cause == "image s3://in/a.png is gif; wavespeed/omnihuman-1.5 accepts jpeg, png, webp"
+    assert failure.Error == "InvalidMedia"
+    assert failure.Cause == "image s3://in/a.png is gif; wavespeed/omnihuman-1.5 accepts jpeg, png, webp"
 
 
 @pytest.mark.parametrize(
@@ -33,27 +33,27 @@ def test_lambda_error_payload_yields_its_message() -> None:
 )
 def test_other_causes_pass_through(cause: str) -> None:
     failure = describe_failure(StepFailure(Error="States.TaskFailed", Cause=cause))
-    assert failure.cause == cause
-    assert failure.error == "States.TaskFailed"
+    assert failure.Cause == cause
+    assert failure.Error == "States.TaskFailed"
 
 
 def test_cause_is_stripped() -> None:
-    assert describe_failure(StepFailure(Error="X", Cause="  spaced out \n")).cause == "spaced out"
+    assert describe_failure(StepFailure(Error="X", Cause="  spaced out \n")).Cause == "spaced out"
 
 
 @pytest.mark.parametrize("cause", [None, "", "   ", json.dumps({"errorMessage": "", "errorType": "JobTimedOut"})])
 def test_empty_cause_is_filled(cause: str | None) -> None:
     failure = describe_failure(StepFailure(Error="JobTimedOut", Cause=cause))
-    assert failure.cause == "the step failed with JobTimedOut and no further detail"
+    assert failure.Cause == "the step failed with JobTimedOut and no further detail"
 
 
 def test_long_plain_cause_is_truncated() -> None:
     failure = describe_failure(StepFailure(Error="ProviderTaskFailed", Cause="x" * 5000))
     assert MAX_CAUSE_CHARS == 2000
-    assert failure.cause == "x" * 2000
+    assert failure.Cause == "x" * 2000
 
 
 def test_long_error_message_is_truncated() -> None:
     message = "provider said: " + "y" * 3000
     failure = describe_failure(StepFailure(Error="ProviderRejected", Cause=json.dumps({"errorMessage": message})))
-    assert failure.cause == message[:2000]
+    assert failure.Cause == message[:2000]

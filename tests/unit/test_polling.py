@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from avatar_pipeline.errors import JobTimedOut
 from avatar_pipeline.polling import PollPolicy
+from avatar_pipeline.settings import PollSettings, load_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -151,26 +152,26 @@ def test_any_deadline_in_the_past_times_out(past: float, polls: int) -> None:
         PollPolicy().next_wait(polls, now=NOW, deadline=NOW - timedelta(seconds=past))
 
 
-def test_from_env_reads_the_template_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_read_the_template_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLL_MIN_SECONDS", "2")
     monkeypatch.setenv("POLL_MAX_SECONDS", "30")
     monkeypatch.setenv("MAX_POLLS", "17")
     monkeypatch.setenv("JOB_DEADLINE_SECONDS", "900")
-    policy = PollPolicy.from_env()
+    policy = load_settings(PollSettings).policy()
     assert (policy.min_seconds, policy.max_seconds, policy.max_polls, policy.deadline_seconds) == (2, 30, 17, 900)
 
 
-def test_from_env_defaults_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_default_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "MAX_POLLS", "JOB_DEADLINE_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MAX_POLLS", "")
-    assert PollPolicy.from_env() == PollPolicy()
+    assert load_settings(PollSettings).policy() == PollPolicy()
 
 
-def test_from_env_rejects_non_integers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_reject_non_integers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLL_MAX_SECONDS", "sixty")
     with pytest.raises(RuntimeError, match="POLL_MAX_SECONDS must be an integer, got 'sixty'"):
-        PollPolicy.from_env()
+        load_settings(PollSettings)
 
 
 @pytest.mark.parametrize(

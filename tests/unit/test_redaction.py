@@ -239,7 +239,6 @@ def secret_arn(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     parameters.clear_caches()
     with mock_aws():
         arn = boto3.client("secretsmanager").create_secret(Name="provider", SecretString="{}")["ARN"]
-        monkeypatch.setenv("PROVIDER_SECRET_ARN", arn)
         yield arn
     parameters.clear_caches()
 
@@ -253,10 +252,10 @@ def test_every_string_of_the_secret_is_registered_and_a_rotated_key_too(secret_a
     _store(
         secret_arn, json.dumps({"wavespeed": {"api_key": "ws-old-0123456789"}, "kling": {"api_key": "kl-0123456789"}})
     )
-    assert credentials.provider_credentials("wavespeed") == {"api_key": "ws-old-0123456789"}
+    assert credentials.provider_credentials(secret_arn, "wavespeed") == {"api_key": "ws-old-0123456789"}
     assert redact("ws-old-0123456789 kl-0123456789") == "[redacted] [redacted]"
     _store(secret_arn, json.dumps({"wavespeed": {"api_key": "ws-new-0123456789"}}))
-    assert credentials.provider_credentials("wavespeed") == {"api_key": "ws-new-0123456789"}
+    assert credentials.provider_credentials(secret_arn, "wavespeed") == {"api_key": "ws-new-0123456789"}
     assert redact("ws-new-0123456789 ws-old-0123456789") == "[redacted] [redacted]"
 
 
@@ -283,7 +282,7 @@ def test_a_malformed_secret_is_rejected_naming_the_provider_and_echoing_nothing(
 ) -> None:
     _store(secret_arn, secret)
     with pytest.raises(ProviderRejected) as caught:
-        credentials.provider_credentials("wavespeed")
+        credentials.provider_credentials(secret_arn, "wavespeed")
     assert expected in caught.value.cause
     assert "wavespeed" in caught.value.cause
     assert "0123456789" not in caught.value.cause
@@ -346,7 +345,7 @@ def test_a_secret_that_cannot_be_read_is_a_contract_error_naming_no_value(
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
     from botocore.exceptions import ClientError
 
-    monkeypatch.setenv("PROVIDER_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:x")
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:x"
 
     def failing(code: str) -> None:
         def get_secret(*args: object, **kwargs: object) -> None:
@@ -359,7 +358,7 @@ def test_a_secret_that_cannot_be_read_is_a_contract_error_naming_no_value(
 
     failing("AccessDeniedException")
     with pytest.raises(ProviderRejected, match="could not be read for 'kling' \\(AccessDeniedException\\)"):
-        credentials.provider_credentials("kling")
+        credentials.provider_credentials(arn, "kling")
     failing("ThrottlingException")
     with pytest.raises(ProviderUnavailable, match="retried"):
-        credentials.provider_credentials("kling")
+        credentials.provider_credentials(arn, "kling")

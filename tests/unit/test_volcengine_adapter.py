@@ -28,6 +28,7 @@ from volcengine.auth.SignerV4 import SignerV4
 from volcengine.auth.SignParam import SignParam
 from volcengine.Credentials import Credentials
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 BASE_URL = "https://visual.volcengine.test"
 HOST = "visual.volcengine.test"
 AK = "AKLTexampleaccesskey0123456789"
@@ -48,7 +49,7 @@ REQUEST_ID = "20250617184605554C9B78D23B0BAB45B2A"
 def credentials(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     asked: list[str] = []
 
-    def fake(section: str) -> dict[str, Any]:
+    def fake(secret_arn: str, section: str) -> dict[str, Any]:
         asked.append(section)
         entry = {"access_key_id": AK, "secret_access_key": SK}
         register_document(entry)  # as reading the real secret does (credentials.py)
@@ -67,7 +68,7 @@ def api() -> Iterator[respx.MockRouter]:
 @pytest.fixture
 def adapter() -> Iterator[volcengine.VolcengineAdapter]:
     with httpx.Client() as client:
-        yield volcengine.VolcengineAdapter(VOLCENGINE_OMNIHUMAN_15, BASE_URL + "/", client)
+        yield volcengine.VolcengineAdapter(VOLCENGINE_OMNIHUMAN_15, BASE_URL + "/", client, SECRET_ARN)
 
 
 def _job(**request: Any) -> Job:
@@ -260,7 +261,7 @@ def test_invalid_options_are_an_invalid_request(api: respx.MockRouter, adapter: 
 def test_missing_credentials_are_rejected_before_any_request(
     monkeypatch: pytest.MonkeyPatch, api: respx.MockRouter, adapter: volcengine.VolcengineAdapter, entry: dict[str, str]
 ) -> None:
-    monkeypatch.setattr(volcengine, "provider_credentials", lambda section: entry)
+    monkeypatch.setattr(volcengine, "provider_credentials", lambda secret_arn, section: entry)
     route = _route(api, "CVSubmitTask").respond(200, json=ok({"task_id": TASK}))
     with pytest.raises(ProviderRejected, match=r"provider secret has no volcengine\."):
         adapter.submit(_job(), INPUTS)

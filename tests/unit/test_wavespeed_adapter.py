@@ -22,7 +22,9 @@ from avatar_pipeline.providers import wavespeed
 from avatar_pipeline.providers.base import PresignedInputs, SubmitOutcomeUnknown, TaskRef
 from avatar_pipeline.providers.registry import adapter_for
 from avatar_pipeline.redaction import register_document
+from avatar_pipeline.settings import ProviderSettings, load_settings
 
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 BASE_URL = "https://wavespeed.test"
 API_KEY = "ws-secret-key-0123456789"
 SUBMIT_PATH = "/api/v3/bytedance/avatar-omni-human-1.5"
@@ -38,7 +40,7 @@ INPUTS = PresignedInputs(
 def credentials(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     asked: list[str] = []
 
-    def fake(section: str) -> dict[str, Any]:
+    def fake(secret_arn: str, section: str) -> dict[str, Any]:
         asked.append(section)
         register_document({"api_key": API_KEY})  # as reading the real secret does (credentials.py)
         return {"api_key": API_KEY}
@@ -56,7 +58,7 @@ def api() -> Iterator[respx.MockRouter]:
 @pytest.fixture
 def adapter() -> Iterator[wavespeed.WaveSpeedAdapter]:
     with httpx.Client() as client:
-        yield wavespeed.WaveSpeedAdapter(WAVESPEED_OMNIHUMAN_15, BASE_URL + "/", client)
+        yield wavespeed.WaveSpeedAdapter(WAVESPEED_OMNIHUMAN_15, BASE_URL + "/", client, SECRET_ARN)
 
 
 def _job() -> Job:
@@ -155,17 +157,20 @@ def test_submit_without_a_task_id_is_unavailable(
 
 
 def test_adapter_from_registry_uses_the_base_url_env(monkeypatch: pytest.MonkeyPatch, api: respx.MockRouter) -> None:
-    monkeypatch.setenv("WAVESPEED_BASE_URL", BASE_URL)
+    urls = {"WAVESPEED_BASE_URL": BASE_URL, "VOLCENGINE_BASE_URL": "https://v.test", "KLING_BASE_URL": "https://k.test"}
+    for name, value in {**urls, "PROVIDER_SECRET_ARN": SECRET_ARN}.items():
+        monkeypatch.setenv(name, value)
     route = api.post(SUBMIT_PATH).respond(200, json=envelope())
     with httpx.Client() as client:
-        assert adapter_for("wavespeed/omnihuman-1.5", client).submit(_job(), INPUTS) == TaskRef(TASK)
+        adapter = adapter_for("wavespeed/omnihuman-1.5", load_settings(ProviderSettings), client)
+        assert adapter.submit(_job(), INPUTS) == TaskRef(TASK)
     assert route.called
 
 
 def test_missing_api_key_is_rejected(
     monkeypatch: pytest.MonkeyPatch, api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter
 ) -> None:
-    monkeypatch.setattr(wavespeed, "provider_credentials", lambda section: {"api_key": ""})
+    monkeypatch.setattr(wavespeed, "provider_credentials", lambda secret_arn, section: {"api_key": ""})
     route = api.post(SUBMIT_PATH).respond(200, json=envelope())
     with pytest.raises(ProviderRejected, match=r"wavespeed\.api_key"):
         adapter.submit(_job(), INPUTS)

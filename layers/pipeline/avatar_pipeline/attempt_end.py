@@ -9,7 +9,7 @@ from typing import Any
 
 from . import aws
 from .budget import Budget, settle_spend
-from .settings import required_env
+from .settings import AttemptEndSettings
 from .slots import Slots
 
 
@@ -19,9 +19,9 @@ class AttemptEnd:
     budget: Budget
 
     @classmethod
-    def from_env(cls) -> AttemptEnd:
-        budget = Budget(required_env("ADMISSION_TABLE"), aws.dynamodb(), float(required_env("DAILY_BUDGET_USD")))
-        return cls(slots=Slots.from_env(), budget=budget)
+    def from_settings(cls, settings: AttemptEndSettings) -> AttemptEnd:
+        budget = Budget(settings.admission_table, aws.dynamodb(), settings.daily_budget_usd)
+        return cls(slots=Slots.from_settings(settings), budget=budget)
 
     def __call__(self, item: dict[str, Any]) -> None:
         """``item``: the attempt's record as it was closed, by the run that owned it."""

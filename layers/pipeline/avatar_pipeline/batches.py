@@ -25,9 +25,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from .batch_csv import csv_rows
 from .batch_rows import ParsedRow, collect, jsonl_rows
-from .errors import InvalidRequest
+from .errors import InvalidRequest, describe_validation
 from .job_ids import MAX_SLUG_CHARS, batch_row_job_id
-from .job_requests import describe_validation
 from .models import S3Location
 from .s3errors import aws_failure, error_code
 from .storage import MISSING_CODES

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
-from .options import HunyuanAvatarOptions, KlingAvatarOptions, NoOptions, VolcengineOmniHumanOptions
-
 MIB = 1024 * 1024
 
 
@@ -23,7 +19,6 @@ class ProviderCapabilities:
     supports_prompt: bool
     max_prompt_chars: int | None  # None: no documented limit beyond the request's own 2500
     supports_seed: bool
-    options_model: type[BaseModel]
     # None where the provider publishes no price per output second.
     price_per_output_second_usd: float | None
     # Profile for the first poll: seconds of generation per second of audio.
@@ -54,7 +49,6 @@ WAVESPEED_OMNIHUMAN = ProviderCapabilities(
     supports_prompt=False,
     max_prompt_chars=None,
     supports_seed=False,
-    options_model=NoOptions,
     price_per_output_second_usd=0.12,
     generation_seconds_per_audio_second=5.0,
     result_url_lifetime_seconds=7 * 24 * 3600,
@@ -71,7 +65,6 @@ WAVESPEED_OMNIHUMAN_15 = ProviderCapabilities(
     supports_prompt=False,
     max_prompt_chars=None,
     supports_seed=False,
-    options_model=NoOptions,
     price_per_output_second_usd=0.15,
     generation_seconds_per_audio_second=6.0,
     result_url_lifetime_seconds=7 * 24 * 3600,
@@ -88,7 +81,6 @@ WAVESPEED_HUNYUAN_AVATAR = ProviderCapabilities(
     supports_prompt=True,
     max_prompt_chars=None,
     supports_seed=True,
-    options_model=HunyuanAvatarOptions,
     price_per_output_second_usd=0.03,  # $0.15 per 5 s
     generation_seconds_per_audio_second=8.0,
     result_url_lifetime_seconds=7 * 24 * 3600,
@@ -105,7 +97,6 @@ VOLCENGINE_OMNIHUMAN_15 = ProviderCapabilities(
     supports_prompt=True,
     max_prompt_chars=300,  # the documented recommendation
     supports_seed=True,
-    options_model=VolcengineOmniHumanOptions,
     price_per_output_second_usd=None,
     generation_seconds_per_audio_second=6.0,
     result_url_lifetime_seconds=3600,
@@ -123,7 +114,6 @@ KLING_AVATAR = ProviderCapabilities(
     supports_prompt=True,
     max_prompt_chars=2500,
     supports_seed=False,
-    options_model=KlingAvatarOptions,
     price_per_output_second_usd=None,
     generation_seconds_per_audio_second=8.0,
     result_url_lifetime_seconds=30 * 24 * 3600,

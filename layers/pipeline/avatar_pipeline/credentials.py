@@ -12,7 +12,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ProviderRejected, ProviderUnavailable
 from .redaction import CREDENTIAL_FIELDS, register_document
-from .settings import required_env
 
 CACHE_SECONDS = 60
 TRANSIENT_SECRET_ERRORS = frozenset({"ThrottlingException", "InternalServiceError", "ServiceUnavailable"})
@@ -26,10 +25,10 @@ _JSON_TYPES: tuple[tuple[type, str], ...] = (
 )
 
 
-def provider_credentials(section: str) -> dict[str, str]:
-    """The secret's entry for one provider family (``wavespeed``, ``volcengine``, ``kling``): names to strings."""
+def provider_credentials(secret_arn: str, section: str) -> dict[str, str]:
+    """The entry of the secret ``secret_arn`` for one provider family (``wavespeed``, ``volcengine``, ``kling``)."""
     try:
-        secret = parameters.get_secret(required_env("PROVIDER_SECRET_ARN"), transform="json", max_age=CACHE_SECONDS)
+        secret = parameters.get_secret(secret_arn, transform="json", max_age=CACHE_SECONDS)
     except TransformParameterError:
         # The parser's message is dropped with the exception: it may quote part of the secret.
         raise ProviderRejected(

@@ -6,6 +6,8 @@ so each class name below is public interface: ``Retry`` and ``Catch`` in the sta
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from .redaction import redact
 
 
@@ -15,8 +17,6 @@ class PipelineError(Exception):
     The cause is redacted here, where every contract error is built, so no provider answer that echoes a key, a
     signature or a presigned URL can carry it into the execution's output, the jobs table, events or logs.
     """
-
-    retryable = False
 
     def __init__(self, cause: str) -> None:
         cause = redact(cause)
@@ -39,13 +39,9 @@ class ProviderRejected(PipelineError):
 class ProviderThrottled(PipelineError):
     """QPS or concurrency limit reached. Retried with backoff and jitter."""
 
-    retryable = True
-
 
 class ProviderUnavailable(PipelineError):
     """5xx, timeouts, connection resets. Retried."""
-
-    retryable = True
 
 
 class ProviderTaskFailed(PipelineError):
@@ -80,3 +76,13 @@ CONTRACT_ERROR_NAMES: tuple[str, ...] = (
     "JobCancelled",
     "BudgetExceeded",
 )
+
+
+def describe_validation(error: ValidationError, *, skip: int = 0) -> str:
+    """Each problem as ``field.path: message``; ``skip`` drops leading path parts the reader did not write."""
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"][skip:]) or "request"
+        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{where}: {message}")
+    return "; ".join(problems)

@@ -1,10 +1,8 @@
-"""Outbound fetches with SSRF protection: ``https://`` inputs into the input bucket, and (through ``pin``)
-the provider's result URLs.
+"""SSRF protection for outbound downloads (``https://`` inputs, the provider's result URLs; see ``download``).
 
 Only https; the host is resolved and every address must be public (see ``addresses``), again after every
 redirect; the connection goes to the address that was checked (the TLS name is still the host's), so a DNS
-answer cannot change between check and use. Redirects, size (after decoding, see ``decoding``) and time are
-bounded. A fetched input's stored copy is what the provider later receives, presigned.
+answer cannot change between check and use.
 """
 
 from __future__ import annotations
@@ -13,24 +11,13 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
-
 from .addresses import Address, why_refused
-from .decoding import declared_length, response_body
-from .errors import InvalidMedia, InvalidRequest
-from .models import S3Location
-from .transfer import BadBody, SizeCap, copy_stream_to_s3
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 Resolver = Callable[[str, int], list[Address]]
 
 MAX_REDIRECTS = 3
-CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 def system_resolver(host: str, port: int) -> list[Address]:
@@ -60,63 +47,6 @@ class FetchPolicy:
     resolver: Resolver = system_resolver
     allow_loopback: bool = False  # only the embedded local stack's tests and simulator use this
     max_redirects: int = MAX_REDIRECTS
-
-
-def fetch_to_s3(
-    field: str,
-    url: str,
-    *,
-    destination: S3Location,
-    max_bytes: int,
-    s3: S3Client,
-    client: httpx.Client,
-    policy: FetchPolicy,
-    read_timeout_seconds: float,
-) -> int:
-    """Copies ``url`` to ``destination``; returns the stored size. Problems are ``InvalidRequest``/``InvalidMedia``
-    (``ProviderUnavailable`` when S3 fails passingly). ``read_timeout_seconds`` bounds each wait for bytes."""
-    timeout = httpx.Timeout(CONNECT_TIMEOUT_SECONDS, read=read_timeout_seconds)
-    what = f"{field} {url}"
-    current = url
-    for _hop in range(policy.max_redirects + 1):
-        try:
-            pinned = pin(current, policy)
-        except UnsafeUrl as error:
-            raise InvalidRequest(f"{field} {current}: {error}") from error
-        try:
-            with client.stream(
-                "GET", pinned.url, headers=pinned.headers, extensions=pinned.extensions, timeout=timeout
-            ) as response:
-                if response.is_redirect and "location" in response.headers:
-                    current = redirect_target(current, response.headers["location"])
-                    continue
-                if response.status_code != 200:
-                    raise InvalidRequest(f"{what} could not be fetched: HTTP {response.status_code}")
-                declared = declared_length(response)
-                if declared is not None and declared > max_bytes:
-                    raise InvalidMedia(
-                        f"{what} is {declared / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB"
-                    )
-                chunks, length = response_body(response, what=what)
-                outcome = copy_stream_to_s3(
-                    chunks,
-                    s3=s3,
-                    bucket=destination.bucket,
-                    key=destination.key,
-                    declared_length=length,
-                    check=SizeCap(max_bytes, what),
-                    content_type="application/octet-stream",
-                )
-                return outcome.size_bytes
-        except UnsafeUrl as error:
-            raise InvalidRequest(f"{field} {current} redirected to an unusable URL: {error}") from error
-        except BadBody as error:
-            raise InvalidMedia(str(error)) from error
-        except httpx.TimeoutException as error:
-            raise InvalidRequest(f"{field} {url} could not be fetched: timed out ({type(error).__name__})") from error
-        except httpx.TransportError as error:
-            raise InvalidRequest(f"{field} {url} could not be fetched: {type(error).__name__}: {error}") from error
-    raise InvalidRequest(f"{field} {url} redirected more than {policy.max_redirects} times")
 
 
 def redirect_target(current: str, location: str) -> str:

@@ -10,37 +10,28 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
-from aws_lambda_powertools.utilities.parser.models import (
-    EventBridgeModel,
-    S3EventNotificationEventBridgeModel,
-)
-from pydantic import BaseModel, ValidationError
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
+from pydantic import BaseModel
 
 from .batches import BatchItem
 from .errors import InvalidRequest
 from .job_ids import derived_job_id, execution_ref, well_formed_job_id
 from .job_requests import (
     check_against_provider,
-    describe_validation,
     manifest_body,
     media_source,
     parse_request,
     request_hash,
 )
 from .models import Job, JobRef, Origin, S3Location, StepFailure
-from .pairs import PAIR_DETAIL_TYPE, PAIR_SOURCE
 from .providers.registry import PROVIDERS
-
-M = TypeVar("M", bound=BaseModel)
+from .triggers import BatchRowTrigger, PairTrigger, parse_trigger
 
 MANIFEST_PREFIX = "jobs/"
 MANIFEST_SUFFIX = ".json"
 MAX_MANIFEST_BYTES = 256 * 1024
-CUSTOM_EVENT_SOURCE = "avatar.pipeline"
-CUSTOM_EVENT_DETAIL_TYPE = "Avatar Video Requested"
-BATCH_ROW_DETAIL_TYPE = "Avatar Batch Row"
 
 
 class ManifestReader(Protocol):
@@ -116,27 +107,27 @@ class _Unreadable(Exception):
 def _identify(event: Any, execution_name: str, input_bucket: str, read_manifest: ManifestReader) -> _Trigger | Ignored:
     if not isinstance(event, dict):
         raise InvalidRequest(f"the execution input must be a JSON object (a job request), got {type(event).__name__}")
-    if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
-        return _manifest(_parse(S3EventNotificationEventBridgeModel, event, "S3 event"), input_bucket, read_manifest)
-    if event.get("source") == PAIR_SOURCE and event.get("detail-type") == PAIR_DETAIL_TYPE:
-        detail = event.get("detail")
-        stem = (
-            posixpath.basename(posixpath.splitext(str(detail.get("image", "")))[0]) if isinstance(detail, dict) else ""
-        )
-        origin = Origin(
-            kind="pair",
-            delivery_id=f"pair:{execution_name}",
-            pair=_pair_keys(detail),
-            execution_name=execution_name,
-        )
-        return _Trigger(origin, f"pair/{execution_name}", stem or "pair", detail)
-    if event.get("source") == PAIR_SOURCE and event.get("detail-type") == BATCH_ROW_DETAIL_TYPE:
-        return _batch_row(_parse(BatchItem, event.get("detail"), "batch row"))
-    if event.get("source") == CUSTOM_EVENT_SOURCE and event.get("detail-type") == CUSTOM_EVENT_DETAIL_TYPE:
-        custom = _parse(EventBridgeModel, event, "custom event")
-        origin = Origin(kind="event", delivery_id=f"event:{custom.id}", event_id=custom.id)
-        return _Trigger(origin, f"event/{custom.id}", None, custom.detail)
-    return _Trigger(Origin.execution(execution_name), f"execution/{execution_name}", None, event)
+    match parse_trigger(event):
+        case S3EventNotificationEventBridgeModel() as s3_event:
+            return _manifest(s3_event, input_bucket, read_manifest)
+        case PairTrigger(detail=detail):
+            image = str(detail.get("image", "")) if isinstance(detail, dict) else ""
+            origin = Origin(
+                kind="pair",
+                delivery_id=f"pair:{execution_name}",
+                pair=_pair_keys(detail),
+                execution_name=execution_name,
+            )
+            return _Trigger(
+                origin, f"pair/{execution_name}", posixpath.basename(posixpath.splitext(image)[0]) or "pair", detail
+            )
+        case BatchRowTrigger(detail=row):
+            return _batch_row(row)
+        case EventBridgeModel() as custom:
+            origin = Origin(kind="event", delivery_id=f"event:{custom.id}", event_id=custom.id)
+            return _Trigger(origin, f"event/{custom.id}", None, custom.detail)
+        case _:
+            return _Trigger(Origin.execution(execution_name), f"execution/{execution_name}", None, event)
 
 
 def _manifest(
@@ -221,10 +212,3 @@ def _pair_keys(detail: Any) -> tuple[str, str] | None:
         return None
     image, audio = detail.get("image"), detail.get("audio")
     return (image, audio) if isinstance(image, str) and isinstance(audio, str) else None
-
-
-def _parse(model: type[M], event: Any, what: str) -> M:
-    try:
-        return model.model_validate(event)
-    except ValidationError as error:
-        raise InvalidRequest(f"malformed {what}: {describe_validation(error)}") from error

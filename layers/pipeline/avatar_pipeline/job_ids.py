@@ -11,7 +11,8 @@ import hashlib
 import posixpath
 import re
 
-from .models import JOB_ID_PATTERN, JobRef, Origin
+from .models import JobRef, Origin
+from .request_rules import JOB_ID_PATTERN
 
 MAX_SLUG_CHARS = 48
 HASH_CHARS = 8

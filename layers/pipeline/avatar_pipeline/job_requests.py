@@ -11,10 +11,11 @@ import posixpath
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, describe_validation
 from .models import JobRequest, MediaSource, S3Location
+from .options import parse_options
 from .providers.registry import provider_entry
 
 MAX_MANIFEST_DEPTH = 32
@@ -57,7 +58,7 @@ def check_against_provider(request: JobRequest, provider: str) -> None:
             )
     if request.seed is not None and not caps.supports_seed:
         raise InvalidRequest(f"{provider} does not take a seed")
-    _validate_options(provider, caps.options_model, request.options)
+    parse_options(provider, request.options)
 
 
 def media_source(field: str, ref: str, folder: str | None, input_bucket: str) -> MediaSource:
@@ -99,27 +100,6 @@ def request_hash(request: JobRequest, provider: str, image: MediaSource, audio: 
     content |= {"provider": provider, "image": image.display, "audio": audio.display if audio else None}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def describe_validation(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors(include_url=False):
-        where = ".".join(str(part) for part in item["loc"]) or "request"
-        message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
-        problems.append(f"{where}: {message}")
-    return "; ".join(problems)
-
-
-def _validate_options(provider: str, model: type[BaseModel], options: dict[str, Any]) -> None:
-    allowed = sorted(model.model_fields)
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        allowed_text = ", ".join(allowed) if allowed else "none"
-        raise InvalidRequest(f"unknown option(s) for {provider}: {', '.join(unknown)}; allowed: {allowed_text}")
-    try:
-        model.model_validate(options)
-    except ValidationError as error:
-        raise InvalidRequest(f"invalid options for {provider}: {describe_validation(error)}") from error
 
 
 def _refuse_constant(name: str) -> Any:

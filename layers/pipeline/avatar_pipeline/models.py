@@ -3,14 +3,14 @@ and the records passed between the state machine's steps."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-OUTPUT_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9!_.*'()/-]*$")
+from .options import JobOptions, parse_options
+from .request_rules import JobId, OutputPrefix
+
 MAX_OUTPUT_PREFIX_CHARS = 256
 MAX_MEDIA_REF_CHARS = 2048
 
@@ -52,12 +52,12 @@ class JobRequest(BaseModel):
         default_factory=dict, description="Provider-specific options; unknown options are an error."
     )
     aigc_meta: AigcMeta | None = Field(default=None, description="AIGC labelling metadata (Volcengine).")
-    output_prefix: str = Field(
+    output_prefix: OutputPrefix = Field(
         default="",
         max_length=MAX_OUTPUT_PREFIX_CHARS,
         description="Folder in the output bucket, ending with '/'. Output: <output_prefix><job_id>/video.mp4.",
     )
-    job_id: str | None = Field(
+    job_id: JobId | None = Field(
         default=None,
         description=(
             "Idempotency key: letters, digits, '.', '_', '-', at most 64 chars. Derived from the trigger if absent."
@@ -70,33 +70,6 @@ class JobRequest(BaseModel):
         description="The most this job may cost (estimate: price per output second x audio seconds); "
         "over it, BudgetExceeded before anything is submitted.",
     )
-
-    @field_validator("output_prefix")
-    @classmethod
-    def _check_output_prefix(cls, value: str) -> str:
-        if not value:
-            return value
-        if value.startswith("/"):
-            raise ValueError("must not start with '/'")
-        if not value.endswith("/"):
-            raise ValueError("must end with '/' (for example 'campaign-7/')")
-        if not OUTPUT_PREFIX_PATTERN.fullmatch(value):
-            raise ValueError("may only contain letters, digits, '/' and !_.*'()-")
-        segments = value[:-1].split("/")
-        if any(segment in ("", ".", "..") for segment in segments):
-            raise ValueError("must not contain empty, '.' or '..' segments")
-        return value
-
-    @field_validator("job_id")
-    @classmethod
-    def _check_job_id(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if not JOB_ID_PATTERN.fullmatch(value) or ".." in value:
-            raise ValueError(
-                "must be 1-64 letters, digits, '.', '_' or '-', start with a letter or digit, and not contain '..'"
-            )
-        return value
 
     @model_validator(mode="after")
     def _check_audio_source(self) -> JobRequest:
@@ -191,6 +164,17 @@ class Job(BaseModel):
     origin: Origin | None = None
     request_hash: str | None = None
     attempt: int = Field(default=0, ge=0, description="Set by Claim; 0 until the job is claimed.")
+    _options: JobOptions = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _parse_options(self) -> Job:
+        self._options = parse_options(self.provider, self.request.options)
+        return self
+
+    @property
+    def options(self) -> JobOptions:
+        """The request's ``options``, typed as the job's provider takes them (parsed once, with the job)."""
+        return self._options
 
     def output_key(self, name: str) -> str:
         return f"{self.request.output_prefix}{self.job_id}/{name}"

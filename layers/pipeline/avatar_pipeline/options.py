@@ -1,10 +1,17 @@
-"""Each provider's ``options``: unknown keys are rejected, values are checked, defaults follow the docs."""
+"""Each provider's ``options``: unknown keys are rejected, values are checked, defaults follow the docs.
+
+A request's ``options`` travel as the JSON object the caller wrote (contract); ``parse_options`` turns them, once per
+job, into the typed options of the job's provider: a union discriminated by provider id, the one table of which
+options each provider takes.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from .errors import InvalidRequest, describe_validation
 
 
 class NoOptions(BaseModel):
@@ -75,3 +82,55 @@ class KlingAvatarOptions(BaseModel):
         max_length=256,
         description="Audio made by Kling's TTS in the last 30 days; replaces the request's audio.",
     )
+
+
+class WaveSpeedOmniHumanChoice(BaseModel):
+    provider: Literal["wavespeed/omnihuman", "wavespeed/omnihuman-1.5"]
+    options: NoOptions
+
+
+class HunyuanAvatarChoice(BaseModel):
+    provider: Literal["wavespeed/hunyuan-avatar"]
+    options: HunyuanAvatarOptions
+
+
+class VolcengineOmniHumanChoice(BaseModel):
+    provider: Literal["volcengine/omnihuman-1.5"]
+    options: VolcengineOmniHumanOptions
+
+
+class KlingAvatarChoice(BaseModel):
+    provider: Literal["kling/avatar"]
+    options: KlingAvatarOptions
+
+
+ProviderChoice = WaveSpeedOmniHumanChoice | HunyuanAvatarChoice | VolcengineOmniHumanChoice | KlingAvatarChoice
+JobOptions = NoOptions | HunyuanAvatarOptions | VolcengineOmniHumanOptions | KlingAvatarOptions
+Opts = TypeVar("Opts", bound=BaseModel)
+_CHOICES: TypeAdapter[ProviderChoice] = TypeAdapter(Annotated[ProviderChoice, Field(discriminator="provider")])
+OPTION_MODELS: dict[str, type[BaseModel]] = {
+    provider: choice.model_fields["options"].annotation
+    for choice in get_args(ProviderChoice)
+    for provider in get_args(choice.model_fields["provider"].annotation)
+}
+
+
+def parse_options(provider: str, options: dict[str, Any]) -> JobOptions:
+    """``options`` as ``provider`` takes them; unknown keys name what is allowed, bad values what is wrong."""
+    try:
+        return _CHOICES.validate_python({"provider": provider, "options": options}).options
+    except ValidationError as error:
+        unknown = sorted(str(item["loc"][-1]) for item in error.errors() if item["type"] == "extra_forbidden")
+        if unknown:
+            allowed = ", ".join(sorted(OPTION_MODELS[provider].model_fields)) or "none"
+            raise InvalidRequest(
+                f"unknown option(s) for {provider}: {', '.join(unknown)}; allowed: {allowed}"
+            ) from None
+        raise InvalidRequest(f"invalid options for {provider}: {describe_validation(error, skip=2)}") from error
+
+
+def options_as(options: JobOptions, model: type[Opts], provider: str) -> Opts:
+    """The job's options as the adapter of ``provider`` reads them (the job was parsed for another provider: a bug)."""
+    if not isinstance(options, model):
+        raise InvalidRequest(f"the job's options are not {provider}'s")
+    return options

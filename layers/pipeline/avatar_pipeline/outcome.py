@@ -31,14 +31,9 @@ MAX_CAUSE_CHARS = 2000
 Ending = Literal["SUCCEEDED", "FAILED", "CANCELLED"]
 
 
-@dataclass(frozen=True)
-class Failure:
-    error: str
-    cause: str
-
-
-def describe_failure(failure: StepFailure) -> Failure:
-    """Step Functions hands over a Lambda failure's cause as the JSON error payload; keep the message."""
+def describe_failure(failure: StepFailure) -> StepFailure:
+    """Step Functions hands over a Lambda failure's cause as the JSON error payload; keep the message (redacted,
+    bounded, never empty)."""
     cause = failure.Cause or ""
     try:
         payload = json.loads(cause)
@@ -47,7 +42,7 @@ def describe_failure(failure: StepFailure) -> Failure:
     if isinstance(payload, dict) and isinstance(payload.get("errorMessage"), str):
         cause = payload["errorMessage"]
     cause = redact(cause).strip() or f"the step failed with {failure.Error} and no further detail"
-    return Failure(error=failure.Error, cause=cause[:MAX_CAUSE_CHARS])
+    return StepFailure(Error=failure.Error, Cause=cause[:MAX_CAUSE_CHARS])
 
 
 @dataclass(frozen=True)
@@ -70,16 +65,19 @@ class Outcomes:
             self.publish_once(ref.job_id, attempt, execution_arn, SUCCEEDED_DETAIL_TYPE, detail, item)
         return detail
 
-    def failed(self, ref: JobRef, claim: Claim, failure: Failure, execution_arn: str, now: datetime) -> dict[str, Any]:
-        ending: Ending = "CANCELLED" if failure.error == "JobCancelled" else "FAILED"
+    def failed(
+        self, ref: JobRef, claim: Claim, failure: StepFailure, execution_arn: str, now: datetime
+    ) -> dict[str, Any]:
+        """``failure``: as ``describe_failure`` gives it."""
+        ending: Ending = "CANCELLED" if failure.Error == "JobCancelled" else "FAILED"
         if claim.outcome != "claimed":
             detail = self._detail(ref.job_id, None, {"provider": ref.provider}, execution_arn, ref)
-            detail |= {"error": failure.error, "cause": failure.cause}
+            detail |= {"error": failure.Error, "cause": failure.Cause}
             if claim.outcome == "refused":
                 detail["conflict"] = {"status": claim.status, "attempt": claim.attempt}
             self.publish(FAILED_DETAIL_TYPE, detail)
             return detail
-        fields = {"error": failure.error, "cause": failure.cause}
+        fields = {"error": failure.Error, "cause": failure.Cause}
         item = self.close(ref.job_id, claim.attempt, execution_arn, ending, fields, now)
         detail = {**self._detail(ref.job_id, claim.attempt, item or {}, execution_arn, ref), **fields}
         if item is not None:

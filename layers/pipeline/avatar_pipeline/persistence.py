@@ -14,19 +14,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .decoding import declared_length, response_body
+from .download import Answered, DownloadFailed, Refused, TooManyRedirects, Unreachable, stream_to_s3
 from .errors import ProviderUnavailable, ResultUnavailable
-from .fetch import FetchPolicy, Unresolvable, UnsafeUrl, pin, redirect_target
-from .models import Job, PersistedResult, ProviderTask, ValidatedMedia
+from .fetch import FetchPolicy
+from .models import Job, PersistedResult, ProviderTask, S3Location, ValidatedMedia
 from .providers.base import ProviderAdapter, TaskRef
+from .providers.http import CONNECT_TIMEOUT_SECONDS
 from .s3errors import aws_failure
-from .transfer import DEFAULT_PART_BYTES, BadBody, CopyOutcome, Mp4BodyCheck, OutOfTime, copy_stream_to_s3
+from .transfer import DEFAULT_PART_BYTES, BadBody, CopyOutcome, Mp4BodyCheck, OutOfTime
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-CONNECT_TIMEOUT_SECONDS = 10.0
-MAX_REDIRECTS = 3
 MAX_DOWNLOAD_ATTEMPTS = 3
 EXPIRED_STATUSES = frozenset({401, 403, 404, 410})
 DEFAULT_MAX_RESULT_BYTES = 2 * 1024**3
@@ -57,13 +56,6 @@ def persist_result(
 ) -> PersistedResult:
     """``seconds_left`` is the Lambda's remaining time; ``read_timeout_seconds`` bounds each wait for bytes."""
     deadline = time.monotonic() + seconds_left - time_reserved(read_timeout_seconds)
-    download = _Download(
-        http,
-        fetch_policy or FetchPolicy(),
-        httpx.Timeout(CONNECT_TIMEOUT_SECONDS, read=read_timeout_seconds),
-        max_result_bytes,
-        deadline,
-    )
     video_key, result_key = job.output_key("video.mp4"), job.output_key("result.json")
     finished = _already_persisted(s3, output_bucket, result_key, task.task_id)
     if finished is not None:
@@ -73,15 +65,27 @@ def persist_result(
     for _attempt in range(MAX_DOWNLOAD_ATTEMPTS):
         location = adapter.result(job, TaskRef(task.task_id, task.stage))
         try:
-            copied = download.copy(location.url, s3=s3, bucket=output_bucket, key=video_key, part_bytes=part_bytes)
-        except (_Expired, BadBody, UnsafeUrl) as error:
-            problems.append(str(error))
-            continue
+            copied = stream_to_s3(
+                location.url,
+                client=http,
+                policy=fetch_policy or FetchPolicy(),
+                read_timeout_seconds=read_timeout_seconds,
+                s3=s3,
+                destination=S3Location(bucket=output_bucket, key=video_key),
+                check=Mp4BodyCheck(max_result_bytes),
+                what="the video",
+                content_type="video/mp4",
+                part_bytes=part_bytes,
+                deadline=deadline,
+            )
         except OutOfTime as error:
             raise ProviderUnavailable(
                 f"copying the video of {task.provider} task {task.task_id} ran out of the function's time "
                 f"({error}); the upload was aborted"
             ) from error
+        except (BadBody, DownloadFailed) as error:
+            problems.append(_worth_a_fresh_url(error))
+            continue
         break
     else:
         raise ResultUnavailable(
@@ -182,67 +186,17 @@ def _abort_uploads_left_by_a_crash(s3: S3Client, bucket: str, key: str) -> None:
         raise aws_failure(error, f"aborting uploads left open at s3://{bucket}/{key}") from error
 
 
-class _Expired(Exception):
-    pass
-
-
-class _Download:
-    """One provider URL's video into S3, following checked redirects, within the size cap and the deadline."""
-
-    def __init__(
-        self, http: httpx.Client, policy: FetchPolicy, timeout: httpx.Timeout, max_bytes: int, deadline: float
-    ) -> None:
-        self.http = http
-        self.policy = policy
-        self.timeout = timeout
-        self.max_bytes = max_bytes
-        self.deadline = deadline
-
-    def copy(self, url: str, *, s3: S3Client, bucket: str, key: str, part_bytes: int) -> CopyOutcome:
-        for _hop in range(MAX_REDIRECTS + 1):
-            if time.monotonic() > self.deadline:
-                raise OutOfTime("no time was left to start the download")
-            try:
-                pinned = pin(url, self.policy)
-            except Unresolvable as error:
-                raise ProviderUnavailable(f"the result URL's host did not resolve: {error}") from error
-            try:
-                with self.http.stream(
-                    "GET",
-                    pinned.url,
-                    headers=pinned.headers,
-                    extensions=pinned.extensions,
-                    timeout=self.timeout,
-                    follow_redirects=False,
-                ) as response:
-                    if response.is_redirect and "location" in response.headers:
-                        url = redirect_target(url, response.headers["location"])
-                        continue
-                    return self._store(response, s3=s3, bucket=bucket, key=key, part_bytes=part_bytes)
-            except httpx.RemoteProtocolError as error:
-                raise BadBody(f"the download was cut off: {error}") from error
-            except httpx.TimeoutException as error:
-                raise ProviderUnavailable(f"downloading the result timed out ({type(error).__name__})") from error
-            except httpx.TransportError as error:
-                raise ProviderUnavailable(f"downloading the result failed: {type(error).__name__}: {error}") from error
-        raise ResultUnavailable(f"the result URL redirected more than {MAX_REDIRECTS} times")
-
-    def _store(self, response: httpx.Response, *, s3: S3Client, bucket: str, key: str, part_bytes: int) -> CopyOutcome:
-        if response.status_code in EXPIRED_STATUSES:
-            raise _Expired(f"the result URL answered HTTP {response.status_code} (expired or revoked)")
-        if response.status_code != 200:
-            raise ProviderUnavailable(f"downloading the result answered HTTP {response.status_code}")
-        declared = declared_length(response)
-        if declared is not None and declared > self.max_bytes:
-            raise BadBody(f"the video is {declared} bytes; the limit is {self.max_bytes} bytes")
-        chunks, length = response_body(response, what="the video")
-        return copy_stream_to_s3(
-            chunks,
-            s3=s3,
-            bucket=bucket,
-            key=key,
-            declared_length=length,
-            check=Mp4BodyCheck(self.max_bytes),
-            part_bytes=part_bytes,
-            deadline=self.deadline,
-        )
+def _worth_a_fresh_url(error: BadBody | DownloadFailed) -> str:
+    """What went wrong with a result URL, if a fresh URL from the provider may fix it; raises the contract error
+    otherwise (a passing failure is retried by the state machine)."""
+    if isinstance(error, Refused) and error.unresolvable:
+        raise ProviderUnavailable(f"the result URL's host did not resolve: {error}") from error
+    if isinstance(error, Answered):
+        if error.status not in EXPIRED_STATUSES:
+            raise ProviderUnavailable(f"downloading the result answered HTTP {error.status}") from error
+        return f"the result URL answered HTTP {error.status} (expired or revoked)"
+    if isinstance(error, Unreachable):
+        raise ProviderUnavailable(f"downloading the result {'' if error.timed_out else 'failed: '}{error}") from error
+    if isinstance(error, TooManyRedirects):
+        raise ResultUnavailable(f"the result URL {error}") from error
+    return str(error)

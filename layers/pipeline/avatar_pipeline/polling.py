@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .errors import JobTimedOut
-from .settings import int_env
 
 
 @dataclass(frozen=True)
@@ -26,15 +25,6 @@ class PollPolicy:
             raise ValueError("poll bounds need 0 <= min_seconds and 1 <= max_seconds >= min_seconds")
         if self.max_polls < 1 or self.deadline_seconds < 1:
             raise ValueError("max_polls and deadline_seconds must be positive")
-
-    @classmethod
-    def from_env(cls) -> PollPolicy:
-        return cls(
-            min_seconds=int_env("POLL_MIN_SECONDS", cls.min_seconds),
-            max_seconds=int_env("POLL_MAX_SECONDS", cls.max_seconds),
-            max_polls=int_env("MAX_POLLS", cls.max_polls),
-            deadline_seconds=int_env("JOB_DEADLINE_SECONDS", cls.deadline_seconds),
-        )
 
     def _clamp(self, seconds: float) -> int:
         return int(min(self.max_seconds, max(self.min_seconds, round(seconds))))

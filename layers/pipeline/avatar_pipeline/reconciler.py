@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .job_ids import execution_ref
 from .jobs import ACTIVE_STATUSES, Claim, JobStore
-from .models import JobRef, Origin
-from .outcome import MAX_CAUSE_CHARS, Failure, Outcomes
+from .models import JobRef, Origin, StepFailure
+from .outcome import MAX_CAUSE_CHARS, Outcomes
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -54,14 +54,14 @@ class Reconciler:
             if item.get("status") not in ACTIVE_STATUSES:
                 return f"job {item['job_id']} was already closed ({item.get('status')})"
             self._close(item, end.execution_arn, failure, now)
-            return f"job {item['job_id']} attempt {item['attempt']} closed: {failure.error}"
+            return f"job {item['job_id']} attempt {item['attempt']} closed: {failure.Error}"
         if end.status == "FAILED":
             return "no open job: the run failed through its own failure path"
         # Stopped or timed out before claiming a job: what is known is the execution.
         ref = execution_ref(end.name)
         claim = self.store.claim(ref, end.execution_arn, now)
         self.outcomes.failed(ref, claim, failure, end.execution_arn, now)
-        return f"{ref.job_id} recorded: {failure.error}"
+        return f"{ref.job_id} recorded: {failure.Error}"
 
     def sweep(self, sfn: SFNClient, now: datetime) -> list[str]:
         done = []
@@ -85,7 +85,7 @@ class Reconciler:
             done.append(self.execution_ended(end, now))
         return done
 
-    def _close(self, item: dict[str, Any], execution_arn: str, failure: Failure, now: datetime) -> None:
+    def _close(self, item: dict[str, Any], execution_arn: str, failure: StepFailure, now: datetime) -> None:
         ref = JobRef(
             job_id=str(item["job_id"]),
             origin=Origin.model_validate(item.get("origin") or {"kind": "console", "delivery_id": execution_arn}),
@@ -96,17 +96,19 @@ class Reconciler:
         self.outcomes.failed(ref, claim, failure, execution_arn, now)
 
 
-def _failure(end: ExecutionEnd) -> Failure | None:
+def _failure(end: ExecutionEnd) -> StepFailure | None:
     detail = (end.cause or "").strip()
     if end.status == "ABORTED":
         said = f" ({end.error}: {detail})" if end.error or detail else ""
-        return Failure(
-            "JobCancelled", f"the execution was stopped{said}; {NOT_CANCELLED_AT_PROVIDER}"[:MAX_CAUSE_CHARS]
+        return StepFailure(
+            Error="JobCancelled",
+            Cause=f"the execution was stopped{said}; {NOT_CANCELLED_AT_PROVIDER}"[:MAX_CAUSE_CHARS],
         )
     if end.status == "TIMED_OUT":
-        return Failure("JobTimedOut", "the execution ran past the state machine's TimeoutSeconds")
+        return StepFailure(Error="JobTimedOut", Cause="the execution ran past the state machine's TimeoutSeconds")
     if end.status == "FAILED":
-        return Failure(
-            end.error or "States.Runtime", (detail or "the execution failed past its Catch")[:MAX_CAUSE_CHARS]
+        return StepFailure(
+            Error=end.error or "States.Runtime",
+            Cause=(detail or "the execution failed past its Catch")[:MAX_CAUSE_CHARS],
         )
     return None

@@ -10,20 +10,20 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import aws
-from .admission import AdmissionStore, account_of, parse_limits, slot_key
+from .admission import AdmissionStore, account_of, slot_key
 from .observability import logger
-from .settings import int_env, required_env
+from .settings import AdmissionSettings, SlotsSettings
 
 # Past the longest a job may hold a slot (its generation deadline), a lease frees the slot anyway.
 LEASE_MARGIN_SECONDS = 900
 
 
-def admission_from_env() -> AdmissionStore:
+def admission_store(settings: AdmissionSettings) -> AdmissionStore:
     return AdmissionStore(
-        table=required_env("ADMISSION_TABLE"),
+        table=settings.admission_table,
         dynamodb=aws.dynamodb(),
-        limits=parse_limits(required_env("PROVIDER_CONCURRENCY")),
-        lease_seconds=int_env("JOB_DEADLINE_SECONDS", 10800) + LEASE_MARGIN_SECONDS,
+        limits=settings.provider_concurrency,
+        lease_seconds=settings.job_deadline_seconds + LEASE_MARGIN_SECONDS,
     )
 
 
@@ -33,8 +33,8 @@ class Slots:
     dispatcher: str
 
     @classmethod
-    def from_env(cls) -> Slots:
-        return cls(store=admission_from_env(), dispatcher=required_env("DISPATCHER_FUNCTION"))
+    def from_settings(cls, settings: SlotsSettings) -> Slots:
+        return cls(store=admission_store(settings), dispatcher=settings.dispatcher_function)
 
     def free(self, provider: str | None, job_id: str, attempt: int) -> None:
         if not provider or attempt < 1:

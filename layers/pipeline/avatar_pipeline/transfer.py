@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 DEFAULT_PART_BYTES = 8 * 1024 * 1024
-MIN_PART_BYTES = 5 * 1024 * 1024
 
 
 class BadBody(Exception):
@@ -36,6 +35,9 @@ class OutOfTime(Exception):
 
 
 class BodyCheck(Protocol):
+    def declared(self, length: int) -> None:
+        """Called with the length the response declares, before any byte is read; raises ``BadBody`` to refuse."""
+
     def feed(self, chunk: bytes, total: int) -> None:
         """Called for each chunk with the running total; raises ``BadBody`` to stop the upload."""
 
@@ -56,6 +58,10 @@ class Mp4BodyCheck:
         self.scanner = Mp4Scanner()
         self.max_bytes = max_bytes
 
+    def declared(self, length: int) -> None:
+        if self.max_bytes is not None and length > self.max_bytes:
+            raise BadBody(f"the video is {length} bytes; the limit is {self.max_bytes} bytes")
+
     def feed(self, chunk: bytes, total: int) -> None:
         if self.max_bytes is not None and total > self.max_bytes:
             raise BadBody(f"the video is larger than the limit of {self.max_bytes} bytes")
@@ -75,6 +81,10 @@ class SizeCap:
     def __init__(self, max_bytes: int, what: str) -> None:
         self.max_bytes = max_bytes
         self.what = what
+
+    def declared(self, length: int) -> None:
+        if length > self.max_bytes:
+            raise BadBody(f"{self.what} is {length / 2**20:.1f} MiB; the limit is {self.max_bytes / 2**20:.0f} MiB")
 
     def feed(self, chunk: bytes, total: int) -> None:
         if total > self.max_bytes:

@@ -10,14 +10,16 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from .errors import InvalidRequest
-from .fetch import FetchPolicy, fetch_to_s3
+from .download import Answered, Refused, TooManyRedirects, Unreachable, stream_to_s3
+from .errors import InvalidMedia, InvalidRequest
+from .fetch import FetchPolicy
 from .models import Job, MediaProbe, MediaSource, S3Location, ValidatedMedia
 from .probe import probe_audio, probe_image
 from .providers.http import DEFAULT_TIMEOUT_SECONDS
 from .providers.registry import provider_entry
 from .s3reader import RangedS3Reader
 from .storage import object_size
+from .transfer import BadBody, SizeCap
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -105,3 +107,42 @@ def _stored(
         read_timeout_seconds=read_timeout_seconds,
     )
     return destination
+
+
+def fetch_to_s3(
+    field: str,
+    url: str,
+    *,
+    destination: S3Location,
+    max_bytes: int,
+    s3: S3Client,
+    client: httpx.Client,
+    policy: FetchPolicy,
+    read_timeout_seconds: float,
+) -> int:
+    """Copies the input ``url`` to ``destination``; returns the stored size. Problems are ``InvalidRequest`` or
+    ``InvalidMedia`` (``ProviderUnavailable`` when S3 fails passingly)."""
+    what = f"{field} {url}"
+    try:
+        outcome = stream_to_s3(
+            url,
+            client=client,
+            policy=policy,
+            read_timeout_seconds=read_timeout_seconds,
+            s3=s3,
+            destination=destination,
+            check=SizeCap(max_bytes, what),
+            what=what,
+            content_type="application/octet-stream",
+        )
+    except Refused as refused:
+        if refused.redirect:
+            raise InvalidRequest(f"{field} {refused.url} redirected to an unusable URL: {refused}") from refused
+        raise InvalidRequest(f"{field} {refused.url}: {refused}") from refused
+    except (Answered, Unreachable) as failed:
+        raise InvalidRequest(f"{what} could not be fetched: {failed}") from failed
+    except TooManyRedirects as failed:
+        raise InvalidRequest(f"{what} {failed}") from failed
+    except BadBody as error:
+        raise InvalidMedia(str(error)) from error
+    return outcome.size_bytes

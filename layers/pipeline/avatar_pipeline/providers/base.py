@@ -6,11 +6,10 @@ import abc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from ..capabilities import ProviderCapabilities
 from ..errors import PipelineError
-from ..models import Job
+from ..models import Job, TaskStatus
 
 GENERATE = "generate"
 
@@ -40,7 +39,7 @@ class TaskRef:
 
 @dataclass(frozen=True)
 class TaskCheck:
-    status: Literal["running", "succeeded"]
+    status: TaskStatus
     provider_status: str
     # Set when a preparatory stage finished and the next one must be submitted (e.g. subject check → video).
     next_stage: str | None = None

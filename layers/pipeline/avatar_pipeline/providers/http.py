@@ -1,9 +1,15 @@
-"""The HTTP client providers are called with, and the transport failures every adapter maps the same way."""
+"""The HTTP client providers (and downloads) are called with, one per container, bounded by the invocation's time.
+
+The client is made once per container and kept, so warm invocations reuse its connection pool; each invocation
+binds its own time left (``invocation_client``), which every request's timeout must end before.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import httpx
@@ -18,11 +24,10 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 LAMBDA_MARGIN_SECONDS = 5.0
 # Failures that prove the request never reached the provider: retrying cannot create a second task.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
-# Answers to a create that do not say whether the task was created: a gateway that lost the upstream's answer
-# (502, 504), a timeout or conflict reported while the request may be processed (408, 409).
-AMBIGUOUS_CREATE_STATUSES = frozenset({408, 409, 502, 504})
 
 RemainingSeconds = Callable[[], float]
+# Per invocation (a context variable, so handlers run side by side in one process never share a deadline).
+_REMAINING: ContextVar[RemainingSeconds | None] = ContextVar("remaining_seconds", default=None)
 
 
 class InvocationContext(Protocol):
@@ -37,15 +42,15 @@ def time_left(context: InvocationContext) -> RemainingSeconds:
 class DeadlineClient(httpx.Client):
     """Every request's timeout ends before the Lambda's: ``min(read timeout, time left - margin)``."""
 
-    def __init__(self, *, read_seconds: float, remaining: RemainingSeconds | None, **kwargs: Any) -> None:
+    def __init__(self, *, read_seconds: float, **kwargs: Any) -> None:
         timeout = httpx.Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=read_seconds, write=read_seconds, pool=5.0)
         super().__init__(timeout=timeout, follow_redirects=False, **kwargs)
         self.read_seconds = read_seconds
-        self.remaining = remaining
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        if self.remaining is not None:
-            left = self.remaining() - LAMBDA_MARGIN_SECONDS
+        remaining = _REMAINING.get()
+        if remaining is not None:
+            left = remaining() - LAMBDA_MARGIN_SECONDS
             if left < 1.0:
                 raise httpx.ConnectTimeout("no time left in this invocation to wait for an answer", request=request)
             read = min(self.read_seconds, left)
@@ -56,10 +61,16 @@ class DeadlineClient(httpx.Client):
         return super().send(request, **kwargs)
 
 
-def new_client(
-    read_seconds: float = DEFAULT_TIMEOUT_SECONDS, remaining: RemainingSeconds | None = None
-) -> httpx.Client:
-    return DeadlineClient(read_seconds=read_seconds, remaining=remaining, headers={"User-Agent": "avatar-pipeline/0.1"})
+@functools.cache
+def container_client(read_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> httpx.Client:
+    """The container's client for this read timeout, made on first use and kept open for later invocations."""
+    return DeadlineClient(read_seconds=read_seconds, headers={"User-Agent": "avatar-pipeline/0.1"})
+
+
+def invocation_client(read_seconds: float, context: InvocationContext) -> httpx.Client:
+    """The container's client, with this invocation's time left bounding each request made in it."""
+    _REMAINING.set(time_left(context))
+    return container_client(read_seconds)
 
 
 @contextlib.contextmanager
@@ -79,22 +90,3 @@ def transport_errors(provider: str, what: str, *, creates_task: bool = False) ->
         if isinstance(error, httpx.TimeoutException):
             raise ProviderUnavailable(f"{provider} {what} timed out ({type(error).__name__})") from error
         raise ProviderUnavailable(f"{provider} {what} failed: {type(error).__name__}") from error
-
-
-def check_create_answer(provider: str, what: str, response: httpx.Response, *, readable: bool) -> None:
-    """Raises ``SubmitOutcomeUnknown`` when a create's answer does not tell whether a task was created.
-
-    ``readable``: the body is the provider's own envelope. A provider that answered in its own words did not
-    create the task (it said why); a gateway page or an empty body in front of a 5xx says nothing.
-    """
-    status = response.status_code
-    if status in AMBIGUOUS_CREATE_STATUSES or (status >= 500 and status != 503 and not readable):
-        raise SubmitOutcomeUnknown(f"{provider} answered the {what} with HTTP {status}; it may have created the task")
-
-
-def json_body(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -16,10 +17,11 @@ from ..capabilities import (
     ProviderCapabilities,
 )
 from ..errors import InvalidRequest
-from ..settings import required_env
 from . import kling, volcengine, wavespeed
 from .base import ProviderAdapter
-from .http import new_client
+
+if TYPE_CHECKING:
+    from ..settings import ProviderSettings
 
 # The provider ids of the design contract; the registry and the capability table must cover exactly these.
 CONTRACT_PROVIDER_IDS: tuple[str, ...] = (
@@ -34,20 +36,15 @@ CONTRACT_PROVIDER_IDS: tuple[str, ...] = (
 @dataclass(frozen=True)
 class ProviderEntry:
     capabilities: ProviderCapabilities
-    base_url_env: str
-    factory: Callable[[ProviderCapabilities, str, httpx.Client], ProviderAdapter]
+    factory: Callable[[ProviderCapabilities, str, httpx.Client, str], ProviderAdapter]
 
 
 PROVIDERS: dict[str, ProviderEntry] = {
-    "volcengine/omnihuman-1.5": ProviderEntry(
-        VOLCENGINE_OMNIHUMAN_15, "VOLCENGINE_BASE_URL", volcengine.VolcengineAdapter
-    ),
-    "wavespeed/omnihuman": ProviderEntry(WAVESPEED_OMNIHUMAN, "WAVESPEED_BASE_URL", wavespeed.WaveSpeedAdapter),
-    "wavespeed/omnihuman-1.5": ProviderEntry(WAVESPEED_OMNIHUMAN_15, "WAVESPEED_BASE_URL", wavespeed.WaveSpeedAdapter),
-    "wavespeed/hunyuan-avatar": ProviderEntry(
-        WAVESPEED_HUNYUAN_AVATAR, "WAVESPEED_BASE_URL", wavespeed.WaveSpeedAdapter
-    ),
-    "kling/avatar": ProviderEntry(KLING_AVATAR, "KLING_BASE_URL", kling.KlingAdapter),
+    "volcengine/omnihuman-1.5": ProviderEntry(VOLCENGINE_OMNIHUMAN_15, volcengine.VolcengineAdapter),
+    "wavespeed/omnihuman": ProviderEntry(WAVESPEED_OMNIHUMAN, wavespeed.WaveSpeedAdapter),
+    "wavespeed/omnihuman-1.5": ProviderEntry(WAVESPEED_OMNIHUMAN_15, wavespeed.WaveSpeedAdapter),
+    "wavespeed/hunyuan-avatar": ProviderEntry(WAVESPEED_HUNYUAN_AVATAR, wavespeed.WaveSpeedAdapter),
+    "kling/avatar": ProviderEntry(KLING_AVATAR, kling.KlingAdapter),
 }
 
 
@@ -58,6 +55,7 @@ def provider_entry(provider_id: str) -> ProviderEntry:
     return entry
 
 
-def adapter_for(provider_id: str, client: httpx.Client | None = None) -> ProviderAdapter:
+def adapter_for(provider_id: str, settings: ProviderSettings, client: httpx.Client) -> ProviderAdapter:
+    """The adapter for ``provider_id``: its family's base URL, ``client``, and the keys in ``PROVIDER_SECRET_ARN``."""
     entry = provider_entry(provider_id)
-    return entry.factory(entry.capabilities, required_env(entry.base_url_env), client or new_client())
+    return entry.factory(entry.capabilities, settings.base_url(provider_id), client, settings.provider_secret_arn)

@@ -1,9 +1,6 @@
 """Volcengine Visual, OmniHuman 1.5: ``POST /?Action=CVSubmitTask|CVGetResult|CVProcess&Version=2022-08-31``.
 
-JSON bodies, signed with SignerV4 (region ``cn-north-1``, service ``cv``). Business envelope:
-``{code, message, data, request_id, status, time_elapsed}``, success ``code == 10000`` (``data`` is null
-otherwise). Gateway errors (authentication, unknown action, limits): HTTP 4xx/5xx with
-``{"ResponseMetadata": {RequestId, Action, Version, Service, Region, Error: {Code, Message}}}``.
+JSON bodies, signed with SignerV4 (``volcengine_signing``); answers and their codes: ``volcengine_answers``.
 
 Flow: optional subject recognition (an asynchronous task, stage ``subject_check``), optional subject
 detection (synchronous ``CVProcess``, to pick the mask of the subject that speaks), then the video task
@@ -14,11 +11,10 @@ failure told by the outer code), ``not_found`` (never existed or older than 12 h
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..capabilities import ProviderCapabilities
 from ..credentials import provider_credentials
@@ -27,71 +23,22 @@ from ..errors import (
     InvalidRequest,
     ProviderRejected,
     ProviderTaskFailed,
-    ProviderThrottled,
     ProviderUnavailable,
     ResultUnavailable,
 )
 from ..models import Job
-from ..options import VolcengineOmniHumanOptions
+from ..options import VolcengineOmniHumanOptions, options_as
+from .api import ProviderApi, validated
 from .base import GENERATE, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
-from .http import check_create_answer, json_body, transport_errors
-from .volcengine_signing import sign_request
+from .volcengine_answers import NAME, VolcengineDialect
+from .volcengine_signing import SignerV4Auth
 
-NAME = "volcengine"
 VERSION = "2022-08-31"
 VIDEO_REQ_KEY = "jimeng_realman_avatar_picture_omni_v15"
 SUBJECT_REQ_KEY = "jimeng_realman_avatar_picture_create_role_omni_v15"
 DETECTION_REQ_KEY = "jimeng_realman_avatar_object_detection"
 SUBJECT_CHECK = "subject_check"
-SUCCESS = 10000
 RUNNING_STATUSES = frozenset({"processing", "in_queue", "generating"})
-
-# Business codes (seed doc 002 and the platform's common codes), each with what it means for the job.
-THROTTLED_CODES = {
-    50429: "the API's QPS limit was reached",
-    50430: "the API's concurrency limit was reached",
-}
-UNAVAILABLE_CODES = {
-    50500: "internal error",
-    50501: "internal algorithm (RPC) error",
-    50511: "the output image did not pass moderation (documented as retryable)",
-}
-MODERATION_CODES = {
-    50411: "the input image did not pass moderation",
-    50412: "the input text did not pass moderation",
-    50512: "the output text did not pass moderation",
-    50513: "the input video did not pass moderation",
-    50514: "the input audio did not pass moderation",
-    50413: "the input text contains sensitive or copyrighted words",
-}
-INVALID_INPUT_CODE = 50215
-BAD_PARAMETERS_CODE = 50200
-ACCESS_DENIED_CODE = 50400
-API_MISSING_CODE = 50402
-
-ACCESS_KEY_HINT = "check the volcengine access key in the provider secret"
-# Gateway error codes that mean the credentials or the signature were refused.
-AUTH_ERROR_CODES = frozenset(
-    {
-        "SignatureDoesNotMatch",
-        "InvalidAccessKey",
-        "InvalidAuthorization",
-        "InvalidCredential",
-        "MissingAuthenticationToken",
-        "InvalidSecretToken",
-        "AccessDenied",
-    }
-)
-THROTTLE_MARKERS = ("Throttl", "FlowLimit", "RequestLimit")
-
-
-class Envelope(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    code: int
-    message: str | None = None
-    data: Any = None
-    request_id: str | None = None
 
 
 class SubmitData(BaseModel):
@@ -115,13 +62,22 @@ class ProcessData(BaseModel):
     resp_data: str | dict[str, Any] | None = None
 
 
-class VolcengineAdapter(ProviderAdapter):
-    name = NAME
+def _keys(secret_arn: str) -> tuple[str, str]:
+    credentials = provider_credentials(secret_arn, NAME)
+    access_key_id, secret_access_key = credentials.get("access_key_id"), credentials.get("secret_access_key")
+    if not isinstance(access_key_id, str) or not access_key_id:
+        raise ProviderRejected("the provider secret has no volcengine.access_key_id")
+    if not isinstance(secret_access_key, str) or not secret_access_key:
+        raise ProviderRejected("the provider secret has no volcengine.secret_access_key")
+    return access_key_id, secret_access_key
 
-    def __init__(self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client) -> None:
+
+class VolcengineAdapter(ProviderAdapter):
+    def __init__(
+        self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client, secret_arn: str
+    ) -> None:
         self.capabilities = capabilities
-        self.base_url = base_url.rstrip("/")
-        self.client = client
+        self.api = ProviderApi(VolcengineDialect(), base_url, client, SignerV4Auth(lambda: _keys(secret_arn)))
 
     # --- the adapter interface ---------------------------------------------------------------------
 
@@ -202,12 +158,10 @@ class VolcengineAdapter(ProviderAdapter):
 
     def _speaker_mask(self, job: Job, image_url: str, speaker: int) -> str:
         """Subject detection; masks come ordered by area, so subject N is the Nth largest."""
-        envelope = self._call("CVProcess", {"req_key": DETECTION_REQ_KEY, "image_url": image_url}, "subject detection")
-        try:
-            data = ProcessData.model_validate(envelope.data)
-        except ValidationError as error:
-            raise ProviderUnavailable(f"volcengine subject detection returned unreadable data: {error}") from error
-        result = _resp_data(data.resp_data, "subject detection")
+        what = "subject detection"
+        answer = self._call("CVProcess", {"req_key": DETECTION_REQ_KEY, "image_url": image_url}, what)
+        data = validated(ProcessData, answer, f"volcengine {what} returned unreadable data")
+        result = _resp_data(data.resp_data, what)
         masks = _mask_urls(result)
         if len(masks) < speaker:
             raise InvalidMedia(
@@ -219,11 +173,8 @@ class VolcengineAdapter(ProviderAdapter):
     # --- calls --------------------------------------------------------------------------------------
 
     def _submit_task(self, body: dict[str, Any], what: str) -> str:
-        envelope = self._call("CVSubmitTask", body, what)
-        try:
-            task_id = str(SubmitData.model_validate(envelope.data).task_id)
-        except ValidationError as error:
-            raise ProviderUnavailable(f"volcengine {what} returned no task_id: {error}") from error
+        data = self._call("CVSubmitTask", body, what, creates_task=True)
+        task_id = str(validated(SubmitData, data, f"volcengine {what} returned no task_id").task_id)
         if not task_id:
             raise ProviderUnavailable(f"volcengine {what} returned an empty task_id")
         return task_id
@@ -236,54 +187,18 @@ class VolcengineAdapter(ProviderAdapter):
             body["req_json"] = json.dumps({"aigc_meta": aigc_meta}, ensure_ascii=False)
         return self._task_data(self._call("CVGetResult", body, what), what)
 
-    def _task_data(self, envelope: Envelope, what: str) -> TaskData:
-        try:
-            return TaskData.model_validate(envelope.data)
-        except ValidationError as error:
-            raise ProviderUnavailable(f"volcengine {what} returned unreadable data: {error}") from error
+    def _task_data(self, data: Any, what: str) -> TaskData:
+        return validated(TaskData, data, f"volcengine {what} returned unreadable data")
 
-    def _call(self, action: str, body: dict[str, Any], what: str) -> Envelope:
-        credentials = provider_credentials(NAME)
-        access_key_id, secret_access_key = credentials.get("access_key_id"), credentials.get("secret_access_key")
-        if not isinstance(access_key_id, str) or not access_key_id:
-            raise ProviderRejected("the provider secret has no volcengine.access_key_id")
-        if not isinstance(secret_access_key, str) or not secret_access_key:
-            raise ProviderRejected("the provider secret has no volcengine.secret_access_key")
+    def _call(self, action: str, body: dict[str, Any], what: str, *, creates_task: bool = False) -> Any:
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        url = f"{self.base_url}/?Action={action}&Version={VERSION}"
-        headers = sign_request(
-            "POST",
-            url,
-            {"Content-Type": "application/json"},
-            content,
-            access_key_id,
-            secret_access_key,
-            now=datetime.now(UTC),
-        )
-        with transport_errors(NAME, what, creates_task=action == "CVSubmitTask"):
-            response = self.client.post(url, content=content, headers=headers)
-        payload = json_body(response)
-        if action == "CVSubmitTask" and not response.is_success:
-            check_create_answer(NAME, what, response, readable=payload is not None)
-        metadata = (payload or {}).get("ResponseMetadata")
-        if isinstance(metadata, dict) and isinstance(metadata.get("Error"), dict):
-            _raise_gateway_error(response.status_code, metadata, what)
-        try:
-            envelope = Envelope.model_validate(payload)
-        except ValidationError:
-            _raise_for_http_status(response, what)
-        if envelope.code != SUCCESS:
-            _raise_business_error(envelope, what)
-        if not response.is_success:
-            _raise_for_http_status(response, what)
-        return envelope
+        path = f"/?Action={action}&Version={VERSION}"
+        headers = {"Content-Type": "application/json"}
+        return self.api.call("POST", path, what, creates_task=creates_task, content=content, headers=headers)
 
 
 def _options(job: Job) -> VolcengineOmniHumanOptions:
-    try:
-        return VolcengineOmniHumanOptions.model_validate(job.request.options)
-    except ValidationError as error:
-        raise InvalidRequest(f"invalid options for volcengine/omnihuman-1.5: {error}") from error
+    return options_as(job.options, VolcengineOmniHumanOptions, NAME)
 
 
 def _task_status_failure(task_id: str, status: str) -> ProviderTaskFailed:
@@ -322,64 +237,3 @@ def _mask_urls(result: dict[str, Any]) -> list[str]:
     if not isinstance(urls, list) or not all(isinstance(url, str) and url for url in urls):
         raise ProviderUnavailable("volcengine subject detection returned unreadable mask URLs")
     return urls
-
-
-def _request_id(value: object) -> str:
-    return f"request_id {value}" if value else "no request_id"
-
-
-def _raise_business_error(envelope: Envelope, what: str) -> NoReturn:
-    code = envelope.code
-    message = envelope.message or "no message"
-    detail = f"volcengine {what} answered code {code} ({message}; {_request_id(envelope.request_id)})"
-    if code in THROTTLED_CODES:
-        raise ProviderThrottled(f"{detail}: {THROTTLED_CODES[code]}")
-    if code in UNAVAILABLE_CODES:
-        raise ProviderUnavailable(f"{detail}: {UNAVAILABLE_CODES[code]}")
-    if code in MODERATION_CODES:
-        raise ProviderRejected(f"{detail}: refused by moderation, {MODERATION_CODES[code]}")
-    if code == INVALID_INPUT_CODE:
-        raise InvalidMedia(f"{detail}: the input is invalid for this service (for example audio of 60 s or more)")
-    if code == BAD_PARAMETERS_CODE:
-        raise ProviderRejected(f"{detail}: the request parameters were refused")
-    if code == ACCESS_DENIED_CODE:
-        raise ProviderRejected(f"{detail}: permission, timestamp or signature refused; {ACCESS_KEY_HINT}")
-    if code == API_MISSING_CODE:
-        raise ProviderRejected(f"{detail}: the API does not exist or is not enabled for this account")
-    if code >= 50500:
-        raise ProviderUnavailable(f"{detail}: unknown server-side code")
-    raise ProviderRejected(f"{detail}: unknown code")
-
-
-def _raise_gateway_error(status: int, metadata: dict[str, Any], what: str) -> NoReturn:
-    error: dict[str, Any] = metadata["Error"]
-    code = str(error.get("Code") or "no code")
-    message = str(error.get("Message") or "no message")
-    detail = f"volcengine {what} answered HTTP {status} {code}: {message} ({_request_id(metadata.get('RequestId'))})"
-    if status == 429 or any(marker in code for marker in THROTTLE_MARKERS):
-        raise ProviderThrottled(detail)
-    if code in AUTH_ERROR_CODES or status in (401, 403):
-        raise ProviderRejected(f"{detail}; {ACCESS_KEY_HINT}")
-    if code == "InvalidTimestamp":
-        raise ProviderRejected(f"{detail}; check the clock of the machine signing the request")
-    if status >= 500:
-        raise ProviderUnavailable(detail)
-    if 400 <= status < 500:
-        raise ProviderRejected(detail)
-    raise ProviderUnavailable(detail)
-
-
-def _raise_for_http_status(response: httpx.Response, what: str) -> NoReturn:
-    """No readable envelope: judge by the HTTP status alone."""
-    status = response.status_code
-    detail = f"volcengine {what} answered HTTP {status} without a readable envelope"
-    snippet = response.text[:200].strip()
-    if snippet:
-        detail = f"{detail}: {snippet}"
-    if status == 429:
-        raise ProviderThrottled(detail)
-    if status in (401, 403):
-        raise ProviderRejected(f"{detail}; {ACCESS_KEY_HINT}")
-    if 400 <= status < 500 and status not in (408, 409):
-        raise ProviderRejected(detail)
-    raise ProviderUnavailable(detail)

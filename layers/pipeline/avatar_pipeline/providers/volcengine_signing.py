@@ -1,4 +1,4 @@
-"""Volcengine OpenAPI request signing (SignerV4, HMAC-SHA256) on the standard library.
+"""Volcengine OpenAPI request signing (SignerV4, HMAC-SHA256), and the httpx ``Auth`` that signs each request.
 
 It reproduces the official SDK's ``volcengine.auth.SignerV4`` byte for byte:
 
@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+import httpx
 
 ALGORITHM = "HMAC-SHA256"
 REGION = "cn-north-1"
@@ -119,3 +121,27 @@ def _host_without_default_port(host: str) -> str:
     if separator and ":" not in port and port in ("80", "443"):
         return name
     return host
+
+
+class SignerV4Auth(httpx.Auth):
+    """Signs each request as it is sent, over the exact body bytes, with keys read (cached) from the provider secret."""
+
+    requires_request_body = True
+
+    def __init__(self, read_keys: Callable[[], tuple[str, str]]) -> None:
+        self.read_keys = read_keys
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        access_key_id, secret_access_key = self.read_keys()
+        content_type = {"Content-Type": request.headers.get("Content-Type", "application/json")}
+        signed = sign_request(
+            request.method,
+            str(request.url),
+            content_type,
+            request.content,
+            access_key_id,
+            secret_access_key,
+            now=datetime.now(UTC),
+        )
+        request.headers.update(signed)
+        yield request

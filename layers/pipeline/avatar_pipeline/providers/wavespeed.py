@@ -1,6 +1,7 @@
 """WaveSpeedAI v3: ``POST /api/v3/{model}``, ``GET /api/v3/predictions/{id}/result``, Bearer key.
 
-Envelope: ``{code, message, data: {id, status: created|processing|completed|failed, outputs[], error}}``.
+Envelope: ``{code, message, data: {id, status: created|processing|completed|failed, outputs[], error}}``; ``code``
+is an HTTP status (an error may come as HTTP 200 with the error's status as ``code``), so errors go by status alone.
 """
 
 from __future__ import annotations
@@ -8,29 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..capabilities import ProviderCapabilities
 from ..credentials import provider_credentials
-from ..errors import (
-    ProviderRejected,
-    ProviderTaskFailed,
-    ProviderThrottled,
-    ProviderUnavailable,
-    ResultUnavailable,
-)
+from ..errors import ProviderRejected, ProviderTaskFailed, ProviderUnavailable, ResultUnavailable
 from ..models import Job
+from .api import Accepted, Answer, ProviderApi, Refusal, validated
+from .auth import BearerKey
 from .base import PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
-from .http import check_create_answer, json_body, transport_errors
+from .classify import AUTH_STATUSES, TaskMissing, classify
 
+NAME = "wavespeed"
 RUNNING_STATUSES = frozenset({"created", "processing"})
 MODELS = {
     "wavespeed/omnihuman": "bytedance/avatar-omni-human",
     "wavespeed/omnihuman-1.5": "bytedance/avatar-omni-human-1.5",
     "wavespeed/hunyuan-avatar": "wavespeed-ai/hunyuan-avatar",
 }
-# The OmniHuman models document ``enable_base64_output`` (we always want a URL); Hunyuan does not have it.
-OMNIHUMAN_MODELS = frozenset({"bytedance/avatar-omni-human", "bytedance/avatar-omni-human-1.5"})
 
 
 class Prediction(BaseModel):
@@ -42,24 +38,52 @@ class Prediction(BaseModel):
     error: str | None = None
 
 
-class WaveSpeedAdapter(ProviderAdapter):
-    name = "wavespeed"
+class WaveSpeedDialect:
+    name = NAME
+    credentials_hint = "check the wavespeed api_key in the provider secret"
 
-    def __init__(self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client) -> None:
+    def read(self, answer: Answer, what: str) -> Accepted | Refusal:
+        body, status = answer.body, _status(answer)
+        if status == 200 and body is not None:
+            return Accepted(body.get("data"))
+        if body is None and status < 400:
+            return Refusal(ProviderUnavailable, f"wavespeed {what} returned an unreadable body (HTTP {status})")
+        message = answer.field("message") or answer.reason or "no message"
+        error, _ = classify(status)
+        return Refusal(
+            error, f"wavespeed {what} answered HTTP {status}: {message}", credentials=status in AUTH_STATUSES
+        )
+
+
+def _status(answer: Answer) -> int:
+    """The envelope's ``code`` is an HTTP status; inside an HTTP 2xx answer it is the status that counts."""
+    code = answer.body.get("code") if answer.body else None
+    return code if isinstance(code, int) and answer.is_success else answer.status
+
+
+def _api_key(secret_arn: str) -> str:
+    api_key = provider_credentials(secret_arn, NAME).get("api_key")
+    if not api_key:
+        raise ProviderRejected("the provider secret has no wavespeed.api_key")
+    return api_key
+
+
+class WaveSpeedAdapter(ProviderAdapter):
+    def __init__(
+        self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client, secret_arn: str
+    ) -> None:
         self.capabilities = capabilities
         self.model = MODELS[capabilities.provider_id]
-        self.base_url = base_url.rstrip("/")
-        self.client = client
+        self.api = ProviderApi(WaveSpeedDialect(), base_url, client, BearerKey(lambda: _api_key(secret_arn)))
 
     def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
-        body: dict[str, Any] = {
-            "image": inputs.image_url,
-            "audio": inputs.audio_url,
-            "enable_base64_output": False,
-        }
-        body.update(job.request.options)
-        prediction = self._call("POST", f"/api/v3/{self.model}", "submit", json=body)
-        return TaskRef(prediction.id)
+        body: dict[str, Any] = {"image": inputs.image_url, "audio": inputs.audio_url, "enable_base64_output": False}
+        body.update(job.options.model_dump(mode="json", exclude_unset=True))
+        return TaskRef(
+            _prediction(
+                self.api.call("POST", f"/api/v3/{self.model}", "submit", creates_task=True, json=body), "submit"
+            ).id
+        )
 
     def check(self, job: Job, task: TaskRef) -> TaskCheck:
         task_id = task.task_id
@@ -86,42 +110,13 @@ class WaveSpeedAdapter(ProviderAdapter):
         return ResultLocation(prediction.outputs[0])
 
     def _prediction(self, task_id: str) -> Prediction:
-        return self._call("GET", f"/api/v3/predictions/{task_id}/result", "result query", task_id=task_id)
-
-    def _call(self, method: str, path: str, what: str, *, task_id: str | None = None, **kwargs: Any) -> Prediction:
-        api_key = provider_credentials("wavespeed").get("api_key")
-        if not api_key:
-            raise ProviderRejected("the provider secret has no wavespeed.api_key")
-        with transport_errors("wavespeed", what, creates_task=method == "POST"):
-            response = self.client.request(
-                method, self.base_url + path, headers={"Authorization": f"Bearer {api_key}"}, **kwargs
-            )
-        envelope = json_body(response)
-        if method == "POST" and not response.is_success:
-            check_create_answer("wavespeed", what, response, readable=envelope is not None)
-        message = str((envelope or {}).get("message") or response.reason_phrase or "no message")
-        code = envelope.get("code") if envelope else None
-        status = code if isinstance(code, int) and code != 200 and response.is_success else response.status_code
-        if status != 200 or envelope is None:
-            _raise_for_status(status, f"wavespeed {what}", message, task_id=task_id, has_body=envelope is not None)
+        what = "result query"
         try:
-            return Prediction.model_validate((envelope or {}).get("data"))
-        except ValidationError as error:
-            raise ProviderUnavailable(f"wavespeed {what} returned an unreadable prediction: {error}") from error
+            data = self.api.call("GET", f"/api/v3/predictions/{task_id}/result", what, about_task=True)
+        except TaskMissing as missing:
+            raise ProviderTaskFailed(f"{missing.detail} (task {task_id} is unknown to the provider)") from None
+        return _prediction(data, what)
 
 
-def _raise_for_status(status: int, what: str, message: str, *, task_id: str | None, has_body: bool) -> None:
-    detail = f"{what} answered HTTP {status}: {message}"
-    if status == 429:
-        raise ProviderThrottled(detail)
-    if status >= 500 or status in (408, 409):
-        raise ProviderUnavailable(detail)
-    if status == 404 and task_id is not None:
-        raise ProviderTaskFailed(f"{detail} (task {task_id} is unknown to the provider)")
-    if status in (401, 403):
-        raise ProviderRejected(f"{detail} (check the wavespeed api_key in the provider secret)")
-    if 400 <= status < 500:
-        raise ProviderRejected(detail)
-    if not has_body:
-        raise ProviderUnavailable(f"{what} returned an unreadable body (HTTP {status})")
-    raise ProviderUnavailable(detail)
+def _prediction(data: Any, what: str) -> Prediction:
+    return validated(Prediction, data, f"wavespeed {what} returned an unreadable prediction")
