@@ -63,6 +63,8 @@ def test_thirty_jobs_against_a_limit_of_three_all_succeed_without_exceeding_it(s
     run = uuid.uuid4().hex[:8]
     folder = f"admission/thirty-{run}"
     job_ids = [f"thirty-{run}-{n:02d}" for n in range(30)]
+    # Tasks of earlier tests still generating (a cancelled job's task runs on at the provider) share the account.
+    wait_for("the account to be idle", lambda: stack.simulator_stats()["providers"]["wavespeed"]["in_flight"] == 0)
     with stack.simulator_settings(concurrency={"wavespeed": LIMIT}):
         httpx.delete(f"{stack.simulator}/_simulator/stats").raise_for_status()
         ended = wait_all(stack, start_jobs(stack, folder, job_ids), timeout=420)
