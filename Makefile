@@ -18,6 +18,9 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
+# What lint holds to no dead code (vulture) and no repeated code (pylint's duplicate-code, at its default of 4
+# lines); complexity is ruff's C901 (pyproject.toml).
+PRODUCTION_CODE := layers/pipeline/avatar_pipeline local/avatar_local functions
 
 .PHONY: install security lint test unit integration e2e demo build validate deploy bench bench-scale clean
 
@@ -48,7 +51,10 @@ security: install $(CHECKOV_STAMP)
 lint: install security
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/pipeline/avatar_pipeline local/avatar_local functions
+	$(BIN)/mypy $(PRODUCTION_CODE)
+	$(BIN)/vulture $(PRODUCTION_CODE) vulture_allowlist.py --min-confidence 60
+	$(BIN)/pylint --disable=all --enable=duplicate-code --min-similarity-lines=4 --ignore-imports=y \
+		--ignore-signatures=y --ignore-docstrings=y --ignore-comments=y --score=n $(PRODUCTION_CODE)
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
 	$(MAKE) build

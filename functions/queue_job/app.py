@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws
-from avatar_pipeline.admission import slot_key
 from avatar_pipeline.admitting import AdmissionState
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.models import Job
 from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.provider_accounts import slot_key
 from avatar_pipeline.settings import JobsTable, SlotsSettings, load_settings
 from avatar_pipeline.slots import Slots
 from aws_lambda_powertools.metrics import MetricUnit

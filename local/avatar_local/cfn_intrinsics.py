@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,23 +78,25 @@ class Intrinsics:
             return node
         if len(node) == 1:
             ((key, value),) = node.items()
-            if key == "Ref":
-                return self.ref(value)
-            if key == "Fn::GetAtt":
-                parts = value if isinstance(value, list) else value.split(".", 1)
-                return self.get_att(parts[0], parts[1])
-            if key == "Fn::Sub":
-                return self.sub(value)
-            if key == "Fn::Join":
-                return value[0].join(str(item) for item in self.resolve(value[1]))
-            if key == "Fn::Select":
-                return self.resolve(value[1])[int(self.resolve(value[0]))]
-            if key == "Fn::Split":
-                return str(self.resolve(value[1])).split(value[0])
+            function = self._function(key)
+            if function is not None:
+                return function(value)
             if key.startswith("Fn::"):
                 raise TemplateError(f"{key} is not supported by the local stack")
         resolved = {key: self.resolve(value) for key, value in node.items()}
         return {key: value for key, value in resolved.items() if value is not NO_VALUE}
+
+    def _function(self, key: str) -> Callable[[Any], Any] | None:
+        """The intrinsic function ``key`` names, as the local stack supports it."""
+        functions: dict[str, Callable[[Any], Any]] = {
+            "Ref": self.ref,
+            "Fn::GetAtt": lambda value: self.get_att(*(value if isinstance(value, list) else value.split(".", 1))[:2]),
+            "Fn::Sub": self.sub,
+            "Fn::Join": lambda value: value[0].join(str(item) for item in self.resolve(value[1])),
+            "Fn::Select": lambda value: self.resolve(value[1])[int(self.resolve(value[0]))],
+            "Fn::Split": lambda value: str(self.resolve(value[1])).split(value[0]),
+        }
+        return functions.get(key)
 
 
 def references(node: Any) -> set[str]:

@@ -11,12 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
-from avatar_pipeline.admission import POSITIONS_COUNTED, AdmissionStore, account_of, parse_limits, slot_key
+from avatar_pipeline.admission import POSITIONS_COUNTED, AdmissionStore
 from avatar_pipeline.admitting import AdmissionState, requeue
 from avatar_pipeline.budget import Budget, settle_spend
 from avatar_pipeline.dispatch import dispatch
 from avatar_pipeline.errors import BudgetExceeded, JobTimedOut
 from avatar_pipeline.models import Job, JobRequest, MediaSource, S3Location
+from avatar_pipeline.provider_accounts import account_of, parse_limits, slot_key
 from avatar_pipeline.slots import Slots
 from botocore.exceptions import ClientError
 

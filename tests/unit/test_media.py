@@ -2,7 +2,6 @@
 
 import dataclasses
 import io
-import wave
 
 import pytest
 from avatar_local.samples import portrait_jpeg, portrait_png, speech_audio
@@ -16,7 +15,6 @@ from avatar_pipeline.media import (
     check_image,
     sniff_audio,
     sniff_image,
-    wav_duration_seconds,
 )
 from PIL import Image
 
@@ -149,35 +147,6 @@ def test_real_limit_is_fifty_mib() -> None:
     with pytest.raises(InvalidMedia, match=r"at most 50\.0 MiB"):
         check_image("s3://in/a.png", PNG[:SIGNATURE_BYTES], 50 * 1024 * 1024 + 1, CAPS)
     assert check_image("s3://in/a.png", PNG[:SIGNATURE_BYTES], 50 * 1024 * 1024, CAPS) == "png"
-
-
-@pytest.mark.parametrize(("seconds", "rate"), [(1.5, 24000), (3.0, 16000), (0.25, 44100)])
-def test_wav_duration_of_a_generated_wav(seconds: float, rate: int) -> None:
-    data = speech_audio(seconds, sample_rate=rate)
-    assert wav_duration_seconds(data[: 64 * 1024]) == pytest.approx(seconds, abs=1e-3)
-
-
-def test_wav_duration_skips_chunks_before_data() -> None:
-    samples = b"\x00\x00" * 8000  # 1 s of 16-bit mono at 8 kHz
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(8000)
-        writer.writeframes(samples)
-    plain = buffer.getvalue()
-    # Insert a LIST chunk (odd length, so padded) between fmt and data.
-    fmt_end = 12 + 8 + 16
-    extra = b"LIST" + (5).to_bytes(4, "little") + b"INFOx" + b"\x00"
-    body = plain[12:fmt_end] + extra + plain[fmt_end:]
-    data = b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WAVE" + body
-    assert wav_duration_seconds(data) == pytest.approx(1.0)
-
-
-def test_wav_duration_unknown_for_other_content() -> None:
-    assert wav_duration_seconds(MP3) is None
-    assert wav_duration_seconds(JUNK) is None
-    assert wav_duration_seconds(WAV[:20]) is None, "data chunk not within the head"
 
 
 def test_an_exact_duration_is_held_to_the_limits_exactly() -> None:

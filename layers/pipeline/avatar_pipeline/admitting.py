@@ -8,12 +8,12 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from .admission import account_of, slot_key
 from .budget import Budget
 from .errors import JobCancelled, JobTimedOut
 from .jobs import JobStore
 from .models import Job, ValidatedMedia
 from .pricing import estimated_cost_usd
+from .provider_accounts import account_of, slot_key
 from .slots import Slots
 from .submission import audio_seconds
 

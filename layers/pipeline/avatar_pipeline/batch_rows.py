@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import InvalidRequest
 from .job_ids import well_formed_job_id
-from .job_requests import MAX_MANIFEST_DEPTH
+from .job_requests import MAX_MANIFEST_DEPTH, json_depth, refuse_constant
 
 MAX_ROWS = 10_000
 # A row travels as one Map item (one child execution's input, at most 256 KiB): a far bigger row is a mistake.
@@ -87,10 +87,10 @@ def load_json(text: str) -> Any:
     """``json.loads`` refusing what cannot travel on as JSON: NaN, Infinity, numbers that overflow to infinity, and
     nesting deeper than a manifest may go."""
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(text, parse_constant=refuse_constant, parse_float=_finite_float)
     except RecursionError as error:
         raise ValueError("nested too deeply") from error
-    if _depth(value) > MAX_MANIFEST_DEPTH:
+    if json_depth(value) > MAX_MANIFEST_DEPTH:
         raise ValueError(f"nested deeper than {MAX_MANIFEST_DEPTH} levels")
     return value
 
@@ -129,22 +129,8 @@ def _salvaged_job_id(value: Any, line: str) -> str | None:
     return well_formed_job_id(value.get("job_id")) if isinstance(value, dict) else None
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"{text} is too large for a number")
     return value
-
-
-def _depth(value: Any) -> int:
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        node, level = pending.pop()
-        deepest = max(deepest, level)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        pending.extend((child, level + 1) for child in children if isinstance(child, dict | list))
-    return deepest

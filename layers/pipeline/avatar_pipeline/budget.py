@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from .admission import slot_key
 from .dynamo import from_item, to_value
 from .errors import BudgetExceeded, ProviderUnavailable
+from .provider_accounts import slot_key
 from .s3errors import aws_failure, error_code
 
 if TYPE_CHECKING:

@@ -23,7 +23,6 @@ class ProviderCapabilities:
     price_per_output_second_usd: float | None
     # Profile for the first poll: seconds of generation per second of audio.
     generation_seconds_per_audio_second: float
-    result_url_lifetime_seconds: int
     min_audio_seconds: float | None = None
     min_image_side_px: int | None = None
     # Allowed width/height ratio, inclusive.
@@ -51,7 +50,6 @@ WAVESPEED_OMNIHUMAN = ProviderCapabilities(
     supports_seed=False,
     price_per_output_second_usd=0.12,
     generation_seconds_per_audio_second=5.0,
-    result_url_lifetime_seconds=7 * 24 * 3600,
 )
 
 WAVESPEED_OMNIHUMAN_15 = ProviderCapabilities(
@@ -67,7 +65,6 @@ WAVESPEED_OMNIHUMAN_15 = ProviderCapabilities(
     supports_seed=False,
     price_per_output_second_usd=0.15,
     generation_seconds_per_audio_second=6.0,
-    result_url_lifetime_seconds=7 * 24 * 3600,
 )
 
 WAVESPEED_HUNYUAN_AVATAR = ProviderCapabilities(
@@ -83,7 +80,6 @@ WAVESPEED_HUNYUAN_AVATAR = ProviderCapabilities(
     supports_seed=True,
     price_per_output_second_usd=0.03,  # $0.15 per 5 s
     generation_seconds_per_audio_second=8.0,
-    result_url_lifetime_seconds=7 * 24 * 3600,
 )
 
 VOLCENGINE_OMNIHUMAN_15 = ProviderCapabilities(
@@ -99,7 +95,6 @@ VOLCENGINE_OMNIHUMAN_15 = ProviderCapabilities(
     supports_seed=True,
     price_per_output_second_usd=None,
     generation_seconds_per_audio_second=6.0,
-    result_url_lifetime_seconds=3600,
 )
 
 KLING_AVATAR = ProviderCapabilities(
@@ -116,7 +111,6 @@ KLING_AVATAR = ProviderCapabilities(
     supports_seed=False,
     price_per_output_second_usd=None,
     generation_seconds_per_audio_second=8.0,
-    result_url_lifetime_seconds=30 * 24 * 3600,
     min_image_side_px=300,
     aspect_ratio_range=(1 / 2.5, 2.5),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -24,11 +24,6 @@ WAKE_AGAIN_AFTER = timedelta(seconds=20)
 # Tokens of executions that are gone: the slot goes back.
 GONE = frozenset({"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"})
 MAX_ROUNDS = 20
-
-
-class Notify(Protocol):
-    def __call__(self, account: str) -> None:
-        """Asks for a dispatch of ``account`` (the dispatcher runs it asynchronously)."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ import ipaddress
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 from .addresses import Address, why_refused
 
@@ -59,19 +59,40 @@ def redirect_target(current: str, location: str) -> str:
 
 def pin(url: str, policy: FetchPolicy) -> PinnedRequest:
     """Checks ``url`` and aims the request at the address that was checked; raises ``UnsafeUrl``."""
+    parts, explicit_port = _checked_parts(url)
+    host = parts.hostname or ""
+    addresses = _public_addresses(parts, host, explicit_port or (443 if parts.scheme == "https" else 80), policy)
+    address = addresses[0]
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{explicit_port}" if explicit_port else literal
+    # No keep-alive: the pool is keyed by the pinned address, and a connection verified for one host name
+    # must not be reused for another name on the same address. Bodies are asked for uncoded: a coded one is
+    # decoded by ``decoding``, in bounded memory.
+    return PinnedRequest(
+        url=urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
+        headers={"Host": _host_header(url), "Connection": "close", "Accept-Encoding": "identity"},
+        extensions={"sni_hostname": host},
+    )
+
+
+def _checked_parts(url: str) -> tuple[SplitResult, int | None]:
+    """The URL's parts and its explicit port, once nothing in them can mislead the fetch."""
     try:
         parts = urlsplit(url)
         explicit_port = parts.port
     except ValueError as error:  # a port out of range or not a number, an unclosed IPv6 bracket
         raise UnsafeUrl(f"the URL is not valid ({error})") from error
-    host = parts.hostname
-    if not host:
+    if not parts.hostname:
         raise UnsafeUrl("the URL has no host")
     if parts.username or parts.password:
         raise UnsafeUrl("the URL carries credentials; they are not sent")
     if explicit_port == 0:
         raise UnsafeUrl("the URL names port 0")
-    port = explicit_port or (443 if parts.scheme == "https" else 80)
+    return parts, explicit_port
+
+
+def _public_addresses(parts: SplitResult, host: str, port: int, policy: FetchPolicy) -> list[Address]:
+    """What ``host`` resolves to, if the scheme and every address may be fetched from."""
     try:
         addresses = policy.resolver(host, port)
     except (OSError, UnicodeError) as error:
@@ -86,17 +107,7 @@ def pin(url: str, policy: FetchPolicy) -> PinnedRequest:
             refused = why_refused(address)
             if refused is not None:
                 raise UnsafeUrl(f"{host} resolves to {refused}, which is not a public address; refused")
-    address = addresses[0]
-    literal = f"[{address}]" if address.version == 6 else str(address)
-    netloc = f"{literal}:{explicit_port}" if explicit_port else literal
-    # No keep-alive: the pool is keyed by the pinned address, and a connection verified for one host name
-    # must not be reused for another name on the same address. Bodies are asked for uncoded: a coded one is
-    # decoded by ``decoding``, in bounded memory.
-    return PinnedRequest(
-        url=urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")),
-        headers={"Host": _host_header(url), "Connection": "close", "Accept-Encoding": "identity"},
-        extensions={"sni_hostname": host},
-    )
+    return list(addresses)
 
 
 def _host_header(url: str) -> str:

@@ -37,12 +37,12 @@ def manifest_body(raw: bytes, uri: str) -> Any:
     except UnicodeDecodeError as error:
         raise InvalidRequest(f"manifest {uri} is not UTF-8 text") from error
     try:
-        body = json.loads(text, parse_constant=_refuse_constant)
+        body = json.loads(text, parse_constant=refuse_constant)
     except ValueError as error:  # JSONDecodeError included
         raise InvalidRequest(f"manifest {uri} is not valid JSON: {error}") from error
     except RecursionError as error:
         raise InvalidRequest(f"manifest {uri} is nested too deeply") from error
-    if _depth(body) > MAX_MANIFEST_DEPTH:
+    if json_depth(body) > MAX_MANIFEST_DEPTH:
         raise InvalidRequest(f"manifest {uri} is nested deeper than {MAX_MANIFEST_DEPTH} levels")
     return body
 
@@ -72,19 +72,27 @@ def media_source(field: str, ref: str, folder: str | None, input_bucket: str) ->
     except ValueError as error:  # an unclosed "[" in the host, a port over 65535
         raise InvalidRequest(f"{field} {ref!r} is not a valid URL: {error}") from error
     scheme = parts.scheme.lower() if parts else ""
+    if not scheme:
+        return _relative_source(field, ref, folder, input_bucket)
     if scheme == "s3":
-        bucket, _, key = ref[len("s3://") :].partition("/")
-        if not bucket or not key:
-            raise InvalidRequest(f"{field} {ref!r} is not a valid s3://bucket/key URI")
-        if bucket != input_bucket:
-            raise InvalidRequest(f"{field} {ref} is outside the input bucket {input_bucket}; upload it there first")
-        return MediaSource(s3=S3Location(bucket=bucket, key=key))
-    if scheme == "https":
-        if parts is None or not parts.hostname:
-            raise InvalidRequest(f"{field} {ref!r} is not a valid https URL")
-        return MediaSource(url=ref)
-    if scheme:
+        return _s3_source(field, ref, input_bucket)
+    if scheme != "https":
         raise InvalidRequest(f"{field} {ref!r} uses {scheme}://; only a relative key, s3:// or https:// is accepted")
+    if parts is None or not parts.hostname:
+        raise InvalidRequest(f"{field} {ref!r} is not a valid https URL")
+    return MediaSource(url=ref)
+
+
+def _s3_source(field: str, ref: str, input_bucket: str) -> MediaSource:
+    bucket, _, key = ref[len("s3://") :].partition("/")
+    if not bucket or not key:
+        raise InvalidRequest(f"{field} {ref!r} is not a valid s3://bucket/key URI")
+    if bucket != input_bucket:
+        raise InvalidRequest(f"{field} {ref} is outside the input bucket {input_bucket}; upload it there first")
+    return MediaSource(s3=S3Location(bucket=bucket, key=key))
+
+
+def _relative_source(field: str, ref: str, folder: str | None, input_bucket: str) -> MediaSource:
     if folder is None:
         raise InvalidRequest(
             f"{field} {ref!r} is a relative key, which only a manifest file can use; give an s3:// or https:// URI"
@@ -102,11 +110,13 @@ def request_hash(request: JobRequest, provider: str, image: MediaSource, audio: 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _refuse_constant(name: str) -> Any:
+def refuse_constant(name: str) -> Any:
+    """``json.loads``'s ``parse_constant``: NaN and Infinity are not JSON."""
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _depth(value: Any) -> int:
+def json_depth(value: Any) -> int:
+    """How deeply a parsed JSON value nests (a scalar is 1), counted without recursion."""
     deepest, pending = 0, [(value, 1)]
     while pending:
         node, level = pending.pop()

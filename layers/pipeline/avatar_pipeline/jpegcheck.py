@@ -125,14 +125,10 @@ def _end_of_scan(reader: io.BufferedReader) -> int | None:
         window = reader.peek(1)  # what the buffer holds: one copy per refill, not per byte
         if not window:
             return None
-        at = window.find(b"\xff")
-        # Stuffed 0xFF data bytes and restart markers, the common cases, without leaving the window.
-        while 0 <= at < len(window) - 1 and (window[at + 1] == 0x00 or window[at + 1] in RESTART_MARKERS):
-            if window[at + 1] != 0x00:
-                if window[at + 1] != RESTART_MARKERS[restarts % 8]:
-                    return None
-                restarts += 1
-            at = window.find(b"\xff", at + 2)
+        skipped = _skip_in_window(window, restarts)
+        if skipped is None:
+            return None
+        at, restarts = skipped
         if at < 0:
             reader.seek(len(window), io.SEEK_CUR)
             continue
@@ -147,6 +143,19 @@ def _end_of_scan(reader: io.BufferedReader) -> int | None:
             restarts += 1
         elif code != 0x00:
             return code if code in AFTER_SCAN_MARKERS else None
+
+
+def _skip_in_window(window: bytes, restarts: int) -> tuple[int, int] | None:
+    """Stuffed 0xFF data bytes and restart markers, the common cases, skipped without leaving the window: the
+    offset of the next other 0xFF (-1 if none) and the restarts seen so far; None on a restart out of order."""
+    at = window.find(b"\xff")
+    while 0 <= at < len(window) - 1 and (window[at + 1] == 0x00 or window[at + 1] in RESTART_MARKERS):
+        if window[at + 1] != 0x00:
+            if window[at + 1] != RESTART_MARKERS[restarts % 8]:
+                return None
+            restarts += 1
+        at = window.find(b"\xff", at + 2)
+    return at, restarts
 
 
 def _ceil_div(dividend: int, divisor: int) -> int:

@@ -100,24 +100,6 @@ def check_audio_duration(
         raise InvalidMedia(f"audio {name} is {length}; {caps.provider_id} needs at least {caps.min_audio_seconds:g} s")
 
 
-def wav_duration_seconds(head: bytes) -> float | None:
-    """Duration from a RIFF/WAVE header, when the fmt and data chunks are within ``head``."""
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    offset, byte_rate = 12, 0
-    while offset + 8 <= len(head):
-        chunk_id, chunk_size = (
-            head[offset : offset + 4],
-            int.from_bytes(head[offset + 4 : offset + 8], "little"),
-        )
-        if chunk_id == b"fmt " and offset + 16 <= len(head):
-            byte_rate = int.from_bytes(head[offset + 16 : offset + 20], "little")
-        elif chunk_id == b"data":
-            return chunk_size / byte_rate if byte_rate else None
-        offset += 8 + chunk_size + (chunk_size & 1)
-    return None
-
-
 def _formats(formats: frozenset[str]) -> str:
     return ", ".join(sorted(formats))
 

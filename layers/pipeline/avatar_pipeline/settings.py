@@ -15,9 +15,9 @@ from typing import Annotated, TypeVar, cast
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from .admission import account_of, parse_limits
 from .polling import PollPolicy
 from .pricing import parse_prices
+from .provider_accounts import account_of, parse_limits
 from .providers.http import DEFAULT_TIMEOUT_SECONDS
 
 

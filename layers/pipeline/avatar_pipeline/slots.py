@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import aws
-from .admission import AdmissionStore, account_of, slot_key
+from .admission import AdmissionStore
 from .observability import logger
+from .provider_accounts import account_of, slot_key
 from .settings import AdmissionSettings, SlotsSettings
 
 # Past the longest a job may hold a slot (its generation deadline), a lease frees the slot anyway.

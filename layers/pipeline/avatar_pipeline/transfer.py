@@ -115,7 +115,8 @@ def copy_stream_to_s3(
     except (ClientError, BotoCoreError) as error:
         raise aws_failure(error, f"starting an upload to {target}") from error
     try:
-        return _upload_parts(chunks, s3, bucket, key, upload_id, declared_length, check, part_bytes, deadline)
+        parts = _Parts(s3, bucket, key, upload_id, part_bytes)
+        return _upload_parts(chunks, parts, declared_length, check, deadline)
     except BaseException:
         # The failure being raised says more than a failed abort would; an upload left open is aborted by
         # the bucket's lifecycle rule, or by the next attempt of PersistResult.
@@ -124,31 +125,53 @@ def copy_stream_to_s3(
         raise
 
 
+class _Parts:
+    """The multipart upload's parts: a buffer sent as a part whenever it holds ``part_bytes``."""
+
+    def __init__(self, s3: S3Client, bucket: str, key: str, upload_id: str, part_bytes: int) -> None:
+        self._s3, self._bucket, self._key, self._upload_id, self._part_bytes = s3, bucket, key, upload_id, part_bytes
+        self._buffer = bytearray()
+        self._done: list[CompletedPartTypeDef] = []
+
+    def add(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        if len(self._buffer) >= self._part_bytes:
+            self._flush()
+
+    def complete(self) -> str | None:
+        """Sends what is buffered (an empty body is one empty part) and completes; the object's version id."""
+        if self._buffer or not self._done:
+            self._flush()
+        target = f"s3://{self._bucket}/{self._key}"
+        try:
+            done = self._s3.complete_multipart_upload(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._done}
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise aws_failure(error, f"completing the upload to {target}") from error
+        return done.get("VersionId")
+
+    def _flush(self) -> None:
+        number = len(self._done) + 1
+        try:
+            etag = self._s3.upload_part(
+                Bucket=self._bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=bytes(self._buffer),
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise aws_failure(error, f"uploading part {number} to s3://{self._bucket}/{self._key}") from error
+        self._done.append({"ETag": etag["ETag"], "PartNumber": number})
+        self._buffer.clear()
+
+
 def _upload_parts(
-    chunks: Iterable[bytes],
-    s3: S3Client,
-    bucket: str,
-    key: str,
-    upload_id: str,
-    declared_length: int | None,
-    check: BodyCheck,
-    part_bytes: int,
-    deadline: float | None,
+    chunks: Iterable[bytes], parts: _Parts, declared_length: int | None, check: BodyCheck, deadline: float | None
 ) -> CopyOutcome:
     digest = hashlib.sha256()
-    buffer = bytearray()
-    parts: list[CompletedPartTypeDef] = []
     total = 0
-
-    def flush() -> None:
-        number = len(parts) + 1
-        try:
-            etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=bytes(buffer))
-        except (ClientError, BotoCoreError) as error:
-            raise aws_failure(error, f"uploading part {number} to s3://{bucket}/{key}") from error
-        parts.append({"ETag": etag["ETag"], "PartNumber": number})
-        buffer.clear()
-
     for chunk in chunks:
         if deadline is not None and time.monotonic() > deadline:
             raise OutOfTime(f"the body was still arriving when time ran out, {total} bytes in")
@@ -159,24 +182,15 @@ def _upload_parts(
         check.feed(chunk, total)
         if declared_length is not None and total > declared_length:
             raise BadBody(f"the body is longer than its declared {declared_length} bytes")
-        buffer += chunk
-        if len(buffer) >= part_bytes:
-            flush()
+        parts.add(chunk)
     if declared_length is not None and total != declared_length:
         raise BadBody(f"the body is truncated: {total} of {declared_length} bytes arrived")
     check.finish(total)
-    if buffer or not parts:
-        flush()
-    try:
-        done = s3.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
-        )
-    except (ClientError, BotoCoreError) as error:
-        raise aws_failure(error, f"completing the upload to s3://{bucket}/{key}") from error
+    version_id = parts.complete()
     scanner = check.scanner if isinstance(check, Mp4BodyCheck) else None
     return CopyOutcome(
         size_bytes=total,
         sha256=digest.hexdigest(),
         duration_seconds=scanner.duration_seconds if scanner else None,
-        version_id=done.get("VersionId"),
+        version_id=version_id,
     )

@@ -27,46 +27,63 @@ _AUTHORIZATION = re.compile(
     r"/request, SignedHeaders=(?P<headers>[a-z0-9-]+(?:;[a-z0-9-]+)*), Signature=(?P<signature>[0-9a-f]{64})"
 )
 _REQUIRED_SIGNED_HEADERS = ("host", "x-content-sha256", "x-date")
+# A gateway refusal: HTTP status, error code, message.
+Refusal = tuple[int, str, str]
 
 
 def authenticate(credentials: Mapping[str, Any], action: str, version: str) -> Response | None:
     """The gateway error to answer the current request with, or None if it is signed with ``credentials``."""
+    refusal = _refusal(credentials)
+    return None if refusal is None else gateway_error(*refusal, action, version)
 
-    def refuse(status: int, code: str, message: str) -> Response:
-        return gateway_error(status, code, message, action, version)
 
+def _refusal(credentials: Mapping[str, Any]) -> Refusal | None:
     authorization = request.headers.get("Authorization")
     if not authorization:
-        return refuse(401, "MissingAuthenticationToken", "Request is missing Authentication Token")
+        return 401, "MissingAuthenticationToken", "Request is missing Authentication Token"
     match = _AUTHORIZATION.fullmatch(authorization.strip())
     if match is None:
-        return refuse(400, "InvalidAuthorization", "The Authorization header is malformed")
+        return 400, "InvalidAuthorization", "The Authorization header is malformed"
     access_key, secret_key = credentials.get("access_key_id"), credentials.get("secret_access_key")
     if not access_key or not secret_key or not hmac.compare_digest(match["access_key"], str(access_key)):
-        return refuse(401, "InvalidAccessKey", "The access key is invalid or disabled")
+        return 401, "InvalidAccessKey", "The access key is invalid or disabled"
     if (match["region"], match["service"]) != (REGION, SERVICE):
         scope = f"{match['date']}/{REGION}/{SERVICE}/request"
-        return refuse(401, "SignatureDoesNotMatch", f"The credential scope must be {scope}")
+        return 401, "SignatureDoesNotMatch", f"The credential scope must be {scope}"
+    signed_at = _signed_at(match)
+    if isinstance(signed_at, tuple):
+        return signed_at
+    credential = Credentials(str(access_key), str(secret_key), SERVICE, REGION)
+    return _signature_refusal(match, signed_at, authorization.strip(), credential)
+
+
+def _signed_at(match: re.Match[str]) -> datetime | Refusal:
+    """When the request was signed (X-Date), if that is a time the gateway takes and the credential's date."""
     x_date = request.headers.get("X-Date", "")
     try:
         signed_at = datetime.strptime(x_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
-        return refuse(400, "InvalidTimestamp", "X-Date must be a UTC time as YYYYMMDDTHHMMSSZ")
+        return 400, "InvalidTimestamp", "X-Date must be a UTC time as YYYYMMDDTHHMMSSZ"
     if abs(datetime.now(UTC) - signed_at) > MAX_CLOCK_SKEW:
-        return refuse(400, "InvalidTimestamp", "X-Date is more than 15 minutes away from the server's time")
+        return 400, "InvalidTimestamp", "X-Date is more than 15 minutes away from the server's time"
     if match["date"] != x_date[:8]:
-        return refuse(401, "SignatureDoesNotMatch", "The credential date does not match X-Date")
+        return 401, "SignatureDoesNotMatch", "The credential date does not match X-Date"
+    return signed_at
+
+
+def _signature_refusal(
+    match: re.Match[str], signed_at: datetime, authorization: str, credential: Credentials
+) -> Refusal | None:
     names = match["headers"].split(";")
     missing = [name for name in _REQUIRED_SIGNED_HEADERS if name not in names]
     if missing:
-        return refuse(401, "SignatureDoesNotMatch", f"SignedHeaders must include {', '.join(missing)}")
+        return 401, "SignatureDoesNotMatch", f"SignedHeaders must include {', '.join(missing)}"
     if request.headers.get("X-Content-Sha256", "") != hashlib.sha256(request.get_data(cache=True)).hexdigest():
-        return refuse(401, "SignatureDoesNotMatch", "X-Content-Sha256 does not match the request body")
+        return 401, "SignatureDoesNotMatch", "X-Content-Sha256 does not match the request body"
     if any(name not in request.headers for name in names):
-        return refuse(401, "SignatureDoesNotMatch", "A signed header is missing from the request")
-    expected = _sdk_authorization(names, signed_at, Credentials(str(access_key), str(secret_key), SERVICE, REGION))
-    if not hmac.compare_digest(expected, authorization.strip()):
-        return refuse(401, "SignatureDoesNotMatch", "The request signature we calculated does not match")
+        return 401, "SignatureDoesNotMatch", "A signed header is missing from the request"
+    if not hmac.compare_digest(_sdk_authorization(names, signed_at, credential), authorization):
+        return 401, "SignatureDoesNotMatch", "The request signature we calculated does not match"
     return None
 
 
