@@ -47,16 +47,7 @@ STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED", "RUNNING", "QUEUED", "MISSING")
 MISSING = "MISSING"
 KEYS_PER_BATCH_GET = 100
 MAX_BATCH_GET_ROUNDS = 8
-_RECORD_FIELDS = (
-    "job_id",
-    "status",
-    "attempt",
-    "error",
-    "cause",
-    "output_uri",
-    "estimated_cost_usd",
-    "actual_cost_usd",
-)
+_RECORD_FIELDS = REPORT_COLUMNS[1:]  # all but "row"
 # A spreadsheet runs a cell that starts with one of these as a formula; report.csv quotes such text with a "'".
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
