@@ -18,7 +18,8 @@ NAME = "volcengine"
 SUCCESS = 10000
 ACCESS_KEY_HINT = "check the volcengine access key in the provider secret"
 
-# Business codes (providers.md and the platform's common codes), each with what it means for the job.
+# Business codes (the OmniHuman API page and the platform's common codes, volcengine.com/docs/6973/152544), each
+# with what it means for the job.
 BUSINESS_CODES: CodeTable = {
     50429: (ProviderThrottled, "the API's QPS limit was reached"),
     50430: (ProviderThrottled, "the API's concurrency limit was reached"),
