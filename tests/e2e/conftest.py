@@ -203,3 +203,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             log.close()
         assert process.returncode == 0, (state_dir / "stack.out").read_text()
         assert not stack_file.exists(), "local up must remove stack.json when it stops"
+
+
+def wait_until(condition: Any, timeout: float = 60, what: str = "condition") -> Any:
+    """``condition()``'s first truthy value, polled until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not met within {timeout} s")

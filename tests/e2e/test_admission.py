@@ -14,7 +14,7 @@ import httpx
 import pytest
 from avatar_local.samples import portrait_png, speech_audio
 
-from .conftest import Stack
+from .conftest import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -44,16 +44,6 @@ def wait_all(stack: Stack, executions: dict[str, str], timeout: float) -> dict[s
     return ended
 
 
-def wait_for(what: str, check: Any, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
-
-
 def states_entered(stack: Stack, execution_arn: str) -> list[str]:
     history = stack.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
     return [e["stateEnteredEventDetails"]["name"] for e in history["events"] if "stateEnteredEventDetails" in e]
@@ -64,7 +54,7 @@ def test_thirty_jobs_against_a_limit_of_three_all_succeed_without_exceeding_it(s
     folder = f"admission/thirty-{run}"
     job_ids = [f"thirty-{run}-{n:02d}" for n in range(30)]
     # Tasks of earlier tests still generating (a cancelled job's task runs on at the provider) share the account.
-    wait_for("the account to be idle", lambda: stack.simulator_stats()["providers"]["wavespeed"]["in_flight"] == 0)
+    wait_until(lambda: stack.simulator_stats()["providers"]["wavespeed"]["in_flight"] == 0, what="the account idle")
     with stack.simulator_settings(concurrency={"wavespeed": LIMIT}):
         httpx.delete(f"{stack.simulator}/_simulator/stats").raise_for_status()
         ended = wait_all(stack, start_jobs(stack, folder, job_ids), timeout=420)
@@ -141,15 +131,17 @@ def test_a_stopped_execution_gives_its_slot_to_the_next_job(stack: Stack) -> Non
     with stack.simulator_settings(task_seconds_by_provider={"wavespeed": 20.0}):
         executions = start_jobs(stack, folder, holders)
         for job_id in holders:
-            wait_for(f"{job_id} submitted", lambda job_id=job_id: stack.job_record(job_id).get("provider_task_id"))
+            wait_until(
+                lambda job_id=job_id: stack.job_record(job_id).get("provider_task_id"), what=f"{job_id} submitted"
+            )
         waiting = f"waiting-{run}"
         executions |= start_jobs(stack, folder, [waiting])
-        queued = wait_for("the fourth job queued", lambda: stack.job_record(waiting).get("queue"))
+        queued = wait_until(lambda: stack.job_record(waiting).get("queue"), what="the fourth job queued")
         assert queued["position"] == 1
 
         sfn.stop_execution(executionArn=executions[holders[0]], error="JobCancelled", cause="e2e: make room")
-        admitted = wait_for(
-            "the waiting job admitted", lambda: stack.job_record(waiting).get("provider_task_id"), timeout=30
+        admitted = wait_until(
+            lambda: stack.job_record(waiting).get("provider_task_id"), timeout=30, what="the waiting job admitted"
         )
         for job_id in [*holders[1:], waiting]:
             sfn.stop_execution(executionArn=executions[job_id], error="JobCancelled", cause="e2e: clean up")

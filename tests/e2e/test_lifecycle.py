@@ -19,7 +19,7 @@ import pytest
 from avatar_local.lambda_runtime import CRASH_TAG
 from avatar_local.samples import portrait_png, speech_audio
 
-from .conftest import ROOT, Stack
+from .conftest import ROOT, Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -35,16 +35,6 @@ def wait_for_record(stack: Stack, job_id: str, status: str, timeout: float = 90)
             return found
         time.sleep(0.25)
     raise AssertionError(f"job {job_id} is {found.get('status')}, not {status}: {found}")
-
-
-def wait_until(condition: Any, timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not met within {timeout} s")
 
 
 def outcomes(stack: Stack, job_id: str, count: int) -> list[dict[str, Any]]:
