@@ -28,6 +28,13 @@ _._one_audio  # unused method
 _.pix_fmt  # unused attribute
 exc_type  # unused variable
 _.log_request  # unused method
+_.log_message  # unused method
+_.daemon_threads  # unused attribute
+do_GET  # unused variable
+do_POST  # unused variable
+do_PUT  # unused variable
+do_DELETE  # unused variable
+do_PATCH  # unused variable
 
 # Fields of records, events, reports and provider bodies: written to JSON by pydantic or dataclasses, read by
 # people, by callers and by the tests.

@@ -8,9 +8,10 @@ a second task (see ``avatar_pipeline.submission``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
-from avatar_pipeline import aws
+from avatar_pipeline import aws, callbacks
+from avatar_pipeline.callbacks import CallbackStore
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ValidatedMedia
@@ -28,13 +29,16 @@ from avatar_pipeline.settings import (
 from avatar_pipeline.submission import submit_job
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Settings(ProviderSettings, PollSettings):
     jobs_table: JobsTable
+    admission_table: str = Field(alias="ADMISSION_TABLE")
     presign_seconds: PresignSeconds = 900
     deployment_id: DeploymentId
+    webhook_url: str = Field(alias="WEBHOOK_URL")
+    callbacks: Literal["enabled", "disabled"] = Field("enabled", alias="CALLBACKS")
 
 
 class SubmitInput(BaseModel):
@@ -53,6 +57,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(job_id=job.job_id, attempt=job.attempt)
     store = JobStore(table=settings.jobs_table, dynamodb=aws.dynamodb())
     http = invocation_client(settings.provider_timeout_seconds, context)
+    now = datetime.now(UTC)
+
+    def callback_url() -> str:
+        token = CallbackStore(settings.admission_table, aws.dynamodb()).route(
+            job.provider, job.job_id, job.attempt, now
+        )
+        return callbacks.callback_url(settings.webhook_url, job.provider, job.job_id, job.attempt, token)
+
     task = submit_job(
         job,
         step.media,
@@ -62,9 +74,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         policy=settings.policy(),
         presign_seconds=settings.presign_seconds,
         deployment_id=settings.deployment_id,
-        now=datetime.now(UTC),
+        now=now,
+        callback_url=callback_url if settings.callbacks == "enabled" else None,
     )
-    logger.info("provider task", extra={"provider": task.provider, "task_id": task.task_id, "stage": task.stage})
+    logger.info(
+        "provider task",
+        extra={"provider": task.provider, "task_id": task.task_id, "stage": task.stage, "callbacks": task.callbacks},
+    )
     metrics.add_dimension(name="provider", value=task.provider)
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
     return task.model_dump(mode="json")

@@ -47,6 +47,7 @@ HANDLERS: dict[str, Handler] = {
     "AWS::Lambda::LayerVersion": cfn_compute.layer,
     "AWS::Lambda::Function": cfn_compute.function,
     "AWS::Lambda::Permission": cfn_compute.permission,
+    "AWS::Lambda::Url": cfn_compute.function_url,
     "AWS::StepFunctions::StateMachine": cfn_compute.state_machine,
     "AWS::Events::Rule": cfn_compute.rule,
 }

@@ -9,6 +9,7 @@ from typing import Any
 from .cfn_intrinsics import SUB_VARIABLE, Created
 from .cfn_parameters import TemplateError
 from .cfn_target import Target, zip_folder
+from .function_urls import FunctionUrlServer
 
 
 def role(target: Target, logical_id: str, props: dict[str, Any]) -> Created:
@@ -57,7 +58,16 @@ def function(target: Target, logical_id: str, props: dict[str, Any]) -> Created:
     return Created(name, {"Arn": arn, "LocalPath": str(source)})
 
 
+def function_url(target: Target, logical_id: str, props: dict[str, Any]) -> Created:
+    """Served by the local stack itself (``function_urls``); moto has no function URLs to serve."""
+    server = FunctionUrlServer(props["TargetFunctionArn"].rsplit(":", 1)[-1])
+    target.function_urls[logical_id] = server
+    return Created(server.url, {"FunctionUrl": server.url})
+
+
 def permission(target: Target, logical_id: str, props: dict[str, Any]) -> Created:
+    if "FunctionUrlAuthType" in props:  # who may call a function URL: the local URL server calls it itself
+        return Created(logical_id)
     kwargs = {"FunctionName": props["FunctionName"], "StatementId": logical_id, "Action": props["Action"]}
     kwargs["Principal"] = props["Principal"]
     if "SourceArn" in props:

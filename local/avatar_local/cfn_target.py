@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from .function_urls import FunctionUrlServer
 from .template import ExpandedTemplate
 
 
@@ -21,6 +22,8 @@ class Target:
     endpoint_url: str
     stack_name: str
     region: str
+    function_urls: dict[str, FunctionUrlServer] = field(default_factory=dict)
+    """The local servers of the template's function URLs, by logical id."""
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]

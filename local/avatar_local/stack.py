@@ -21,6 +21,7 @@ from .dynamodb_atomicity import install_serialized_dynamodb
 from .dynamodb_costs import install_dynamodb_shortcuts
 from .eventbridge import install_state_machine_targets
 from .execution_names import install_generated_execution_names
+from .function_urls import FunctionUrlServer
 from .interpreter_caches import install_interpreter_caches
 from .lambda_runtime import LocalFunction, LocalLambdaRuntime, runtime_environment
 from .s3_policy import install_loopback_transport_context
@@ -53,6 +54,7 @@ class StackInfo:
     jobs_table: str
     secret_arn: str
     simulator_url: str
+    webhook_url: str
     access_key_id: str
     secret_access_key: str
     lambda_log: str
@@ -108,6 +110,7 @@ class LocalStack:
         self._server: ThreadedMotoServer | None = None
         self._simulator: ProviderSimulator | None = None
         self._runtime: LocalLambdaRuntime | None = None
+        self._function_urls: list[FunctionUrlServer] = []
         self._scheduler = RuleScheduler(ACCOUNT_ID, region, scale=schedule_scale or scale_from_environment())
         self._uninstall_patches: list[Callable[[], None]] = []
         self.info: StackInfo | None = None
@@ -154,13 +157,15 @@ class LocalStack:
             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key, region_name=self.region
         )
         template = expand(self.root / "template.yaml", parameters, self.region)
-        provisioned = Provisioner(
+        provisioner = Provisioner(
             template,
             session=session,
             endpoint_url=self.endpoint_url,
             stack_name=STACK_NAME,
             parameter_values=parameters,
-        ).provision()
+        )
+        self._function_urls = list(provisioner.target.function_urls.values())
+        provisioned = provisioner.provision()
         secret_arn = provisioned.resources["ProviderSecret"].physical_id
         session.client("secretsmanager", endpoint_url=self.endpoint_url).put_secret_value(
             SecretId=secret_arn, SecretString=json.dumps(credentials)
@@ -174,11 +179,14 @@ class LocalStack:
         )
         self._runtime.install()
         self._runtime.warm()
+        for server in self._function_urls:
+            server.start(session.client("lambda", endpoint_url=self.endpoint_url))
         self._uninstall_patches.append(install_state_machine_targets())
         # Last in, so it is the first out: the events still queued at stop reach targets through the bridge.
         self._uninstall_patches.append(install_status_change_events())
         self._scheduler.start()
 
+        webhook = provisioned.resources.get("WebhookFunctionUrl")  # absent from trimmed test templates
         self.info = StackInfo(
             endpoint_url=self.endpoint_url,
             region=self.region,
@@ -189,6 +197,7 @@ class LocalStack:
             jobs_table=provisioned.resources["JobsTable"].physical_id,
             secret_arn=secret_arn,
             simulator_url=self._simulator.url,
+            webhook_url=webhook.physical_id if webhook else "",
             access_key_id=self.access_key,
             secret_access_key=self.secret_key,
             lambda_log=str(lambda_log),
@@ -224,6 +233,8 @@ class LocalStack:
         for uninstall in reversed(self._uninstall_patches):
             uninstall()
         self._uninstall_patches.clear()
+        for server in self._function_urls:
+            server.stop()
         if self._runtime is not None:
             self._runtime.shutdown()
         if self._simulator is not None:

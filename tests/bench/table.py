@@ -14,7 +14,7 @@ class Row:
     """The baseline, measured in the same process (the old way of doing it)."""
     after: str
     ratio: str
-    """after / before where both are numbers, as text (``0.43×``); empty when it means nothing."""
+    """after / before where both are numbers, as text (``0.43x``); empty when it means nothing."""
     met: bool
 
 

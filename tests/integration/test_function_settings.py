@@ -29,6 +29,9 @@ def resolved(value: Any) -> str:
     if "Ref" in value:
         parameter = TEMPLATE.parameters.get(value["Ref"])
         return str(parameter["Default"]) if parameter else f"{value['Ref']}-name"
+    if "Fn::GetAtt" in value:
+        logical, attribute = value["Fn::GetAtt"]
+        return f"https://{logical}-{attribute}.example/".lower()
     if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
         return re.sub(r"\$\{([^}]+)\}", lambda found: resolved({"Ref": found.group(1)}), value["Fn::Sub"])
     raise AssertionError(f"unexpected template value {value!r}")

@@ -67,6 +67,7 @@ TEST_RESOURCES = {
     "AdmissionTable": ADMISSION_TABLE,
     "DispatchSlotsFunction": "avatar-dispatch-slots",
 }
+WEBHOOK_URL = "https://webhook.lambda-url.us-east-1.on.aws/"
 GIVEN_PER_TEST = {"PROVIDER_SECRET_ARN"} | set(COMMON_ENV)
 
 
@@ -82,7 +83,10 @@ def _template_environment() -> dict[str, dict[str, str]]:
         region="us-east-1",
         stack_name="avatar",
         stack_id=DEPLOYMENT,
-        created={logical: Created(name) for logical, name in TEST_RESOURCES.items()},
+        created={
+            **{logical: Created(name) for logical, name in TEST_RESOURCES.items()},
+            "WebhookFunctionUrl": Created(WEBHOOK_URL, {"FunctionUrl": WEBHOOK_URL}),
+        },
     )
     environments = {}
     for name in HANDLERS:

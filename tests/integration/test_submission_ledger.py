@@ -55,7 +55,15 @@ class FakeAdapter(ProviderAdapter):
         self.created[external_id] = task_id
         return TaskRef(task_id)
 
-    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
+    def submit(
+        self,
+        job: Job,
+        inputs: PresignedInputs,
+        *,
+        stage: str | None = None,
+        external_id: str = "",
+        callback_url: str | None = None,
+    ) -> TaskRef:
         self.sent.append((stage or "generate", external_id))
         behaviour = self.behaviours.pop(0) if self.behaviours else self.accept
         return behaviour(external_id)

@@ -78,11 +78,23 @@ def test_polling_loop_is_a_seconds_path_wait_bounded_by_check_status() -> None:
     assert wait["SecondsPath"] == "$.task.next_wait_seconds"
     assert wait["Next"] == "CheckStatus"
     choice = STATES["IsGenerationDone"]
-    assert {c["StringEquals"]: c["Next"] for c in choice["Choices"]} == {
+    assert {c["StringEquals"]: c["Next"] for c in choice["Choices"] if "StringEquals" in c} == {
         "succeeded": "PersistResult",
         "running": "WaitForProvider",
     }
-    assert choice["Default"] != "WaitForProvider"
+    assert choice["Default"] not in ("WaitForProvider", "WaitForCallback")
+    assert STATES["Submit"]["Next"] == "IsGenerationDone"
+
+
+def test_a_callback_wait_falls_back_to_one_status_check_and_is_resumed_only_by_its_token() -> None:
+    wait = STATES["WaitForCallback"]
+    assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert wait["Parameters"]["Payload"]["token.$"] == "$$.Task.Token"
+    assert wait["TimeoutSecondsPath"] == "$.task.next_wait_seconds"
+    assert wait["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "CheckStatus"}
+    assert wait["Next"] == "PersistResult"
+    callback_choice = next(c for c in STATES["IsGenerationDone"]["Choices"] if c.get("Next") == "WaitForCallback")
+    assert {"Variable": "$.task.callbacks", "BooleanEquals": True} in callback_choice["And"]
 
 
 def test_failures_end_in_a_fail_state_carrying_the_error_name() -> None:

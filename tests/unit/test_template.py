@@ -73,7 +73,9 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
     # RecordOutcome closes attempts (and claims one for a failure that never reached Claim); Reconcile closes the
     # attempts of executions that ended outside the state machine, found through the indexes. Admission: AdmitJob
     # takes slots and reserves budget, QueueJob queues, DispatchSlots hands slots on; whoever ends an attempt gives its
-    # slot back (CheckStatus, RecordOutcome, Reconcile).
+    # slot back (CheckStatus, RecordOutcome, Reconcile, and the callback path: AwaitResult and the Webhook). Callback
+    # routes live in the admission table too: Submit makes them, AwaitResult keeps the wait's token there, the
+    # Webhook records outcomes there.
     assert table_access == {
         *{("AdmitJobFunction", action, admission) for action in (get, put, update, delete, query)},
         ("AdmitJobFunction", update, table),
@@ -82,9 +84,16 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
         *{("DispatchSlotsFunction", action, admission) for action in (get, put, update, delete, query)},
         *{
             (logical, action, admission)
-            for logical in ("CheckStatusFunction", "RecordOutcomeFunction", "ReconcileFunction")
+            for logical in (
+                "CheckStatusFunction",
+                "RecordOutcomeFunction",
+                "ReconcileFunction",
+                "AwaitResultFunction",
+                "WebhookFunction",
+            )
             for action in give_back
         },
+        ("SubmitJobFunction", update, admission),
         *{("ClaimJobFunction", action, table) for action in (get, put, update)},
         *{("SubmitJobFunction", action, table) for action in (get, update)},
         *{("CheckStatusFunction", action, table) for action in (get, update)},
@@ -215,6 +224,8 @@ S3_ACCESS: dict[str, set[tuple[str, str, str | None]]] = {
     "AdmitJobFunction": set(),
     "QueueJobFunction": set(),
     "DispatchSlotsFunction": set(),
+    "AwaitResultFunction": set(),
+    "WebhookFunction": set(),
     "PrepareBatchFunction": {
         ("s3:GetObject", "InputBucket/batches/*", None),
         ("s3:GetObjectVersion", "InputBucket/batches/*", None),
@@ -262,8 +273,9 @@ def test_state_machine_role_invokes_only_its_own_functions() -> None:
         for resource in _resources(s)
     }
     # PairDrop, Reconcile and DispatchSlots are started by EventBridge or by other functions, the batch steps by the
-    # batch state machine, not by it.
+    # batch state machine, the Webhook by providers through its URL, not by it.
     assert invoked == set(FUNCTIONS) - {
+        "WebhookFunction",
         "PairDropFunction",
         "ReconcileFunction",
         "DispatchSlotsFunction",
@@ -303,7 +315,7 @@ def test_function_s3_access_is_exactly_what_it_needs(logical: str) -> None:
             assert resource == "OutputBucket/*" or action in S3_READS, (logical, action, resource)
 
 
-def test_only_submit_check_and_persist_read_the_provider_secret() -> None:
+def test_only_the_functions_that_call_providers_read_the_provider_secret() -> None:
     readers: dict[str, list[tuple[list[str], Any]]] = {}
     for logical in FUNCTIONS:
         for statement in _statements(logical):
@@ -314,6 +326,7 @@ def test_only_submit_check_and_persist_read_the_provider_secret() -> None:
         "SubmitJobFunction": expected,
         "CheckStatusFunction": expected,
         "PersistResultFunction": expected,
+        "WebhookFunction": expected,  # verifies callbacks: WaveSpeed's webhook secret, Kling's task re-read
     }
 
 
@@ -501,7 +514,13 @@ def test_no_lock_expires_under_a_paid_call() -> None:
     """Submissions are recorded in the jobs table without a time-to-live: an unresolved intent is resolved by
     looking the task up or by naming it, never by a lock running out while the call may still land."""
     assert "IdempotencyTable" not in TEMPLATE.resources
-    assert all("TimeToLiveSpecification" not in r.get("Properties", {}) for r in TEMPLATE.resources.values())
+    expiring = {
+        logical: resource["Properties"]["TimeToLiveSpecification"]["AttributeName"]
+        for logical, resource in TEMPLATE.resources.items()
+        if "TimeToLiveSpecification" in resource.get("Properties", {})
+    }
+    # Only callback routes expire (a week after their attempt began, callbacks.py); no slot, queue entry or record does.
+    assert expiring == {"AdmissionTable": "expires_at"}
     for logical in FUNCTIONS:
         assert "IDEMPOTENCY_TABLE" not in FUNCTIONS[logical]["Properties"].get("Environment", {}).get("Variables", {})
 
@@ -516,14 +535,17 @@ def test_the_jobs_table_indexes_what_the_reconciler_looks_up() -> None:
     assert [key["AttributeName"] for key in indexes[STATUS_INDEX]["KeySchema"]] == ["status", "updated_at"]
 
 
-def test_only_the_dispatcher_wakes_waiting_jobs_and_only_this_state_machines() -> None:
+def test_only_the_dispatcher_and_the_callback_path_resume_waits_and_only_this_state_machines() -> None:
     waking = {
         logical: [s["Resource"] for s in _statements(logical) if any(a.startswith("states:Send") for a in _actions(s))]
         for logical in FUNCTIONS
     }
     named = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-avatar-video"
+    # The dispatcher wakes jobs waiting for a slot; the Webhook and AwaitResult resume jobs waiting for a callback.
     assert {logical: found for logical, found in waking.items() if found} == {
-        "DispatchSlotsFunction": [{"Fn::Sub": named}]
+        "DispatchSlotsFunction": [{"Fn::Sub": named}],
+        "WebhookFunction": [{"Fn::Sub": named}],
+        "AwaitResultFunction": [{"Fn::Sub": named}],
     }
     assert TEMPLATE.resources["AvatarVideoStateMachine"]["Properties"]["StateMachineName"] == {
         "Fn::Sub": "${AWS::StackName}-avatar-video"

@@ -218,6 +218,7 @@ class ProviderTask(BaseModel):
     estimated_generation_seconds: float
     completed_at: datetime | None = None
     reported_units: float | None = None  # what the provider charged, in its units, when it says
+    callbacks: bool = False  # the provider was told to call back; the wait is also resumed by a callback
 
 
 class PersistedResult(BaseModel):

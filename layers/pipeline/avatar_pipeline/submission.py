@@ -10,6 +10,7 @@ the task that may exist, so a person can recover it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 # Used when the audio's duration is unknown before submission: bytes per second of a 128 kbit/s track.
 ASSUMED_AUDIO_BYTES_PER_SECOND = 16_000
 EXTERNAL_ID_PREFIX = "avp-"
+CallbackUrl = Callable[[], str]
+"""Makes (once per attempt) the URL the provider calls back."""
 
 
 def submit_job(
@@ -39,8 +42,11 @@ def submit_job(
     presign_seconds: int,
     deployment_id: str,
     now: datetime,
+    callback_url: CallbackUrl | None = None,
 ) -> ProviderTask:
+    """``callback_url`` makes the address a provider that ``calls_back`` is given for this attempt."""
     stage = adapter.first_stage(job)
+    callback = callback_url() if callback_url is not None and adapter.calls_back else None
     task = submit_stage(
         job,
         stage,
@@ -49,6 +55,7 @@ def submit_job(
         inputs=lambda: presigned_inputs(media, s3, presign_seconds),
         deployment_id=deployment_id,
         now=now,
+        callback_url=callback,
     )
     estimate = adapter.capabilities.generation_seconds_per_audio_second * audio_seconds(media)
     deadline = now + timedelta(seconds=policy.deadline_seconds)
@@ -60,6 +67,7 @@ def submit_job(
         deadline=deadline,
         next_wait_seconds=policy.first_wait(estimate, now=now, deadline=deadline),
         estimated_generation_seconds=round(estimate, 1),
+        callbacks=callback is not None,
     )
 
 
@@ -72,6 +80,7 @@ def submit_stage(
     inputs: InputsFactory,
     deployment_id: str,
     now: datetime,
+    callback_url: str | None = None,
 ) -> TaskRef:
     """The task of ``stage`` for this attempt, created at most once whatever crashed or went unanswered before."""
     intent = Submission(
@@ -92,7 +101,7 @@ def submit_stage(
             return found
         intent = earlier
     try:
-        created = adapter.submit(job, inputs(), stage=stage, external_id=intent.external_id)
+        created = adapter.submit(job, inputs(), stage=stage, external_id=intent.external_id, callback_url=callback_url)
     except SubmitOutcomeUnknown as unknown:
         if adapter.finds_tasks_by_external_id:
             raise ProviderUnavailable(f"{unknown.cause}; the next try looks it up before sending again") from None

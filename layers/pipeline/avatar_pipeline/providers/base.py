@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from ..capabilities import ProviderCapabilities
-from ..errors import PipelineError
+from ..errors import PipelineError, ProviderTaskFailed
 from ..models import Job, TaskStatus
 
 GENERATE = "generate"
@@ -48,6 +49,33 @@ class TaskCheck:
 
 
 @dataclass(frozen=True)
+class CallbackDelivery:
+    """A callback as the webhook endpoint received it, and the external id this attempt's task was created with."""
+
+    headers: Mapping[str, str]
+    """Lower-cased names."""
+    body: bytes
+    external_id: str
+
+
+@dataclass(frozen=True)
+class CallbackReport:
+    task_id: str
+    status: TaskStatus | Literal["failed"]
+    cause: str = ""
+    reported_units: float | None = None
+
+    @classmethod
+    def of(cls, task_id: str, check: Callable[[], TaskCheck]) -> CallbackReport:
+        """The report of ``check``, a failed task's ``ProviderTaskFailed`` included."""
+        try:
+            found = check()
+        except ProviderTaskFailed as failed:
+            return cls(task_id, "failed", failed.cause)
+        return cls(task_id, found.status, reported_units=found.reported_units)
+
+
+@dataclass(frozen=True)
 class ResultLocation:
     url: str
     aigc_meta_tagged: bool | None = None
@@ -77,13 +105,24 @@ class ProviderAdapter(abc.ABC):
     # True when a task can be found again by the external id it was created with (then an unanswered create is
     # looked up, and, if absent, sent again: the provider refuses a second task under the same external id).
     finds_tasks_by_external_id: bool = False
+    # True when the provider can call back when the task ends (a ``callback_url`` is then given to ``submit``).
+    calls_back: bool = False
 
     def first_stage(self, job: Job) -> str:
         return GENERATE
 
     @abc.abstractmethod
-    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
-        """Create the task of ``stage`` (default: the job's first stage) and return it.
+    def submit(
+        self,
+        job: Job,
+        inputs: PresignedInputs,
+        *,
+        stage: str | None = None,
+        external_id: str = "",
+        callback_url: str | None = None,
+    ) -> TaskRef:
+        """Create the task of ``stage`` (default: the job's first stage) and return it; a provider that
+        ``calls_back`` is told to call ``callback_url`` when the task ends.
 
         Raises ``SubmitOutcomeUnknown`` when the provider may have created it without saying so, and
         ``ExternalIdTaken`` when it refused because a task with ``external_id`` exists; any contract error means
@@ -93,6 +132,10 @@ class ProviderAdapter(abc.ABC):
     def find(self, job: Job, *, stage: str, external_id: str, not_before: datetime) -> TaskRef | None:
         """The task created with ``external_id``, if the provider has one that is provably this attempt's."""
         raise NotImplementedError(f"{type(self).__name__} cannot find tasks by external id")
+
+    def read_callback(self, delivery: CallbackDelivery, *, now: datetime) -> CallbackReport:
+        """What a verified callback says about which task; raises ``ForgedCallback`` when it cannot be verified."""
+        raise NotImplementedError(f"{type(self).__name__} does not call back")
 
     @abc.abstractmethod
     def check(self, job: Job, task: TaskRef) -> TaskCheck:

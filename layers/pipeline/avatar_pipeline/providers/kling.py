@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..capabilities import ProviderCapabilities
 from ..credentials import provider_credentials
@@ -32,9 +31,11 @@ from ..errors import (
 from ..models import Job
 from ..options import KlingAvatarOptions, options_as
 from .api import Accepted, Answer, ProviderApi, Refusal, clip, validated
-from .base import PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
+from .base import CallbackDelivery, CallbackReport, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
+from .callback_signatures import ForgedCallback, verify_standard
 from .classify import CodeTable, Meaning, TaskMissing, by_status, classify
 from .kling_auth import AUTH_CODES, PROCESS_TOKENS, Clock, JwtCache, KlingAuth, envelope_code
+from .kling_tasks import KlingTask, callback_task_id
 
 NAME = "kling"
 TASKS_PATH = "/v1/videos/avatar/image2video"
@@ -63,43 +64,6 @@ CODES: CodeTable = {
     1202: (TaskMissing, "requested method is invalid"),
     1203: (TaskMissing, "requested resource does not exist"),
 }
-
-
-class KlingVideo(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    id: str | None = None
-    url: str | None = None
-    duration: str | float | None = None
-
-
-class KlingTaskResult(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    videos: list[KlingVideo] = Field(default_factory=list)
-
-
-class KlingTaskInfo(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    external_task_id: str | None = None
-
-
-class KlingTask(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    task_id: str = Field(min_length=1)
-    task_status: str = ""
-    task_status_msg: str | None = None
-    task_result: KlingTaskResult | None = None
-    task_info: KlingTaskInfo | None = None
-    created_at: int | None = None  # milliseconds since the epoch
-    final_unit_deduction: str | float | None = None  # the units the finished task was charged, as Kling reports
-
-    @property
-    def video_url(self) -> str | None:
-        videos = self.task_result.videos if self.task_result else []
-        return videos[0].url if videos and videos[0].url else None
 
 
 class KlingDialect:
@@ -133,6 +97,7 @@ def _undocumented(code: int | str, status: int) -> Meaning:
 
 class KlingAdapter(ProviderAdapter):
     finds_tasks_by_external_id = True
+    calls_back = True
 
     def __init__(
         self,
@@ -149,9 +114,20 @@ class KlingAdapter(ProviderAdapter):
             lambda: provider_credentials(secret_arn, NAME), PROCESS_TOKENS if tokens is None else tokens, clock
         )
         self.api = ProviderApi(KlingDialect(), base_url, client, auth)
+        self.secret_arn = secret_arn
 
-    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
+    def submit(
+        self,
+        job: Job,
+        inputs: PresignedInputs,
+        *,
+        stage: str | None = None,
+        external_id: str = "",
+        callback_url: str | None = None,
+    ) -> TaskRef:
         body = self.request_body(job, inputs, external_id)
+        if callback_url:
+            body["callback_url"] = callback_url
         taken = DUPLICATE_CODE if external_id else None
         data = self.api.call("POST", TASKS_PATH, "submit", creates_task=True, taken_code=taken, json=body)
         return TaskRef(_task(data).task_id)
@@ -189,19 +165,23 @@ class KlingAdapter(ProviderAdapter):
             body["external_task_id"] = external_id
         return body
 
+    def read_callback(self, delivery: CallbackDelivery, *, now: datetime) -> CallbackReport:
+        """Nothing in the body is believed: the task it names is read again from Kling, and must be this attempt's."""
+        secret = provider_credentials(self.secret_arn, NAME).get("webhook_secret")
+        if secret:
+            verify_standard(delivery.headers, delivery.body, secret, now)
+        task_id = callback_task_id(delivery.body)
+        try:
+            found = self._query(task_id)
+        except ProviderTaskFailed as unknown:
+            raise ForgedCallback(unknown.cause) from None
+        reported = found.task_info.external_task_id if found.task_info else None
+        if reported != delivery.external_id:
+            raise ForgedCallback(f"kling task {task_id} is not this attempt's (external_task_id {reported!r})")
+        return CallbackReport.of(found.task_id, lambda: _status(found))
+
     def check(self, job: Job, task: TaskRef) -> TaskCheck:
-        found = self._query(task.task_id)
-        status = found.task_status
-        if status in RUNNING_STATUSES:
-            return TaskCheck(status="running", provider_status=status)
-        if status == "succeed":
-            if found.video_url is None:
-                raise ProviderTaskFailed(f"kling task {task.task_id} succeeded without an output video")
-            return TaskCheck(status="succeeded", provider_status=status, reported_units=_units(found))
-        if status == "failed":
-            reason = clip(found.task_status_msg or "no reason given")
-            raise ProviderTaskFailed(f"kling task {task.task_id} failed: {reason}")
-        raise ProviderTaskFailed(f"kling task {task.task_id} reported an unknown status {status!r}")
+        return _status(self._query(task.task_id))
 
     def result(self, job: Job, task: TaskRef) -> ResultLocation:
         try:
@@ -218,6 +198,20 @@ class KlingAdapter(ProviderAdapter):
             return _task(self.api.call("GET", _task_path(task_id), "task query", about_task=True))
         except TaskMissing as missing:
             raise ProviderTaskFailed(f"{missing.detail} (task {task_id} is unknown to kling)") from None
+
+
+def _status(found: KlingTask) -> TaskCheck:
+    status, task_id = found.task_status, found.task_id
+    if status in RUNNING_STATUSES:
+        return TaskCheck(status="running", provider_status=status)
+    if status == "succeed":
+        if found.video_url is None:
+            raise ProviderTaskFailed(f"kling task {task_id} succeeded without an output video")
+        return TaskCheck(status="succeeded", provider_status=status, reported_units=_units(found))
+    if status == "failed":
+        reason = clip(found.task_status_msg or "no reason given")
+        raise ProviderTaskFailed(f"kling task {task_id} failed: {reason}")
+    raise ProviderTaskFailed(f"kling task {task_id} reported an unknown status {status!r}")
 
 
 def _task(data: Any) -> KlingTask:

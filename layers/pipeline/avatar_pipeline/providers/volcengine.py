@@ -84,7 +84,15 @@ class VolcengineAdapter(ProviderAdapter):
     def first_stage(self, job: Job) -> str:
         return SUBJECT_CHECK if _options(job).check_subject else GENERATE
 
-    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
+    def submit(
+        self,
+        job: Job,
+        inputs: PresignedInputs,
+        *,
+        stage: str | None = None,
+        external_id: str = "",
+        callback_url: str | None = None,
+    ) -> TaskRef:
         stage = stage or self.first_stage(job)
         if stage == SUBJECT_CHECK:
             body = {"req_key": SUBJECT_REQ_KEY, "image_url": inputs.image_url}

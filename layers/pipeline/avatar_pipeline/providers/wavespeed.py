@@ -6,7 +6,9 @@ is an HTTP status (an error may come as HTTP 200 with the error's status as ``co
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from datetime import datetime
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,9 +17,11 @@ from ..capabilities import ProviderCapabilities
 from ..credentials import provider_credentials
 from ..errors import ProviderRejected, ProviderTaskFailed, ProviderUnavailable, ResultUnavailable
 from ..models import Job
+from ..redaction import register
 from .api import Accepted, Answer, ProviderApi, Refusal, validated
 from .auth import BearerKey
-from .base import PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
+from .base import CallbackDelivery, CallbackReport, PresignedInputs, ProviderAdapter, ResultLocation, TaskCheck, TaskRef
+from .callback_signatures import ForgedCallback, verify_wavespeed
 from .classify import AUTH_STATUSES, TaskMissing, classify
 
 NAME = "wavespeed"
@@ -68,36 +72,71 @@ def _api_key(secret_arn: str) -> str:
     return api_key
 
 
+class WebhookSecret:
+    """The account's webhook signing secret: ``wavespeed.webhook_secret`` in the provider secret when set, else
+    ``GET /api/v3/webhook/secret``, read once per container (and again when a signature does not match)."""
+
+    _cache: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, api: ProviderApi, secret_arn: str) -> None:
+        self.api, self.secret_arn = api, secret_arn
+
+    def webhook_secret(self, *, fresh: bool = False) -> str:
+        configured = provider_credentials(self.secret_arn, NAME).get("webhook_secret")
+        if configured:
+            return configured
+        if fresh or self.api.base_url not in self._cache:
+            data = self.api.call("GET", "/api/v3/webhook/secret", "webhook secret query")
+            secret = data.get("secret") if isinstance(data, dict) else data
+            if not isinstance(secret, str) or not secret:
+                raise ProviderUnavailable("wavespeed webhook secret query returned no secret")
+            register(secret)
+            self._cache[self.api.base_url] = secret
+        return self._cache[self.api.base_url]
+
+
 class WaveSpeedAdapter(ProviderAdapter):
+    calls_back = True
+
     def __init__(
         self, capabilities: ProviderCapabilities, base_url: str, client: httpx.Client, secret_arn: str
     ) -> None:
         self.capabilities = capabilities
         self.model = MODELS[capabilities.provider_id]
         self.api = ProviderApi(WaveSpeedDialect(), base_url, client, BearerKey(lambda: _api_key(secret_arn)))
+        self.secrets = WebhookSecret(self.api, secret_arn)
 
-    def submit(self, job: Job, inputs: PresignedInputs, *, stage: str | None = None, external_id: str = "") -> TaskRef:
+    def submit(
+        self,
+        job: Job,
+        inputs: PresignedInputs,
+        *,
+        stage: str | None = None,
+        external_id: str = "",
+        callback_url: str | None = None,
+    ) -> TaskRef:
         body: dict[str, Any] = {"image": inputs.image_url, "audio": inputs.audio_url, "enable_base64_output": False}
         body.update(job.options.model_dump(mode="json", exclude_unset=True))
-        return TaskRef(
-            _prediction(
-                self.api.call("POST", f"/api/v3/{self.model}", "submit", creates_task=True, json=body), "submit"
-            ).id
-        )
+        params = {"webhook": callback_url} if callback_url else None
+        data = self.api.call("POST", f"/api/v3/{self.model}", "submit", creates_task=True, json=body, params=params)
+        return TaskRef(_prediction(data, "submit").id)
+
+    def read_callback(self, delivery: CallbackDelivery, *, now: datetime) -> CallbackReport:
+        """A callback signed with the account's webhook secret carries the prediction itself."""
+        try:
+            verify_wavespeed(delivery.headers, delivery.body, self.secrets.webhook_secret(), now)
+        except ForgedCallback:
+            # The secret may have been regenerated since it was read: read it once more before refusing.
+            verify_wavespeed(delivery.headers, delivery.body, self.secrets.webhook_secret(fresh=True), now)
+        try:
+            raw = json.loads(delivery.body)
+        except ValueError:
+            raise ForgedCallback("the signed callback body is not JSON") from None
+        prediction = _prediction(raw.get("data", raw) if isinstance(raw, dict) else raw, "callback")
+        return CallbackReport.of(prediction.id, lambda: _task_check(prediction))
 
     def check(self, job: Job, task: TaskRef) -> TaskCheck:
-        task_id = task.task_id
-        prediction = self._prediction(task_id)
-        if prediction.status in RUNNING_STATUSES:
-            return TaskCheck(status="running", provider_status=prediction.status)
-        if prediction.status == "completed":
-            if not prediction.outputs:
-                raise ProviderTaskFailed(f"wavespeed task {task_id} completed without an output video")
-            return TaskCheck(status="succeeded", provider_status=prediction.status)
-        if prediction.status == "failed":
-            reason = prediction.error or "no reason given"
-            raise ProviderTaskFailed(f"wavespeed task {task_id} failed: {reason}")
-        raise ProviderTaskFailed(f"wavespeed task {task_id} reported an unknown status {prediction.status!r}")
+        return _task_check(self._prediction(task.task_id))
 
     def result(self, job: Job, task: TaskRef) -> ResultLocation:
         task_id = task.task_id
@@ -116,6 +155,20 @@ class WaveSpeedAdapter(ProviderAdapter):
         except TaskMissing as missing:
             raise ProviderTaskFailed(f"{missing.detail} (task {task_id} is unknown to the provider)") from None
         return _prediction(data, what)
+
+
+def _task_check(prediction: Prediction) -> TaskCheck:
+    task_id = prediction.id
+    if prediction.status in RUNNING_STATUSES:
+        return TaskCheck(status="running", provider_status=prediction.status)
+    if prediction.status == "completed":
+        if not prediction.outputs:
+            raise ProviderTaskFailed(f"wavespeed task {task_id} completed without an output video")
+        return TaskCheck(status="succeeded", provider_status=prediction.status)
+    if prediction.status == "failed":
+        reason = prediction.error or "no reason given"
+        raise ProviderTaskFailed(f"wavespeed task {task_id} failed: {reason}")
+    raise ProviderTaskFailed(f"wavespeed task {task_id} reported an unknown status {prediction.status!r}")
 
 
 def _prediction(data: Any, what: str) -> Prediction:
