@@ -430,6 +430,8 @@ def test_stats_reset(client: httpx.Client, media_url: str) -> None:
         "downloads": 0,
         "providers": None,
         "renders": None,
+        "callbacks": [],
+        "callback_counts": {"attempts": 0, "answered_2xx": 0, "failed_attempts": 0, "given_up": 0, "lost": 0},
     }
     assert stats["providers"]["wavespeed"] == {
         "limit": 0,

@@ -1,7 +1,8 @@
 """Admin API for tests and demos: fault injection, request stats, runtime settings (loopback, no auth).
 
 ``GET /_simulator/stats``: ``submissions`` (each with its task's ``status`` and ``finished_at``),
-``result_queries``, ``downloads``, ``providers`` (per account: ``limit``, ``in_flight``, ``peak_in_flight``,
+``result_queries``, ``downloads``, ``callbacks`` and ``callback_counts`` (the latest callback deliveries and their
+counters, see callbacks.py), ``providers`` (per account: ``limit``, ``in_flight``, ``peak_in_flight``,
 ``busy_seconds``, ``refused_limit``, ``refused_ratio``, see accounts.py) and ``renders`` (``rendered``, ``reused``,
 see render_cache.py). ``DELETE`` starts them all again, except ``in_flight``, the tasks running now.
 """

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from .bodies import RequestBody
 
-Operation = Literal["submit", "result", "download"]
+Operation = Literal["submit", "result", "download", "callback"]
 OPERATIONS: tuple[str, ...] = get_args(Operation)
 # Faults any request can suffer, whatever the operation.
 REQUEST_FAULTS = frozenset({"throttle", "server_error", "reset", "slow"})
@@ -28,6 +28,11 @@ OPERATION_FAULTS = {
     "result": frozenset({"expired_url", ECHO}),
     "download": frozenset({"truncated", "wrong_type"}),
 }
+# What can happen to a task's final callback (see callbacks.py); no request-level fault applies to a callback.
+CALLBACK = "callback"
+CALLBACK_FAULTS = frozenset({"lost", "duplicated", "delayed", "bad_signature", "replayed"})
+# Kinds that take ``seconds``.
+TIMED_FAULTS = frozenset({"slow", "delayed"})
 # Faults only one provider's protocol expresses (its own error codes), per (provider, operation).
 PROVIDER_FAULTS: dict[tuple[str, str], frozenset[str]] = {
     ("kling", operation): frozenset({"concurrency", "arrears", "content_safety", "auth_expired"})
@@ -37,6 +42,7 @@ PROVIDER_FAULTS[("volcengine", "submit")] = frozenset({"concurrency", "moderatio
 PROVIDER_FAULTS[("volcengine", "result")] = frozenset({"concurrency", "moderation", "not_found", "expired"})
 # Kinds that take a provider business error ``code``, by provider.
 CODE_FAULTS: dict[str, frozenset[str]] = {"volcengine": frozenset({"task_failed", "moderation"})}
+SECONDS_PROBLEM = "seconds applies to slow and delayed only and must be a non-negative number"
 _SPEC_FIELDS = frozenset({"provider", "operation", "fault", "times", "status", "seconds", "code"})
 
 ErrorResponder = Callable[[int, str], Response]
@@ -60,8 +66,10 @@ class Fault:
 class FaultRegistry:
     """Thread-safe queue of faults; each one affects its next ``times`` matching requests."""
 
-    def __init__(self, providers: Iterable[str]) -> None:
+    def __init__(self, providers: Iterable[str], callbacks: Mapping[str, bool]) -> None:
+        """``callbacks``: the providers that can call back, and whether they sign their callbacks."""
         self._providers = tuple(providers)
+        self._callbacks = dict(callbacks)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
@@ -122,21 +130,38 @@ class FaultRegistry:
         provider, operation, kind = given.provider, given.operation, given.fault
         if provider not in self._providers:
             raise ValueError(f"provider must be one of: {', '.join(self._providers)}")
-        allowed = REQUEST_FAULTS | OPERATION_FAULTS[operation] | PROVIDER_FAULTS.get((provider, operation), frozenset())
-        if kind not in allowed:
-            raise ValueError(f"fault for {operation} must be one of: {', '.join(sorted(allowed))}")
+        self._check_kind(provider, operation, kind)
         status = given.status
         if status is not None and not (
             (kind == "server_error" and status >= 500) or (kind == ECHO and status in ECHO_STATUSES)
         ):
             statuses = ", ".join(map(str, ECHO_STATUSES))
             raise ValueError(f"status applies to server_error (a 5xx code) and echo ({statuses}) only")
-        if "seconds" in given.model_fields_set and kind != "slow":
-            raise ValueError("seconds applies to slow only and must be a non-negative number")
+        if "seconds" in given.model_fields_set and kind not in TIMED_FAULTS:
+            raise ValueError(SECONDS_PROBLEM)
         if given.code is not None and kind not in CODE_FAULTS.get(provider, ()):
             kinds = ", ".join(sorted(CODE_FAULTS.get(provider, ()))) or "no fault of this provider"
             raise ValueError(f"code applies to {kinds} only and must be a provider business code")
         return Fault(provider, operation, kind, given.times, status, given.seconds, given.code)
+
+    def _check_kind(self, provider: str, operation: str, kind: str) -> None:
+        if operation == CALLBACK:
+            self._check_callback(provider, kind)
+            return
+        allowed = REQUEST_FAULTS | OPERATION_FAULTS[operation] | PROVIDER_FAULTS.get((provider, operation), frozenset())
+        if kind not in allowed:
+            raise ValueError(f"fault for {operation} must be one of: {', '.join(sorted(allowed))}")
+
+    def _check_callback(self, provider: str, kind: str) -> None:
+        if provider not in self._callbacks:
+            raise ValueError(f"{provider} sends no callbacks; callback faults apply to: {', '.join(self._callbacks)}")
+        if kind not in CALLBACK_FAULTS:
+            raise ValueError(f"fault for callback must be one of: {', '.join(sorted(CALLBACK_FAULTS))}")
+        if kind == "bad_signature" and not self._callbacks[provider]:
+            raise ValueError(
+                f"bad_signature needs signed callbacks, and {provider}'s are unsigned: "
+                f"give its credentials a webhook_secret (whsec_<base64>)"
+            )
 
 
 class FaultSpec(RequestBody):
@@ -148,7 +173,7 @@ class FaultSpec(RequestBody):
         "fault": "fault must be a fault kind",
         "times": "times must be a positive integer",
         "status": f"status must be a 5xx code (server_error) or one of {', '.join(map(str, ECHO_STATUSES))} (echo)",
-        "seconds": "seconds applies to slow only and must be a non-negative number",
+        "seconds": SECONDS_PROBLEM,
         "code": "code must be a provider business code (10001 to 99999)",
     }
 

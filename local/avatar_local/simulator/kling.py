@@ -21,7 +21,10 @@ A create the account refuses (its concurrency limit, or ``submit_throttle_ratio`
 syntax is valid and before the inputs are downloaded, answers HTTP 429, code 1303 ("Concurrency or QPS exceeds the
 resource pack limit"), as the ``concurrency`` fault does.
 
-``callback_url`` is validated and recorded, but no callback is sent (the pipeline polls).
+``callback_url`` (loopback only; any other URL is refused with 400/1201) receives the task object, as the query
+returns it in ``data``, on every status change: ``submitted``, ``processing``, then ``succeed`` or ``failed``;
+signed Standard-Webhooks style when ``credentials["kling"]["webhook_secret"]`` is set, unsigned otherwise. A
+callback fault affects the final one only (see callbacks.py).
 ``external_task_id`` is unique per account: the simulator serves one account, whichever auth mode is used.
 ``watermark_url`` (when ``watermark_info.enabled``) serves the same video as ``url``.
 
@@ -29,44 +32,25 @@ Admin: ``POST /_simulator/kling/audio`` registers a TTS-like audio and returns i
 either raw audio bytes, or JSON ``{"seconds": 4.0, "format": "wav"|"mp3"|"m4a"}`` to have one generated.
 """
 
-import math
 import threading
-import time
 import uuid
-from dataclasses import dataclass
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from ..samples import speech_audio
 from .bodies import BadRequest
+from .callbacks import Event
 from .files import result_url
 from .kling_bodies import AvatarBody, GeneratedAudio
 from .kling_media import check_media, duration
 from .kling_responses import FAULTS, NAME, authenticate, error, interrupt, success
+from .kling_tasks import KlingTasks, task_info
 from .media import MediaRef
 from .render import MediaDecodeError
 from .state import SimulatorState
-from .tasks import Task, TaskStatus
+from .tasks import FINAL_STATUSES, Listener, Task, ignore
 
 TASKS_PATH = "/v1/videos/avatar/image2video"
-# Units deducted per output second; the simulator's own figures (Kling publishes per-pack prices).
-UNITS_PER_SECOND = {"std": 0.1, "pro": 0.2}
-_STATUSES: dict[TaskStatus, str] = {
-    "queued": "submitted",
-    "running": "processing",
-    "succeeded": "succeed",
-    "failed": "failed",
-}
-
-
-@dataclass
-class _Record:
-    """What Kling adds to a store task: timestamps in ms and the last status a query reported."""
-
-    created_ms: int
-    updated_ms: int
-    status: str = "submitted"
 
 
 class Kling:
@@ -75,7 +59,7 @@ class Kling:
     def __init__(self, state: SimulatorState) -> None:
         self._state = state
         self._lock = threading.Lock()
-        self._records: dict[str, _Record] = {}
+        self._tasks = KlingTasks()
         self._external_ids: dict[str, str] = {}
         self._audio: dict[str, bytes] = {}
 
@@ -134,9 +118,9 @@ class Kling:
                     options=options,
                     slot=slot,
                     fail_with="simulated generation failure" if failure is not None else media.problem,
+                    on_change=self._notifier(body.callback_url),
                 )
-                created_ms = _ms(task.created_at.timestamp())
-                self._records[task.id] = _Record(created_ms, created_ms)
+                created_ms = self._tasks.register(task)
                 if external_id is not None:
                     self._external_ids[external_id] = task.id
         state.stats.record_submission(
@@ -151,7 +135,7 @@ class Kling:
         )
         data = {
             "task_id": task.id,
-            "task_info": _task_info(task),
+            "task_info": task_info(task),
             "task_status": "submitted",
             "created_at": created_ms,
             "updated_at": created_ms,
@@ -164,29 +148,15 @@ class Kling:
         interrupted = interrupt(state, "result")
         if interrupted is not None:
             return interrupted
-        with self._lock:
-            resolved = task_id if task_id in self._records else self._external_ids.get(task_id)
+        if task_id in self._tasks:
+            resolved: str | None = task_id
+        else:
+            with self._lock:
+                resolved = self._external_ids.get(task_id)
         task = state.tasks.get(resolved) if resolved else None
         if task is None or task.provider != NAME:
             return error(404, 1203, "task not found")
-        status = _STATUSES[task.status]
-        with self._lock:
-            record = self._records[task.id]
-            if record.status != status:
-                record.status, record.updated_ms = status, max(record.created_ms, _ms(time.time()))
-            created_ms, updated_ms = record.created_ms, record.updated_ms
-        data: dict[str, Any] = {
-            "task_id": task.id,
-            "task_status": status,
-            "task_status_msg": task.error,
-            "task_info": _task_info(task),
-            "created_at": created_ms,
-            "updated_at": updated_ms,
-        }
-        if task.status == "succeeded" and task.video is not None:
-            data["task_result"] = {"videos": [self._video(task)]}
-            data["final_unit_deduction"] = _units(task)
-        return success(data)
+        return success(self._tasks.task_object(task, lambda: result_url(state, NAME, task.id)))
 
     def register_audio(self) -> tuple[Response, int]:
         """A TTS-like audio for ``audio_id``: raw audio bytes, or JSON ``{"seconds": 4.0, "format": "wav"}``."""
@@ -214,12 +184,18 @@ class Kling:
             if external_task_id is not None and external_task_id in self._external_ids:
                 raise BadRequest("external_task_id already exists")
 
-    def _video(self, task: Task) -> dict[str, str]:
-        url = result_url(self._state, NAME, task.id)
-        video = {"id": f"{task.id}-0", "url": url, "duration": f"{task.options.get('duration') or 0:.1f}"}
-        if task.options.get("watermark"):
-            video["watermark_url"] = f"{url}&watermark=1"
-        return video
+    def _notifier(self, callback_url: str | None) -> Listener:
+        """What tells ``callback_url`` each status of a task."""
+        if callback_url is None:
+            return ignore
+        state, base_url = self._state, request.host_url.rstrip("/")
+
+        def notify(task: Task) -> None:
+            body = self._tasks.task_object(task, lambda: state.signer.url(base_url, task.id))
+            final = task.status in FINAL_STATUSES
+            state.callbacks.send(Event(NAME, task.id, callback_url, body["task_status"], body, final, task.finished_at))
+
+        return notify
 
 
 def _audio_to_register() -> bytes:
@@ -229,17 +205,3 @@ def _audio_to_register() -> bytes:
         return request.data
     spec = GeneratedAudio.parse(request.get_json(silent=True))
     return speech_audio(spec.seconds, fmt=spec.format)
-
-
-def _task_info(task: Task) -> dict[str, str]:
-    external_id = task.options.get("external_task_id")
-    return {"external_task_id": external_id} if external_id else {}
-
-
-def _units(task: Task) -> str:
-    seconds = float(task.options.get("duration") or 0)
-    return f"{math.ceil(seconds) * UNITS_PER_SECOND[str(task.options['mode'])]:g}"
-
-
-def _ms(seconds: float) -> int:
-    return int(seconds * 1000)

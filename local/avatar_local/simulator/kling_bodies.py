@@ -5,9 +5,11 @@ from typing import Annotated, ClassVar, Literal, Self
 from pydantic import Field, PlainValidator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .bodies import Blank, HttpUrl, Media, RequestBody
+from .bodies import Blank, Media, RequestBody
+from .media import loopback_url
 
 MAX_PROMPT_CHARS = 2500
+LoopbackUrl = Annotated[str, PlainValidator(loopback_url)]
 
 
 def _watermark_enabled(value: object) -> bool:
@@ -31,7 +33,7 @@ class AvatarBody(RequestBody):
         "audio_id": "invalid audio_id: {input!r} not found",
         "prompt": f"prompt must be a string of at most {MAX_PROMPT_CHARS} characters",
         "mode": "mode must be one of: std, pro",
-        "callback_url": "callback_url must be an http(s) URL",
+        "callback_url": "callback_url must be an http(s) URL on this machine (127.0.0.1, [::1] or localhost)",
         "external_task_id": "external_task_id must be a non-empty string",
     }
 
@@ -41,7 +43,7 @@ class AvatarBody(RequestBody):
     prompt: str = Field("", max_length=MAX_PROMPT_CHARS)
     mode: Literal["std", "pro"] = "std"
     watermark_info: Annotated[bool, PlainValidator(_watermark_enabled)] = False
-    callback_url: HttpUrl | None = None
+    callback_url: LoopbackUrl | None = None
     external_task_id: str | None = Field(None, min_length=1)
 
     @model_validator(mode="after")

@@ -2,6 +2,8 @@
 
 import base64
 import binascii
+import ipaddress
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic_core import PydanticCustomError
@@ -40,6 +42,20 @@ def http_url(value: object) -> str:
     text = _text(value)
     if not text.startswith(HTTP_SCHEMES):
         raise PydanticCustomError("not_url", "must be an http(s) URL")
+    return text
+
+
+def loopback_url(value: object) -> str:
+    """Pydantic validator of an http(s) URL on this machine (a loopback address or ``localhost``), where the
+    simulator may send callbacks; adds the error type ``not_loopback``."""
+    text = http_url(value)
+    try:
+        host = urlsplit(text).hostname or ""
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise PydanticCustomError("not_loopback", "must be a loopback URL (127.0.0.1, [::1] or localhost)")
     return text
 
 

@@ -68,6 +68,7 @@ class ProviderSimulator:
         if self._server is None or self._thread is None:
             return
         self._state.tasks.stop()
+        self._state.callbacks.stop()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()

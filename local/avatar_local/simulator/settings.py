@@ -6,6 +6,8 @@ Shape (``GET /_simulator/settings`` shows all of it; ``POST`` takes any part of 
       "task_seconds": 2.0,                 # generation time of every task (a minimum: rendering may take longer)
       "result_url_ttl_seconds": 3600.0,
       "download_timeout_seconds": 30.0,
+      "callback_retry_base_seconds": 0.5,  # wait before a callback's first retry, doubling (see callbacks.py)
+      "callback_timeout_seconds": 10.0,    # how long one callback POST may take
       "submit_throttle_seed": 0,           # picks which creates submit_throttle_ratio refuses (see accounts.py)
       "concurrency": {"wavespeed": 0, "volcengine": 0, "kling": 0},
       "task_seconds_by_provider": {"wavespeed": null, "volcengine": null, "kling": null},
@@ -35,7 +37,13 @@ from .bodies import RequestBody
 
 Account = Literal["wavespeed", "volcengine", "kling"]
 ACCOUNTS: tuple[str, ...] = get_args(Account)
-_NUMBERS = ("task_seconds", "result_url_ttl_seconds", "download_timeout_seconds")
+_NUMBERS = (
+    "task_seconds",
+    "result_url_ttl_seconds",
+    "download_timeout_seconds",
+    "callback_retry_base_seconds",
+    "callback_timeout_seconds",
+)
 _PER_PROVIDER = {
     "concurrency": "a non-negative integer",
     "task_seconds_by_provider": "a non-negative number",
@@ -66,6 +74,8 @@ class SettingsChange(RequestBody):
     task_seconds: Seconds = 0
     result_url_ttl_seconds: Seconds = 0
     download_timeout_seconds: Seconds = 0
+    callback_retry_base_seconds: Seconds = 0
+    callback_timeout_seconds: Seconds = 0
     submit_throttle_seed: Count = 0
     concurrency: dict[Account, Count | None] = {}
     task_seconds_by_provider: dict[Account, Seconds | None] = {}
@@ -80,6 +90,10 @@ class SimulatorSettings:
     """How long a served result URL stays valid."""
     download_timeout_seconds: float = 30.0
     """Timeout for downloading a task's inputs."""
+    callback_retry_base_seconds: float = 0.5
+    """Wait before a callback's first retry; it doubles for each next one."""
+    callback_timeout_seconds: float = 10.0
+    """Timeout of one callback POST."""
     submit_throttle_seed: int = 0
     concurrency: dict[str, int] = field(default_factory=dict)
     """Limit of tasks in flight per account; absent = unlimited."""

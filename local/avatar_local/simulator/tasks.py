@@ -2,7 +2,8 @@
 
 A task without audio only checks that its image decodes (Volcengine's subject recognition) and makes no video.
 A task ends ``task_seconds_for(provider)`` after its creation (or when its render is done, if later), giving its
-account slot back as it does.
+account slot back as it does. A task's ``on_change`` listener sees it as created, then after each status change, in
+order, on the thread that made the change; it must return quickly (callbacks are only queued there).
 """
 
 import dataclasses
@@ -10,7 +11,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 TaskStatus = Literal["queued", "running", "succeeded", "failed"]
 """Provider-neutral lifecycle; each provider maps it to its own status names."""
+FINAL_STATUSES: frozenset[TaskStatus] = frozenset({"succeeded", "failed"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,13 @@ class Task:
     video: bytes | None = None
     inference_ms: int = 0
     finished_at: datetime | None = None
+
+
+Listener = Callable[[Task], None]
+
+
+def ignore(_task: Task) -> None:
+    pass
 
 
 class TaskStore:
@@ -62,15 +71,17 @@ class TaskStore:
         options: Mapping[str, Any],
         slot: Slot,
         fail_with: str | None = None,
+        on_change: Listener = ignore,
     ) -> Task:
         """Store a new task, holding ``slot`` until it ends, and start it; ``fail_with`` makes it fail so."""
         task = Task(uuid.uuid4().hex, provider, model, image, audio, datetime.now(UTC), options)
         with self._lock:
             self._tasks[task.id] = task
         slot.start()
+        on_change(task)
         worker = threading.Thread(
             target=self._process,
-            args=(task, time.monotonic(), slot, fail_with),
+            args=(task, time.monotonic(), slot, fail_with, on_change),
             name=f"simulator-task-{task.id[:8]}",
             daemon=True,
         )
@@ -91,9 +102,9 @@ class TaskStore:
         """Abandon running tasks (their threads exit instead of completing)."""
         self._stopping.set()
 
-    def _process(self, task: Task, created: float, slot: Slot, fail_with: str | None) -> None:
+    def _process(self, task: Task, created: float, slot: Slot, fail_with: str | None, on_change: Listener) -> None:
         started = time.monotonic()
-        self._update(task.id, status="running")
+        on_change(self._update(task.id, status="running"))
         video: bytes | None = None
         error = fail_with or ""
         if not error:
@@ -109,7 +120,7 @@ class TaskStore:
             return
         # Freed first, so a client that sees the task end finds the slot free.
         slot.release()
-        self._update(
+        finished = self._update(
             task.id,
             status="failed" if error else "succeeded",
             error=error,
@@ -117,6 +128,7 @@ class TaskStore:
             inference_ms=round((time.monotonic() - started) * 1000),
             finished_at=datetime.now(UTC),
         )
+        on_change(finished)
 
     def _work(self, task: Task) -> bytes | None:
         timeout = self._settings.download_timeout_seconds
@@ -126,6 +138,7 @@ class TaskStore:
             return None
         return self._renders.render(image, download("audio", task.audio, timeout=timeout))
 
-    def _update(self, task_id: str, **changes: Any) -> None:
+    def _update(self, task_id: str, **changes: Any) -> Task:
         with self._lock:
-            self._tasks[task_id] = dataclasses.replace(self._tasks[task_id], **changes)
+            task = self._tasks[task_id] = dataclasses.replace(self._tasks[task_id], **changes)
+        return task

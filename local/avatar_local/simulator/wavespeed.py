@@ -2,18 +2,26 @@
 
 A create the account refuses (its concurrency limit, or ``submit_throttle_ratio``; the three models share the
 account) answers HTTP 429 ``{"code": 429, "message": "Too Many Requests: concurrency limit reached", "data": null}``.
+
+``POST /api/v3/{model}?webhook=<url>``: when the task ends, the prediction (as ``data`` of the result query) is
+POSTed to ``url``, signed with the account's secret, ``GET /api/v3/webhook/secret`` (see callbacks.py). A webhook
+URL off this machine is refused with HTTP 400.
 """
 
 import base64
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import Field
+from pydantic_core import PydanticCustomError
 
 from .bodies import BadRequest, Media, RequestBody
+from .callbacks import Event
 from .files import result_url
+from .media import loopback_url
 from .state import SimulatorState
-from .tasks import Task, TaskStatus
+from .tasks import FINAL_STATUSES, Listener, Task, TaskStatus, ignore
 
 NAME = "wavespeed"
 MAX_SEED = 2147483647
@@ -60,6 +68,7 @@ class WaveSpeed:
         blueprint.add_url_rule("/api/v3/<path:model>", view_func=self.submit, methods=["POST"])
         for path in ("/api/v3/predictions/<task_id>/result", "/api/v3/predictions/<task_id>"):
             blueprint.add_url_rule(path, view_func=self.result, methods=["GET"])
+        blueprint.add_url_rule("/api/v3/webhook/secret", view_func=self.webhook_secret, methods=["GET"])
         return blueprint
 
     def authenticate(self) -> Response | None:
@@ -80,6 +89,7 @@ class WaveSpeed:
             return _error(400, "request body must be a JSON object")
         try:
             body = MODELS[model].parse(raw)
+            on_change = self._notifier(request.args.get("webhook"))
         except BadRequest as exc:
             return _error(400, str(exc))
         with state.accounts.claim(NAME) as slot:
@@ -94,6 +104,7 @@ class WaveSpeed:
                 options={"enable_base64_output": body.enable_base64_output},
                 slot=slot,
                 fail_with="simulated generation failure" if failure is not None else None,
+                on_change=on_change,
             )
         state.stats.record_submission(
             provider=NAME,
@@ -104,7 +115,10 @@ class WaveSpeed:
             received_at=task.created_at,
             progress=lambda: state.tasks.progress(task.id),
         )
-        return _success(_prediction(task, outputs=[]))
+        return _success(_prediction(task, outputs=[], base_url=_base_url()))
+
+    def webhook_secret(self) -> Response:
+        return _success({"secret": self._state.webhook_secret})
 
     def result(self, task_id: str) -> Response:
         self._state.stats.count_result_query()
@@ -114,23 +128,52 @@ class WaveSpeed:
         task = self._state.tasks.get(task_id)
         if task is None or task.provider != NAME:
             return _error(404, "prediction not found")
-        if task.video is None:
-            return _success(_prediction(task, outputs=[]))
-        if task.options["enable_base64_output"]:
-            return _success(_prediction(task, outputs=[base64.b64encode(task.video).decode()]))
-        return _success(_prediction(task, outputs=[result_url(self._state, NAME, task.id)]))
+        outputs = _outputs(task, lambda: result_url(self._state, NAME, task.id))
+        return _success(_prediction(task, outputs=outputs, base_url=_base_url()))
+
+    def _notifier(self, webhook: str | None) -> Listener:
+        """What tells ``webhook`` that a task ended; raises BadRequest for a URL the simulator does not call."""
+        if webhook is None:
+            return ignore
+        try:
+            url = loopback_url(webhook)
+        except PydanticCustomError as exc:
+            raise BadRequest(f"webhook {exc.message()}") from None
+        state, base_url = self._state, _base_url()
+
+        def notify(task: Task) -> None:
+            if task.status not in FINAL_STATUSES:
+                return
+            outputs = _outputs(task, lambda: state.signer.url(base_url, task.id))
+            prediction = _prediction(task, outputs=outputs, base_url=base_url)
+            event = Event(NAME, task.id, url, prediction["status"], prediction, True, task.finished_at)
+            state.callbacks.send(event)
+
+        return notify
 
     def _interrupt(self, operation: str) -> Response | None:
         faults = self._state.faults
         return faults.intercept(NAME, operation, _error) or faults.echo(NAME, operation, _error)
 
 
-def _prediction(task: Task, *, outputs: list[str]) -> dict[str, Any]:
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+def _outputs(task: Task, video_url: Callable[[], str]) -> list[str]:
+    if task.video is None:
+        return []
+    if task.options["enable_base64_output"]:
+        return [base64.b64encode(task.video).decode()]
+    return [video_url()]
+
+
+def _prediction(task: Task, *, outputs: list[str], base_url: str) -> dict[str, Any]:
     return {
         "id": task.id,
         "model": task.model,
         "outputs": outputs,
-        "urls": {"get": f"{request.host_url.rstrip('/')}/api/v3/predictions/{task.id}/result"},
+        "urls": {"get": f"{base_url}/api/v3/predictions/{task.id}/result"},
         "has_nsfw_contents": [False] * len(outputs),
         "status": _STATUSES[task.status],
         "created_at": task.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
