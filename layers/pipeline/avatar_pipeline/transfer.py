@@ -8,7 +8,6 @@ MP4 within a size cap for results, a size cap for fetched inputs. S3 failures ar
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,11 +16,11 @@ from typing import TYPE_CHECKING, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .mp4 import Mp4Scanner
+from .parts import Parts
 from .s3errors import aws_failure
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 DEFAULT_PART_BYTES = 8 * 1024 * 1024
 
@@ -114,63 +113,23 @@ def copy_stream_to_s3(
         upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
     except (ClientError, BotoCoreError) as error:
         raise aws_failure(error, f"starting an upload to {target}") from error
+    parts = Parts(s3, bucket, key, upload_id, part_bytes)
     try:
-        parts = _Parts(s3, bucket, key, upload_id, part_bytes)
-        return _upload_parts(chunks, parts, declared_length, check, deadline)
+        outcome = _upload_parts(chunks, parts, declared_length, check, deadline)
     except BaseException:
+        parts.close()
         # The failure being raised says more than a failed abort would; an upload left open is aborted by
         # the bucket's lifecycle rule, or by the next attempt of PersistResult.
         with contextlib.suppress(ClientError, BotoCoreError):
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
         raise
-
-
-class _Parts:
-    """The multipart upload's parts: a buffer sent as a part whenever it holds ``part_bytes``."""
-
-    def __init__(self, s3: S3Client, bucket: str, key: str, upload_id: str, part_bytes: int) -> None:
-        self._s3, self._bucket, self._key, self._upload_id, self._part_bytes = s3, bucket, key, upload_id, part_bytes
-        self._buffer = bytearray()
-        self._done: list[CompletedPartTypeDef] = []
-
-    def add(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        if len(self._buffer) >= self._part_bytes:
-            self._flush()
-
-    def complete(self) -> str | None:
-        """Sends what is buffered (an empty body is one empty part) and completes; the object's version id."""
-        if self._buffer or not self._done:
-            self._flush()
-        target = f"s3://{self._bucket}/{self._key}"
-        try:
-            done = self._s3.complete_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._done}
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise aws_failure(error, f"completing the upload to {target}") from error
-        return done.get("VersionId")
-
-    def _flush(self) -> None:
-        number = len(self._done) + 1
-        try:
-            etag = self._s3.upload_part(
-                Bucket=self._bucket,
-                Key=self._key,
-                UploadId=self._upload_id,
-                PartNumber=number,
-                Body=bytes(self._buffer),
-            )
-        except (ClientError, BotoCoreError) as error:
-            raise aws_failure(error, f"uploading part {number} to s3://{self._bucket}/{self._key}") from error
-        self._done.append({"ETag": etag["ETag"], "PartNumber": number})
-        self._buffer.clear()
+    parts.close()
+    return outcome
 
 
 def _upload_parts(
-    chunks: Iterable[bytes], parts: _Parts, declared_length: int | None, check: BodyCheck, deadline: float | None
+    chunks: Iterable[bytes], parts: Parts, declared_length: int | None, check: BodyCheck, deadline: float | None
 ) -> CopyOutcome:
-    digest = hashlib.sha256()
     total = 0
     for chunk in chunks:
         if deadline is not None and time.monotonic() > deadline:
@@ -178,7 +137,6 @@ def _upload_parts(
         if not chunk:
             continue
         total += len(chunk)
-        digest.update(chunk)
         check.feed(chunk, total)
         if declared_length is not None and total > declared_length:
             raise BadBody(f"the body is longer than its declared {declared_length} bytes")
@@ -186,11 +144,11 @@ def _upload_parts(
     if declared_length is not None and total != declared_length:
         raise BadBody(f"the body is truncated: {total} of {declared_length} bytes arrived")
     check.finish(total)
-    version_id = parts.complete()
+    version_id, sha256 = parts.complete()
     scanner = check.scanner if isinstance(check, Mp4BodyCheck) else None
     return CopyOutcome(
         size_bytes=total,
-        sha256=digest.hexdigest(),
+        sha256=sha256,
         duration_seconds=scanner.duration_seconds if scanner else None,
         version_id=version_id,
     )

@@ -1,0 +1,290 @@
+"""Benchmark: the result copy (HTTP download streamed into S3 multipart) against the raw download, and the GETs of a
+JPEG probe whose metadata comes first. One process serves a synthetic MP4 and a no-op S3 endpoint on 127.0.0.1;
+the copy is ``stream_to_s3``, the function PersistResult calls. Peak RSS is measured in a child process that
+imports the pipeline and does one copy (``VmHWM``), so it is the whole process: interpreter, boto3, httpx, copy.
+
+    .venv/bin/python tests/bench/bench_copy.py [--mib 1024] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import httpx
+from avatar_pipeline.download import stream_to_s3
+from avatar_pipeline.fetch import FetchPolicy
+from avatar_pipeline.jpegcheck import read_jpeg_frame
+from avatar_pipeline.models import S3Location
+from avatar_pipeline.s3reader import BLOCK_BYTES, RangedS3Reader
+from avatar_pipeline.transfer import Mp4BodyCheck
+from botocore.config import Config
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from table import Row, render
+
+MIB = 2**20
+PATTERN = bytes(range(256)) * 4096  # 1 MiB of video-ish bytes, sent over and over
+RSS_TARGET_MIB = 128
+RATIO_TARGET = 0.8
+GETS_TARGET = 3
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def mp4_head(total: int) -> bytes:
+    """``ftyp``, a ``moov`` with its ``mvhd``, and the header of an ``mdat`` that runs to ``total`` bytes."""
+    ftyp = (24).to_bytes(4, "big") + b"ftypisom" + b"\0\0\2\0" + b"isomiso2"
+    mvhd = bytes(12) + (1000).to_bytes(4, "big") + (60_000).to_bytes(4, "big") + bytes(80)
+    moov = (16 + len(mvhd)).to_bytes(4, "big") + b"moov" + (8 + len(mvhd)).to_bytes(4, "big") + b"mvhd" + mvhd
+    return ftyp + moov + (total - len(ftyp) - len(moov)).to_bytes(4, "big") + b"mdat"
+
+
+class MediaHandler(BaseHTTPRequestHandler):
+    """``GET /<bytes>.mp4``: a valid MP4 of that many bytes, generated as it is sent."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        total = int(self.path.strip("/").removesuffix(".mp4"))
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(total))
+        self.end_headers()
+        head = mp4_head(total)
+        self.wfile.write(head)
+        left = total - len(head)
+        view = memoryview(PATTERN)
+        while left > 0:
+            self.wfile.write(view[: min(left, len(PATTERN))])
+            left -= len(PATTERN)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+class NoOpS3Handler(BaseHTTPRequestHandler):
+    """Answers the S3 calls of a copy with valid XML and discards every body."""
+
+    protocol_version = "HTTP/1.1"
+    sink = bytearray(MIB)
+
+    def _drain(self) -> None:
+        left = int(self.headers.get("Content-Length") or 0)
+        view = memoryview(self.sink)
+        while left > 0:
+            read = self.rfile.readinto(view[: min(left, len(view))])
+            if not read:
+                break
+            left -= read
+
+    def _answer(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in {"ETag": '"0123456789abcdef0123456789abcdef"', **(headers or {})}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self._drain()
+        query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        if "uploads" in query:
+            result = "<InitiateMultipartUploadResult><UploadId>bench</UploadId></InitiateMultipartUploadResult>"
+        else:
+            result = "<CompleteMultipartUploadResult><ETag>&quot;x-1&quot;</ETag></CompleteMultipartUploadResult>"
+        self._answer(200, f'<?xml version="1.0" encoding="UTF-8"?>{result}'.encode())
+
+    def do_PUT(self) -> None:  # UploadPart, PutObject
+        self._drain()
+        self._answer(200)
+
+    def do_DELETE(self) -> None:  # AbortMultipartUpload
+        self._answer(204)
+
+    def do_HEAD(self) -> None:
+        self._answer(200, headers={"Content-Type": "video/mp4"})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def s3_client(endpoint: str, *, signed: bool) -> Any:
+    """The pipeline's client settings (aws.py), aimed at the no-op endpoint. Over HTTPS, as in AWS, botocore sends
+    a part's CRC as a trailer and leaves the payload unsigned; over plain HTTP it signs every payload (a SHA-256
+    pass) unless told not to: ``signed=False`` gives the bench what HTTPS gives the pipeline, without TLS."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3},
+        signature_version="s3v4",
+        s3=None if signed else {"payload_signing_enabled": False},
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        config=config,
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+
+
+def raw_download(url: str) -> None:
+    with httpx.Client() as client, client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
+        for _chunk in response.iter_bytes():
+            pass
+
+
+def copy(url: str, endpoint: str, *, signed: bool = False) -> None:
+    with httpx.Client() as client:
+        stream_to_s3(
+            url,
+            client=client,
+            policy=FetchPolicy(allow_loopback=True),
+            read_timeout_seconds=30.0,
+            s3=s3_client(endpoint, signed=signed),
+            destination=S3Location(bucket="bench", key="result/video.mp4"),
+            check=Mp4BodyCheck(),
+            what="the video",
+            content_type="video/mp4",
+        )
+
+
+def median_mib_per_second(run: Callable[[], None], mib: int, runs: int) -> float:
+    rates = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        rates.append(mib / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def vm_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+def copy_peak_rss_mib(url: str, endpoint: str) -> tuple[float, float]:
+    """Peak RSS of a child process doing one copy, and its RSS before the copy (imports done)."""
+    child = subprocess.run(
+        [sys.executable, __file__, "--child-copy", url, endpoint], capture_output=True, text=True, check=True
+    )
+    figures = json.loads(child.stdout)
+    return figures["peak_kib"] / 1024, figures["before_kib"] / 1024
+
+
+def metadata_first_jpeg() -> bytes:
+    """A 512x512 JPEG after 80 of the largest COM segments (about 5 MB of metadata)."""
+    small = io.BytesIO()
+    Image.new("RGB", (512, 512), (120, 90, 80)).save(small, format="JPEG")
+    comment = b"\xff\xfe" + (0xFFFF).to_bytes(2, "big") + bytes(0xFFFD)
+    return small.getvalue()[:2] + comment * 80 + small.getvalue()[2:]
+
+
+class SlicingS3:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def get_object(self, *, Bucket: str, Key: str, Range: str) -> dict[str, Any]:
+        start, end = (int(part) for part in Range.removeprefix("bytes=").split("-"))
+        return {"Body": io.BytesIO(self.data[start : end + 1])}
+
+
+def jpeg_probe_gets(**reader_options: int) -> int:
+    """The ranged GETs of a JPEG probe's header walk (signature, then segment to segment up to the frame)."""
+    data = metadata_first_jpeg()
+    reader = RangedS3Reader(SlicingS3(data), S3Location(bucket="b", key="k"), len(data), **reader_options)  # type: ignore[arg-type]
+    reader.read(16)
+    frame = read_jpeg_frame(reader)  # type: ignore[arg-type]
+    assert frame is not None
+    assert (frame.width, frame.height) == (512, 512)
+    return reader.requests
+
+
+def rows(mib: int = 1024, runs: int = 3) -> list[Row]:
+    media, media_url = serve(MediaHandler)
+    s3, endpoint = serve(NoOpS3Handler)
+    url = f"{media_url}/{mib * MIB}.mp4"
+    try:
+        raw = median_mib_per_second(lambda: raw_download(url), mib, runs)
+        copied = median_mib_per_second(lambda: copy(url, endpoint), mib, runs)
+        signed = median_mib_per_second(lambda: copy(url, endpoint, signed=True), mib, runs)
+        peak, before = copy_peak_rss_mib(url, endpoint)
+    finally:
+        media.shutdown()
+        s3.shutdown()
+    fixed, grown = jpeg_probe_gets(read_ahead_cap=BLOCK_BYTES), jpeg_probe_gets()
+    size = f"{mib / 1024:g} GiB" if mib >= 1024 else f"{mib} MiB"
+    return [
+        throughput_row(f"{size} copy throughput vs raw download", raw, copied),
+        throughput_row(f"{size} copy throughput vs raw download, payload signed (plain HTTP)", raw, signed),
+        Row(
+            f"{size} copy peak RSS",
+            f"≤ {RSS_TARGET_MIB} MiB",
+            f"{before:.0f} MiB before the copy",
+            f"{peak:.0f} MiB",
+            "",
+            peak <= RSS_TARGET_MIB,
+        ),
+        Row(
+            "JPEG metadata-first probe GETs",
+            f"≤ {GETS_TARGET}",
+            f"{fixed} (fixed 8 KiB blocks)",
+            str(grown),
+            f"{grown / fixed:.2f}{TIMES}",
+            grown <= GETS_TARGET,
+        ),
+    ]
+
+
+def throughput_row(metric: str, raw: float, copied: float) -> Row:
+    return Row(
+        metric,
+        f"≥ {RATIO_TARGET}{TIMES}",
+        f"{raw:.0f} MiB/s",
+        f"{copied:.0f} MiB/s",
+        f"{copied / raw:.2f}{TIMES}",
+        copied / raw >= RATIO_TARGET,
+    )
+
+
+def child_copy(url: str, endpoint: str) -> None:
+    before = vm_kib("VmRSS")
+    copy(url, endpoint)
+    print(json.dumps({"before_kib": before, "peak_kib": vm_kib("VmHWM")}))
+
+
+def main(argv: Iterator[str] | None = None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mib", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--child-copy", nargs=2, metavar=("URL", "ENDPOINT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(None if argv is None else list(argv))
+    if args.child_copy:
+        child_copy(*args.child_copy)
+        return
+    print(render(rows(args.mib, args.runs)))
+
+
+if __name__ == "__main__":
+    main()
