@@ -164,8 +164,8 @@ class LocalStack:
             stack_name=STACK_NAME,
             parameter_values=parameters,
         )
-        self._function_urls = list(provisioner.target.function_urls.values())
         provisioned = provisioner.provision()
+        self._function_urls = list(provisioner.target.function_urls.values())
         secret_arn = provisioned.resources["ProviderSecret"].physical_id
         session.client("secretsmanager", endpoint_url=self.endpoint_url).put_secret_value(
             SecretId=secret_arn, SecretString=json.dumps(credentials)

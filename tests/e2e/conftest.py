@@ -150,9 +150,9 @@ class Stack:
 _seen_events: list[dict[str, Any]] = []
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state_dir = tmp_path_factory.mktemp("local-stack")
+@contextmanager
+def local_stack(state_dir: Path, overrides: list[str]) -> Iterator[Stack]:
+    """``avatar-pipeline local up`` with these parameter overrides, until the block ends."""
     command = [
         sys.executable,
         "-m",
@@ -166,7 +166,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "--state-dir",
         str(state_dir),
         "--parameter-overrides",
-        *E2E_OVERRIDES,
+        *overrides,
     ]
     log = (state_dir / "stack.out").open("w")
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
@@ -203,6 +203,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             log.close()
         assert process.returncode == 0, (state_dir / "stack.out").read_text()
         assert not stack_file.exists(), "local up must remove stack.json when it stops"
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with local_stack(tmp_path_factory.mktemp("local-stack"), E2E_OVERRIDES) as started:
+        yield started
 
 
 def wait_until(condition: Any, timeout: float = 60, what: str = "condition") -> Any:
