@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.estimates import EstimateStore
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ValidatedMedia
@@ -28,11 +29,12 @@ from avatar_pipeline.settings import (
 from avatar_pipeline.submission import submit_job
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Settings(ProviderSettings, PollSettings):
     jobs_table: JobsTable
+    admission_table: str = Field(alias="ADMISSION_TABLE")  # where the learned estimates are
     presign_seconds: PresignSeconds = 900
     deployment_id: DeploymentId
 
@@ -63,8 +65,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         presign_seconds=settings.presign_seconds,
         deployment_id=settings.deployment_id,
         now=datetime.now(UTC),
+        estimate_correction=EstimateStore(settings.admission_table, aws.dynamodb()).correction(job.provider),
     )
-    logger.info("provider task", extra={"provider": task.provider, "task_id": task.task_id, "stage": task.stage})
+    logger.info(
+        "provider task",
+        extra={
+            "provider": task.provider,
+            "task_id": task.task_id,
+            "stage": task.stage,
+            "estimate": task.estimated_generation_seconds,
+            "first_wait": task.next_wait_seconds,
+        },
+    )
     metrics.add_dimension(name="provider", value=task.provider)
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)
     return task.model_dump(mode="json")

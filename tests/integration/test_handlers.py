@@ -349,7 +349,10 @@ def test_submit_and_check_status_use_the_secret_and_the_provider(invoke: Any) ->
     assert body["audio"].startswith(f"https://{INPUT_BUCKET}.s3.amazonaws.com/media/alice.wav?")
     assert task["task_id"] == "pred-7"
     assert task["status"] == "running"
-    assert task["next_wait_seconds"] == 12, "6 s of generation per audio second for 2 s of audio"
+    assert task["estimated_generation_seconds"] == task["profile_estimate_seconds"] == 12.0, (
+        "6 s of generation per audio second for 2 s of audio; nothing learned yet"
+    )
+    assert 9 <= task["next_wait_seconds"] <= 11, "the first check a little before the estimated end (85 % ± 10 %)"
     assert checked["status"] == "running"
     assert checked["polls"] == 1
     assert 5 <= checked["next_wait_seconds"] <= 6

@@ -73,8 +73,10 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
     # RecordOutcome closes attempts (and claims one for a failure that never reached Claim); Reconcile closes the
     # attempts of executions that ended outside the state machine, found through the indexes. Admission: AdmitJob
     # takes slots and reserves budget, QueueJob queues, DispatchSlots hands slots on; whoever ends an attempt gives its
-    # slot back (CheckStatus, RecordOutcome, Reconcile).
+    # slot back (CheckStatus, RecordOutcome, Reconcile). Learned generation times live in the admission table too:
+    # Submit reads them (GetItem only), RecordOutcome updates them (with the access it gives slots back with).
     assert table_access == {
+        ("SubmitJobFunction", get, admission),
         *{("AdmitJobFunction", action, admission) for action in (get, put, update, delete, query)},
         ("AdmitJobFunction", update, table),
         *{("QueueJobFunction", action, admission) for action in (put, query)},

@@ -18,7 +18,7 @@ from .inputs import presigned_inputs
 from .ledger import Ledger, Submission
 from .models import Job, ProviderTask, ValidatedMedia
 from .polling import PollPolicy
-from .providers.base import ExternalIdTaken, InputsFactory, ProviderAdapter, SubmitOutcomeUnknown, TaskRef
+from .providers.base import GENERATE, ExternalIdTaken, InputsFactory, ProviderAdapter, SubmitOutcomeUnknown, TaskRef
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -39,7 +39,9 @@ def submit_job(
     presign_seconds: int,
     deployment_id: str,
     now: datetime,
+    estimate_correction: float = 1.0,
 ) -> ProviderTask:
+    """``estimate_correction``: what this provider's jobs took ÷ its profile's estimate (``estimates.py``)."""
     stage = adapter.first_stage(job)
     task = submit_stage(
         job,
@@ -50,16 +52,21 @@ def submit_job(
         deployment_id=deployment_id,
         now=now,
     )
-    estimate = adapter.capabilities.generation_seconds_per_audio_second * audio_seconds(media)
+    profile = adapter.capabilities.generation_seconds_per_audio_second * audio_seconds(media)
+    estimate = profile * estimate_correction
     deadline = now + timedelta(seconds=policy.deadline_seconds)
+    # A preparatory stage (Volcengine's subject check) is short: the wait for the generation starts after it.
+    first_wait = policy.first_wait(estimate if task.stage == GENERATE else 0.0, now=now, deadline=deadline)
+    known_length = media.audio is not None and media.audio.duration_seconds is not None
     return ProviderTask(
         provider=job.provider,
         task_id=task.task_id,
         stage=task.stage,
         submitted_at=now,
         deadline=deadline,
-        next_wait_seconds=policy.first_wait(estimate, now=now, deadline=deadline),
+        next_wait_seconds=first_wait,
         estimated_generation_seconds=round(estimate, 1),
+        profile_estimate_seconds=round(profile, 1) if known_length else None,
     )
 
 
