@@ -86,7 +86,7 @@ validate: install
 	$(BIN)/sam validate --lint --template template.yaml --region us-east-1
 
 bench: install
-	$(BIN)/python tests/bench/bench_copy.py
+	$(BIN)/python tests/bench/bench.py
 
 bench-scale: install
 	$(BIN)/python tests/bench/bench_scale.py --jobs $(N) --limit $(LIMIT) --generation-seconds $(GEN) \

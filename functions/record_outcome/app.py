@@ -7,11 +7,13 @@ from typing import Any, Literal
 
 from avatar_pipeline import aws
 from avatar_pipeline.attempt_end import AttemptEnd
+from avatar_pipeline.estimates import EstimateStore
 from avatar_pipeline.job_ids import execution_ref
 from avatar_pipeline.jobs import Claim, JobStore
 from avatar_pipeline.models import Job, JobRef, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.outcome import Outcomes, describe_failure
+from avatar_pipeline.provider_accounts import slot_key
 from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -78,8 +80,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             **actual_cost(state.task.provider, state.task.reported_units, settings.kling_usd_per_unit),
         }
         detail = outcomes.succeeded(ref, state.claim.attempt, step.execution_arn, fields, now)
+        estimates = EstimateStore(settings.admission_table, aws.dynamodb())
+        learned = estimates.learn(state.task, slot_key(ref.job_id, state.claim.attempt), now)
         metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
-        logger.info("job succeeded", extra={"output_uri": output.video_uri, "attempt": state.claim.attempt})
+        logger.info(
+            "job succeeded",
+            extra={"output_uri": output.video_uri, "attempt": state.claim.attempt, "learned_correction": learned},
+        )
         return detail
     failure = describe_failure(state.error or StepFailure(Error="States.Runtime", Cause="no error was recorded"))
     claim = state.claim or store.claim(ref, step.execution_arn, now)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from avatar_pipeline import aws, callbacks
 from avatar_pipeline.callbacks import CallbackStore
+from avatar_pipeline.estimates import EstimateStore
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ValidatedMedia
@@ -34,7 +35,7 @@ from pydantic import BaseModel, Field
 
 class Settings(ProviderSettings, PollSettings):
     jobs_table: JobsTable
-    admission_table: str = Field(alias="ADMISSION_TABLE")
+    admission_table: str = Field(alias="ADMISSION_TABLE")  # callback routes and learned estimates
     presign_seconds: PresignSeconds = 900
     deployment_id: DeploymentId
     webhook_url: str = Field(alias="WEBHOOK_URL")
@@ -76,10 +77,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         deployment_id=settings.deployment_id,
         now=now,
         callback_url=callback_url if settings.callbacks == "enabled" else None,
+        estimate_correction=EstimateStore(settings.admission_table, aws.dynamodb()).correction(job.provider),
     )
     logger.info(
         "provider task",
-        extra={"provider": task.provider, "task_id": task.task_id, "stage": task.stage, "callbacks": task.callbacks},
+        extra={
+            "provider": task.provider,
+            "task_id": task.task_id,
+            "stage": task.stage,
+            "estimate": task.estimated_generation_seconds,
+            "first_wait": task.next_wait_seconds,
+            "callbacks": task.callbacks,
+        },
     )
     metrics.add_dimension(name="provider", value=task.provider)
     metrics.add_metric(name="TasksSubmitted", unit=MetricUnit.Count, value=1)

@@ -17,7 +17,7 @@ from .mp4info import inspect_mp4
 from .samples import portrait_png, speech_audio
 from .stack import LocalStack, StackInfo
 
-DEMO_PARAMETERS = {"PollMinSeconds": "1", "PollMaxSeconds": "2"}
+DEMO_PARAMETERS = {"PollMinSeconds": "1", "PollMaxSeconds": "2", "PollFirstWaitMaxSeconds": "2"}
 TIMEOUT_SECONDS = 300
 
 

@@ -46,6 +46,7 @@ def start_stack(
     overrides = [
         "PollMinSeconds=1",
         "PollMaxSeconds=1",
+        "PollFirstWaitMaxSeconds=1",
         "MaxPolls=10000",
         f"ProviderConcurrency=wavespeed={args.limit}",
         "QueueTimeoutSeconds=72000",

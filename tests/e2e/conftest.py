@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 E2E_OVERRIDES = [
     "PollMinSeconds=1",
     "PollMaxSeconds=1",
+    # The simulator generates in ~2 s; the profile estimates ~6 s per audio second.
+    "PollFirstWaitMaxSeconds=1",
     "MaxPolls=60",
     "JobDeadlineSeconds=300",
     "ProviderTimeoutSeconds=3",

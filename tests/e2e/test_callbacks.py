@@ -26,8 +26,9 @@ CALLING_BACK = ["wavespeed/omnihuman-1.5", "kling/avatar"]
 
 @pytest.fixture(scope="module")
 def callback_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    overrides = [o for o in E2E_OVERRIDES if not o.startswith(("PollMinSeconds", "PollMaxSeconds"))]
-    overrides += [f"PollMinSeconds={FALLBACK_SECONDS}", f"PollMaxSeconds={FALLBACK_SECONDS}"]
+    names = ("PollMinSeconds", "PollMaxSeconds", "PollFirstWaitMaxSeconds")
+    overrides = [o for o in E2E_OVERRIDES if not o.startswith(names)]
+    overrides += [f"{name}={FALLBACK_SECONDS}" for name in names]
     with local_stack(tmp_path_factory.mktemp("callback-stack"), overrides) as stack:
         yield stack
 

@@ -353,7 +353,13 @@ def test_submit_and_check_status_use_the_secret_and_the_provider(invoke: Any) ->
     assert body["audio"].startswith(f"https://{INPUT_BUCKET}.s3.amazonaws.com/media/alice.wav?")
     assert task["task_id"] == "pred-7"
     assert task["status"] == "running"
-    assert task["next_wait_seconds"] == 12, "6 s of generation per audio second for 2 s of audio"
+    assert task["estimated_generation_seconds"] == task["profile_estimate_seconds"] == 12.0, (
+        "6 s of generation per audio second for 2 s of audio; nothing learned yet"
+    )
+    webhook = submit.calls.last.request.url.params["webhook"]
+    assert webhook.startswith(f"{WEBHOOK_URL}callbacks/wavespeed/{job['job_id']}/{job['attempt']}/")
+    assert task["callbacks"] is True
+    assert task["next_wait_seconds"] == 13, "told to call back: the fallback check just after the estimated end (105 %)"
     assert checked["status"] == "running"
     assert checked["polls"] == 1
     assert 5 <= checked["next_wait_seconds"] <= 6
@@ -458,6 +464,64 @@ def test_reconcile_closes_a_stopped_executions_job_as_cancelled(invoke: Any) -> 
     item = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "j-stop"}})["Item"]
     assert (item["status"], item["error"]) == ({"S": "CANCELLED"}, {"S": "JobCancelled"})
     assert "cancelled by a person" in item["cause"]["S"]
+
+
+def test_a_success_teaches_its_provider_how_long_generation_takes_and_the_next_submit_uses_it(invoke: Any) -> None:
+    taken = invoke("intake", {"event": console_request(job_id="j-learn"), "execution_name": "exec-learn"})
+    claimed = invoke("claim_job", {**taken, "execution_arn": arn("exec-learn")})
+    task = {
+        "provider": "wavespeed/omnihuman-1.5",
+        "task_id": "pred-learn",
+        "status": "succeeded",
+        "submitted_at": "2025-03-01T12:00:00+00:00",
+        "deadline": "2025-03-01T15:00:00+00:00",
+        "polls": 3,
+        "next_wait_seconds": 0,
+        "estimated_generation_seconds": 12.0,
+        "profile_estimate_seconds": 12.0,
+        "completed_at": "2025-03-01T12:00:40+00:00",
+        "observed_generation_seconds": 36.0,
+    }
+    output = {
+        "bucket": "out",
+        "video_key": "j-learn/video.mp4",
+        "result_key": "j-learn/result.json",
+        "video_uri": "s3://out/j-learn/video.mp4",
+        "result_uri": "s3://out/j-learn/result.json",
+        "size_bytes": 1,
+        "sha256": "0" * 64,
+        "duration_seconds": 2.0,
+        "estimated_cost_usd": 0.3,
+        "persisted_at": "2025-03-01T12:01:00+00:00",
+    }
+    event = {
+        "outcome": "succeeded",
+        "execution_arn": arn("exec-learn"),
+        "execution_name": "exec-learn",
+        "state": {**claimed, "task": task, "output": output},
+    }
+    invoke("record_outcome", event)
+    key = {"pk": {"S": "estimate#wavespeed/omnihuman-1.5"}, "sk": {"S": "estimate"}}
+    item = boto3.client("dynamodb").get_item(TableName=ADMISSION_TABLE, Key=key)["Item"]
+    assert float(item["correction"]["N"]) == pytest.approx(2.0), "36 s against 12 s: 3x, weighed ½ against the profile"
+    assert item["samples"] == {"N": "1"}
+
+    upload_samples()
+    secret_arn = boto3.client("secretsmanager").create_secret(
+        Name="provider-credentials", SecretString=json.dumps({"wavespeed": {"api_key": API_KEY}})
+    )["ARN"]
+    job = intake_and_claim(invoke, console_request(job_id="j-after"), "exec-after")
+    media = invoke("validate_media", {"job": job})
+    with respx.mock(base_url=WAVESPEED) as api:
+        api.post("/api/v3/bytedance/avatar-omni-human-1.5").respond(
+            200, json={"code": 200, "data": {"id": "pred-after", "status": "created"}}
+        )
+        submitted = invoke(
+            "submit_job",
+            {"job": job, "media": media, "execution_arn": arn("exec-after")},
+            {"PROVIDER_SECRET_ARN": secret_arn},
+        )
+    assert (submitted["profile_estimate_seconds"], submitted["estimated_generation_seconds"]) == (12.0, 24.0)
 
 
 def test_record_outcome_success_still_needs_a_complete_state(invoke: Any) -> None:

@@ -75,8 +75,10 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
     # takes slots and reserves budget, QueueJob queues, DispatchSlots hands slots on; whoever ends an attempt gives its
     # slot back (CheckStatus, RecordOutcome, Reconcile, and the callback path: AwaitResult and the Webhook). Callback
     # routes live in the admission table too: Submit makes them, AwaitResult keeps the wait's token there, the
-    # Webhook records outcomes there.
+    # Webhook records outcomes there. So do learned generation times: Submit reads them (GetItem only), RecordOutcome
+    # updates them (with the access it gives slots back with).
     assert table_access == {
+        ("SubmitJobFunction", get, admission),
         *{("AdmitJobFunction", action, admission) for action in (get, put, update, delete, query)},
         ("AdmitJobFunction", update, table),
         *{("QueueJobFunction", action, admission) for action in (put, query)},

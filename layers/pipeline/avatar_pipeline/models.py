@@ -215,8 +215,10 @@ class ProviderTask(BaseModel):
     deadline: datetime
     polls: int = 0
     next_wait_seconds: int
-    estimated_generation_seconds: float
+    estimated_generation_seconds: float  # the profile's, corrected by what this provider's jobs took (estimates.py)
+    profile_estimate_seconds: float | None = None  # the profile's alone; None when the audio's length is unknown
     completed_at: datetime | None = None
+    observed_generation_seconds: float | None = None  # what the task took, as well as the checks tell it
     reported_units: float | None = None  # what the provider charged, in its units, when it says
     callbacks: bool = False  # the provider was told to call back; the wait is also resumed by a callback
 

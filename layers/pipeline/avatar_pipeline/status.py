@@ -37,6 +37,7 @@ def check_task(
                 "status": "succeeded",
                 "next_wait_seconds": 0,
                 "completed_at": now,
+                "observed_generation_seconds": observed_seconds(task, now),
                 "reported_units": check.reported_units,
             }
         )
@@ -44,5 +45,17 @@ def check_task(
     if check.next_stage is not None:
         following = submit_stage(check.next_stage)
         update |= {"task_id": following.task_id, "stage": following.stage}
-    update["next_wait_seconds"] = policy.next_wait(polls, now=now, deadline=task.deadline, rng=rng)
+        # The generation starts now: its first check comes when it is expected to be done.
+        wait = policy.first_wait(task.estimated_generation_seconds, now=now, deadline=task.deadline, rng=rng)
+    else:
+        wait = policy.next_wait(polls, now=now, deadline=task.deadline, submitted_at=task.submitted_at, rng=rng)
+    update["next_wait_seconds"] = wait
     return task.model_copy(update=update)
+
+
+def observed_seconds(task: ProviderTask, now: datetime) -> float:
+    """How long the task took, from the check that found it done (``now``) and the one before. It ended between
+    the two: the middle of that span. The first check bounds it from above only; that bound is kept, so an estimate
+    too high (every job done at its first check) still comes down."""
+    elapsed = (now - task.submitted_at).total_seconds()
+    return round(elapsed if task.polls == 0 else max(0.0, elapsed - task.next_wait_seconds / 2), 1)

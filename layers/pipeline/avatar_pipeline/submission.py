@@ -19,7 +19,7 @@ from .inputs import presigned_inputs
 from .ledger import Ledger, Submission
 from .models import Job, ProviderTask, ValidatedMedia
 from .polling import PollPolicy
-from .providers.base import ExternalIdTaken, InputsFactory, ProviderAdapter, SubmitOutcomeUnknown, TaskRef
+from .providers.base import GENERATE, ExternalIdTaken, InputsFactory, ProviderAdapter, SubmitOutcomeUnknown, TaskRef
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -43,8 +43,10 @@ def submit_job(
     deployment_id: str,
     now: datetime,
     callback_url: CallbackUrl | None = None,
+    estimate_correction: float = 1.0,
 ) -> ProviderTask:
-    """``callback_url`` makes the address a provider that ``calls_back`` is given for this attempt."""
+    """``callback_url`` makes the address a provider that ``calls_back`` is given for this attempt;
+    ``estimate_correction``: what this provider's jobs took ÷ its profile's estimate (``estimates.py``)."""
     stage = adapter.first_stage(job)
     callback = callback_url() if callback_url is not None and adapter.calls_back else None
     task = submit_stage(
@@ -57,17 +59,24 @@ def submit_job(
         now=now,
         callback_url=callback,
     )
-    estimate = adapter.capabilities.generation_seconds_per_audio_second * audio_seconds(media)
+    profile = adapter.capabilities.generation_seconds_per_audio_second * audio_seconds(media)
+    estimate = profile * estimate_correction
     deadline = now + timedelta(seconds=policy.deadline_seconds)
+    # A preparatory stage (Volcengine's subject check) is short: the wait for the generation starts after it.
+    first_wait = policy.first_wait(
+        estimate if task.stage == GENERATE else 0.0, now=now, deadline=deadline, callbacks=callback is not None
+    )
+    known_length = media.audio is not None and media.audio.duration_seconds is not None
     return ProviderTask(
         provider=job.provider,
         task_id=task.task_id,
         stage=task.stage,
         submitted_at=now,
         deadline=deadline,
-        next_wait_seconds=policy.first_wait(estimate, now=now, deadline=deadline),
+        next_wait_seconds=first_wait,
         estimated_generation_seconds=round(estimate, 1),
         callbacks=callback is not None,
+        profile_estimate_seconds=round(profile, 1) if known_length else None,
     )
 
 
