@@ -25,16 +25,25 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from .patching import replace
 
+_STOPPED = "_avatar_stopped"
+
 
 def _record_stop(execution: Execution) -> None:
-    """Copies a stop the interpreter took (it ignores one that comes after the program ended) to the execution."""
+    """Copies a stop the interpreter took (it ignores one that comes after the program ended) to the execution.
+
+    A stop that interrupts a ``.waitForTaskToken`` wait ends moto's program with the wait's error rather than as
+    stopped, so the stop the interpreter took is also kept on the execution: AWS's execution is ABORTED either way.
+    """
     env = execution.exec_worker.env if execution.exec_worker is not None else None
     program_state = env.program_state() if env is not None else None
     if isinstance(program_state, ProgramStopped):
+        setattr(execution, _STOPPED, program_state)
+    stopped: ProgramStopped | None = getattr(execution, _STOPPED, None)
+    if stopped is not None:
         execution.exec_status = ExecutionStatus.ABORTED
-        execution.stop_date = program_state.stop_date
-        execution.error = program_state.error
-        execution.cause = program_state.cause
+        execution.stop_date = stopped.stop_date
+        execution.error = stopped.error
+        execution.cause = stopped.cause
 
 
 def install_stop_execution_details() -> Callable[[], None]:

@@ -101,8 +101,14 @@ def test_retryable_errors_are_retried_and_the_job_succeeds(
     described = stack.wait_until_done(execution_arn)
 
     assert described["status"] == "SUCCEEDED", described
-    assert _retried_errors(stack, execution_arn) == [error]
-    assert len(stack.submissions(folder)) == 1
+    (submission,) = stack.submissions(folder)
+    if provider == "kling/avatar" and fault["operation"] == "result":
+        # Kling calls back on every status change and the webhook re-reads the task from Kling, so the first task
+        # query after the create is the webhook's: it answers 503 and Kling sends the callback again.
+        deliveries = [c for c in stack.simulator_stats()["callbacks"] if c["task_id"] == submission["task_id"]]
+        assert [c["answered"] for c in deliveries][:2] == [503, 200], deliveries
+    else:
+        assert _retried_errors(stack, execution_arn) == [error]
 
 
 FINAL = [
