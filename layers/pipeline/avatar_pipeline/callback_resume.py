@@ -24,7 +24,6 @@ def resume(record: CallbackRecord, sfn: SFNClient, *, task_done: Callable[[Provi
         return False
     try:
         if outcome.status == "succeeded":
-            task_done(task)
             done = task.model_copy(
                 update={
                     "status": "succeeded",
@@ -34,6 +33,8 @@ def resume(record: CallbackRecord, sfn: SFNClient, *, task_done: Callable[[Provi
                 }
             )
             sfn.send_task_success(taskToken=token, output=done.model_dump_json())
+            # After the send, so only the resume that was taken frees the slot (RecordOutcome frees it in any case).
+            task_done(task)
         else:
             cause = redact(outcome.cause)[:MAX_CAUSE_CHARS]
             sfn.send_task_failure(taskToken=token, error="ProviderTaskFailed", cause=cause)
