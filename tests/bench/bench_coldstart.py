@@ -1,0 +1,283 @@
+"""Cold start: importing each handler as ``sam build`` builds it, against the old layout, and what each function
+loads from disk.
+
+- Sizes are those of ``.aws-sam/build`` (built here when missing or older than the sources): the arm64 artifacts
+  that deploy. Imports cannot run those on another machine (their extension modules are for aarch64), so the
+  imports run a twin that ``sam build`` makes with the same Makefiles for this machine's platform.
+- A fresh interpreter per import, with the runtime's ``sys.path`` and nothing else (``-S``): the function's folder,
+  its layers' ``python/``, then boto3 and what it needs (what the runtime provides, taken from this venv and
+  compiled like the runtime's). The interpreter is Python 3.13, the runtime's, when this machine has it.
+- Before = the old layout, measured in this run: the same pins as one layer, installed the old way (with their
+  dependencies, so aws-xray-sdk's own botocore ahead of the runtime's, and Pillow in every function), no bytecode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from avatar_local.template import load_template
+from table import Row, render
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / ".aws-sam" / "build"
+SOURCES = (ROOT / "template.yaml", ROOT / "layers", ROOT / "functions")
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py")
+LAMBDA_VERSION = "3.13"
+IMPORT_TARGET_MS = 300.0
+SIZE_TARGET_MIB = 25.0
+MIB = 1024 * 1024
+# Lambda runs with PYTHONDONTWRITEBYTECODE unset, but /opt and /var/task are read-only: nothing written stays.
+MEASURE = """import sys, time, importlib
+sys.path[:0] = sys.argv[1:]
+start, cpu = time.perf_counter(), time.process_time()
+importlib.import_module("app")
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(wall * 1000, cpu * 1000, "PIL" in sys.modules, sys.modules["botocore"].__file__)
+"""
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    layers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str
+    version: str
+
+
+def interpreter() -> Interpreter:
+    """Python 3.13 (the runtime's, which the built .pyc are for) if this machine has it, else this one."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [*map(str, sorted(pyenv.glob(f"versions/{LAMBDA_VERSION}*/bin/python{LAMBDA_VERSION}")))]
+    candidates += [found for found in [shutil.which(f"python{LAMBDA_VERSION}")] if found]
+    for candidate in candidates:
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True)
+        if probe.returncode == 0 and probe.stdout.decode().startswith(f"{LAMBDA_VERSION}."):
+            return Interpreter(candidate, probe.stdout.decode().strip())
+    return Interpreter(sys.executable, platform.python_version())
+
+
+def functions() -> list[Function]:
+    """Each function with its layers as SAM gives them: the Globals' list, then the function's own."""
+    template = load_template(ROOT / "template.yaml")
+    shared = [ref["Ref"] for ref in template["Globals"]["Function"].get("Layers", [])]
+    return [
+        Function(logical, (*shared, *(ref["Ref"] for ref in resource["Properties"].get("Layers", []))))
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
+
+
+def sam_build(build_dir: Path, **make_variables: str) -> None:
+    venv_bin = Path(sys.executable).parent
+    env = {**os.environ, **make_variables, "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(venv_bin / "sam"), "build", "--template", "template.yaml", "--build-dir", str(build_dir)]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def built_is_stale() -> bool:
+    built = BUILD / "template.yaml"
+    if not built.exists():
+        return True
+    files = [path for source in SOURCES for path in [source, *source.rglob("*")] if path.is_file()]
+    return max(path.stat().st_mtime for path in files) > built.stat().st_mtime
+
+
+def old_layout(target: Path, python_version: str, platform_tag: str) -> Path:
+    """The old single layer: both requirement sets with all their dependencies, and the package, no bytecode."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--only-binary=:all:"]
+    pip += ["--platform", platform_tag, "--implementation", "cp", "--python-version", python_version]
+    requirements = [arg for path in sorted(ROOT.glob("layers/*/requirements.txt")) for arg in ("-r", str(path))]
+    subprocess.run([*pip, "--target", str(target / "python"), *requirements], check=True, capture_output=True)
+    shutil.copytree(ROOT / "layers/pipeline/avatar_pipeline", target / "python/avatar_pipeline")
+    return target
+
+
+def runtime_packages(target: Path, python: Interpreter) -> Path:
+    """What the Lambda runtime has on sys.path after the layers: boto3 and its dependencies, compiled."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    for name in RUNTIME_PROVIDED:
+        if (site / name).is_dir():
+            shutil.copytree(site / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(site / name, target / name)
+    subprocess.run([python.path, "-m", "compileall", "-q", "-j0", str(target)], check=True, capture_output=True)
+    return target
+
+
+def import_ms(python: Interpreter, code: Path, layers: list[Path], runtime: Path, runs: int) -> tuple[float, bool]:
+    """Median over fresh processes of importing the handler module, and whether Pillow came with it. Fails if the
+    handler's botocore comes from a layer that sam built (the old layer has its own, which is the point of it)."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_REGION": "us-east-1",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{LAMBDA_VERSION}",
+        "AWS_LAMBDA_FUNCTION_NAME": code.name,
+        "LAMBDA_TASK_ROOT": str(code),
+        "POWERTOOLS_SERVICE_NAME": "avatar-pipeline",
+        "POWERTOOLS_METRICS_NAMESPACE": "AvatarPipeline",
+    }
+    path = [str(code), *(str(layer / "python") for layer in layers), str(runtime)]
+    times, pillow = [], False
+    for _ in range(runs):
+        done = subprocess.run(
+            [python.path, "-S", "-c", MEASURE, *path], cwd=code, env=env, capture_output=True, text=True
+        )
+        if done.returncode:
+            raise RuntimeError(f"importing {code.name} failed:\n{done.stderr}")
+        ms, pil, botocore = done.stdout.split()
+        if botocore.startswith(str(code.parent)):
+            raise RuntimeError(f"{code.name} imported a botocore of its layers: {botocore}")
+        times.append(float(ms))
+        pillow = pil == "True"
+    return statistics.median(times), pillow
+
+
+def size(paths: list[Path]) -> int:
+    return sum(file.stat().st_size for path in paths for file in path.rglob("*") if file.is_file())
+
+
+def files(path: Path, pattern: str = "*") -> int:
+    return sum(1 for file in path.rglob(pattern) if file.is_file())
+
+
+@dataclass(frozen=True)
+class Measured:
+    function: Function
+    old_ms: float
+    no_bytecode_ms: float
+    built_ms: float
+    pillow: bool
+    old_size: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Layouts:
+    """Where each way of laying a function out lives for this run's imports."""
+
+    built: Path
+    """the twin of .aws-sam/build for this machine"""
+    bare: Path
+    """the same without its __pycache__ folders"""
+    old: Path
+    """the old single layer for this machine"""
+    old_deployed: Path
+    """the old single layer for the Lambda target, for its size"""
+    runtime: Path
+
+
+def _layouts(tmp: Path, python: Interpreter) -> Layouts:
+    host, version = f"manylinux2014_{platform.machine()}", ".".join(python.version.split(".")[:2])
+    sam_build(tmp / "built", LAMBDA_PLATFORM=host, LAMBDA_PYTHON=version)
+    shutil.copytree(tmp / "built", tmp / "bare", ignore=shutil.ignore_patterns("__pycache__"))
+    return Layouts(
+        built=tmp / "built",
+        bare=tmp / "bare",
+        old=old_layout(tmp / "old", version, host),
+        old_deployed=old_layout(tmp / "old-deployed", LAMBDA_VERSION, "manylinux2014_aarch64"),
+        runtime=runtime_packages(tmp / "runtime", python),
+    )
+
+
+def _measure(function: Function, at: Layouts, python: Interpreter, runs: int) -> Measured:
+    def ms(root: Path, layers: list[Path]) -> tuple[float, bool]:
+        return import_ms(python, root / function.name, layers, at.runtime, runs)
+
+    old_ms, _ = ms(at.bare, [at.old])
+    bare_ms, _ = ms(at.bare, [at.bare / layer for layer in function.layers])
+    built_ms, pillow = ms(at.built, [at.built / layer for layer in function.layers])
+    deployed = [BUILD / function.name, *(BUILD / layer for layer in function.layers)]
+    old_size = size([BUILD / function.name, at.old_deployed])
+    return Measured(function, old_ms, bare_ms, built_ms, pillow, old_size, size(deployed))
+
+
+def rows(runs: int = 5) -> list[Row]:
+    python = interpreter()
+    if built_is_stale():
+        sam_build(BUILD)
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
+        layouts = _layouts(Path(scratch), python)
+        print(f"imports: {python.path} (Python {python.version}), median of {runs} fresh processes")
+        if not python.version.startswith(f"{LAMBDA_VERSION}."):
+            print(
+                f"  not the runtime's Python {LAMBDA_VERSION}: the built .pyc do not apply, so 'as built' compiles too"
+            )
+        _print_layers(layouts.old_deployed)
+        measured = [_measure(function, layouts, python, runs) for function in functions()]
+    _print_functions(measured)
+    return _rows(measured)
+
+
+def _print_layers(old: Path) -> None:
+    print("layers (unzipped, as deployed): size, files, .pyc for the runtime")
+    tag = f"cpython-{LAMBDA_VERSION.replace('.', '')}.pyc"
+    for name, path in [("old single layer", old), *((p.name, p) for p in sorted(BUILD.glob("*Layer")))]:
+        print(f"  {name:18} {size([path]) / MIB:6.1f} MiB {files(path):6} files {files(path, '*.' + tag):6} .pyc")
+
+
+def _print_functions(measured: list[Measured]) -> None:
+    print("handler import (ms): old layout, as built without its .pyc, as built; function + its layers (MiB)")
+    for m in measured:
+        pillow = " loads Pillow" if m.pillow else ""
+        print(
+            f"  {m.function.name:22} {m.old_ms:6.0f} {m.no_bytecode_ms:6.0f} {m.built_ms:6.0f}"
+            f"   {m.old_size / MIB:5.1f} -> {m.size / MIB:5.1f}{pillow}"
+        )
+
+
+def _ratio(before: float, after: float) -> str:
+    return f"{after / before:.2f}×"  # noqa: RUF001 - the table's ratio sign
+
+
+def _rows(measured: list[Measured]) -> list[Row]:
+    slowest_old = max(m.old_ms for m in measured)
+    slowest = max(measured, key=lambda m: m.built_ms)
+    largest = max(measured, key=lambda m: m.size)
+    largest_old = max(m.old_size for m in measured)
+    return [
+        Row(
+            metric=f"handler import as built by sam build (slowest function: {slowest.function.name}; "
+            "before: the old single layer, no .pyc)",
+            target=f"≤ {IMPORT_TARGET_MS:.0f} ms",
+            before=f"{slowest_old:.0f} ms",
+            after=f"{slowest.built_ms:.0f} ms",
+            ratio=_ratio(slowest_old, slowest.built_ms),
+            met=slowest.built_ms <= IMPORT_TARGET_MS,
+        ),
+        Row(
+            metric=f"largest function plus its layers, unzipped ({largest.function.name}; "
+            "before: with the old single layer)",
+            target=f"≤ {SIZE_TARGET_MIB:.0f} MiB",
+            before=f"{largest_old / MIB:.1f} MiB",
+            after=f"{largest.size / MIB:.1f} MiB",
+            ratio=_ratio(largest_old, largest.size),
+            met=largest.size <= SIZE_TARGET_MIB * MIB,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per import (the median is kept)")
+    print(render(rows(parser.parse_args().runs)))
+
+
+if __name__ == "__main__":
+    main()
