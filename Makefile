@@ -22,11 +22,11 @@ EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
 # lines); complexity is ruff's C901 (pyproject.toml).
 PRODUCTION_CODE := layers/pipeline/avatar_pipeline local/avatar_local functions
 
-.PHONY: install security lint test unit integration e2e demo build validate deploy bench bench-scale clean
+.PHONY: install security lint test unit integration e2e demo build validate deploy bench bench-scale bench-coldstart clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml layers/pipeline/requirements.txt
+$(STAMP): pyproject.toml layers/pipeline/requirements.txt layers/imaging/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'
@@ -87,6 +87,11 @@ validate: install
 
 bench: install
 	$(BIN)/python tests/bench/bench.py
+
+# Handler imports as sam build builds them (with Python 3.13, the runtime's, when there is one) against the old
+# single layer, and each function's size with its layers; builds what it measures.
+bench-coldstart: install
+	$(BIN)/python tests/bench/bench_coldstart.py
 
 bench-scale: install
 	$(BIN)/python tests/bench/bench_scale.py --jobs $(N) --limit $(LIMIT) --generation-seconds $(GEN) \
