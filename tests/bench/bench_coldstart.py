@@ -37,6 +37,16 @@ LAMBDA_VERSION = "3.13"
 IMPORT_TARGET_MS = 300.0
 SIZE_TARGET_MIB = 25.0
 MIB = 1024 * 1024
+# What the runtime and the template give every function (LAMBDA_TASK_ROOT makes Powertools and X-Ray act as on Lambda).
+LAMBDA_ENVIRONMENT = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EXECUTION_ENV": f"AWS_Lambda_python{LAMBDA_VERSION}",
+    "POWERTOOLS_SERVICE_NAME": "avatar-pipeline",
+    "POWERTOOLS_METRICS_NAMESPACE": "AvatarPipeline",
+}
 # Lambda runs with PYTHONDONTWRITEBYTECODE unset, but /opt and /var/task are read-only: nothing written stays.
 MEASURE = """import sys, time, importlib
 sys.path[:0] = sys.argv[1:]
@@ -133,17 +143,7 @@ class Timing:
 def import_time(python: Interpreter, code: Path, layers: list[Path], runtime: Path, runs: int) -> Timing:
     """Importing the handler module in fresh processes. Fails if the handler's botocore comes from a layer that sam
     built (the old layer has its own, which is the point of measuring it)."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_REGION": "us-east-1",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{LAMBDA_VERSION}",
-        "AWS_LAMBDA_FUNCTION_NAME": code.name,
-        "LAMBDA_TASK_ROOT": str(code),
-        "POWERTOOLS_SERVICE_NAME": "avatar-pipeline",
-        "POWERTOOLS_METRICS_NAMESPACE": "AvatarPipeline",
-    }
+    env = {**LAMBDA_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": code.name, "LAMBDA_TASK_ROOT": str(code)}
     path = [str(code), *(str(layer / "python") for layer in layers), str(runtime)]
     samples = []
     for _ in range(runs):
@@ -155,11 +155,8 @@ def import_time(python: Interpreter, code: Path, layers: list[Path], runtime: Pa
         if botocore.startswith(str(code.parent)):
             raise RuntimeError(f"{code.name} imported a botocore of its layers: {botocore}")
         samples.append((float(wall), float(cpu), pillow == "True"))
-    return Timing(
-        statistics.median(wall for wall, _, _ in samples),
-        statistics.median(cpu for _, cpu, _ in samples),
-        samples[-1][2],
-    )
+    walls, cpus, pillows = zip(*samples, strict=True)
+    return Timing(statistics.median(walls), statistics.median(cpus), pillows[-1])
 
 
 def size(paths: list[Path]) -> int:
@@ -182,8 +179,8 @@ class Measured:
 
 @dataclass(frozen=True)
 class Layouts:
-    """This run's twin of .aws-sam/build for this machine, the same without __pycache__, the old single layer for
-    this machine and for the Lambda target (its size), and what the runtime provides."""
+    """A twin of .aws-sam/build for this machine, the same without __pycache__, the old single layer for this machine
+    and for the Lambda target (for its size), and what the runtime provides."""
 
     built: Path
     bare: Path
@@ -229,9 +226,7 @@ def rows(runs: int = 5) -> list[Row]:
         load = os.getloadavg()[0]
         print(f"imports: {python.path} (Python {python.version}), median of {runs} fresh processes, load {load:.1f}")
         if not python.version.startswith(f"{LAMBDA_VERSION}."):
-            print(
-                f"  not the runtime's Python {LAMBDA_VERSION}: the built .pyc do not apply, so 'as built' compiles too"
-            )
+            print(f"  not the runtime's Python {LAMBDA_VERSION}: the built .pyc do not apply, 'as built' compiles too")
         _print_layers(layouts.old_deployed)
         measured = [_measure(function, layouts, python, runs) for function in functions()]
     _print_functions(measured)
@@ -253,10 +248,6 @@ def _print_functions(measured: list[Measured]) -> None:
         print(f"  {m.function.name:22} {timings}   {m.old_size / MIB:4.1f} -> {m.size / MIB:4.1f} MiB{pillow}")
 
 
-def _ratio(before: float, after: float) -> str:
-    return f"{after / before:.2f}×"  # noqa: RUF001 - the table's ratio sign
-
-
 def _rows(measured: list[Measured]) -> list[Row]:
     slowest_old = max(m.old.cpu_ms for m in measured)
     slowest = max(measured, key=lambda m: m.built.cpu_ms)
@@ -269,7 +260,7 @@ def _rows(measured: list[Measured]) -> list[Row]:
             target=f"≤ {IMPORT_TARGET_MS:.0f} ms",
             before=f"{slowest_old:.0f} ms",
             after=f"{slowest.built.cpu_ms:.0f} ms",
-            ratio=_ratio(slowest_old, slowest.built.cpu_ms),
+            ratio=f"{slowest.built.cpu_ms / slowest_old:.2f}×",  # noqa: RUF001 - the table's ratio sign
             met=slowest.built.cpu_ms <= IMPORT_TARGET_MS,
         ),
         Row(
@@ -278,7 +269,7 @@ def _rows(measured: list[Measured]) -> list[Row]:
             target=f"≤ {SIZE_TARGET_MIB:.0f} MiB",
             before=f"{largest_old / MIB:.1f} MiB",
             after=f"{largest.size / MIB:.1f} MiB",
-            ratio=_ratio(largest_old, largest.size),
+            ratio=f"{largest.size / largest_old:.2f}×",  # noqa: RUF001
             met=largest.size <= SIZE_TARGET_MIB * MIB,
         ),
     ]
