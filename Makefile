@@ -22,7 +22,7 @@ EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
 # lines); complexity is ruff's C901 (pyproject.toml).
 PRODUCTION_CODE := layers/pipeline/avatar_pipeline local/avatar_local functions
 
-.PHONY: install security lint test unit integration e2e demo build validate deploy bench bench-scale bench-coldstart clean
+.PHONY: install security lint test unit integration e2e demo build validate deploy bench bench-scale clean
 
 install: $(STAMP)
 
@@ -87,11 +87,6 @@ validate: install
 
 bench: install
 	$(BIN)/python tests/bench/bench.py
-
-# Handler imports as sam build builds them (with Python 3.13, the runtime's, when there is one) against the old
-# single layer, and each function's size with its layers; builds what it measures.
-bench-coldstart: install
-	$(BIN)/python tests/bench/bench_coldstart.py
 
 bench-scale: install
 	$(BIN)/python tests/bench/bench_scale.py --jobs $(N) --limit $(LIMIT) --generation-seconds $(GEN) \
