@@ -1,0 +1,285 @@
+"""Cold start: importing each handler as ``sam build`` builds it, against the old layout, and what each function
+loads from disk.
+
+- Sizes are those of ``.aws-sam/build`` (built here when missing or older than the sources): the arm64 artifacts
+  that deploy. Imports cannot run those on another machine (their extension modules are for aarch64), so the
+  imports run a twin that ``sam build`` makes with the same Makefiles for this machine's platform.
+- A fresh interpreter per import, with the runtime's ``sys.path`` and nothing else (``-S``): the function's folder,
+  its layers' ``python/``, then boto3 and what it needs (what the runtime provides, taken from this venv and
+  compiled like the runtime's). The interpreter is Python 3.13, the runtime's, when this machine has it.
+- Before = the old layout, measured in this run: the same pins as one layer, installed the old way (with their
+  dependencies, so aws-xray-sdk's own botocore ahead of the runtime's, and Pillow in every function), no bytecode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from avatar_local.template import load_template
+from table import Row, render
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / ".aws-sam" / "build"
+SOURCES = (ROOT / "template.yaml", ROOT / "layers", ROOT / "functions")
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py")
+LAMBDA_VERSION = "3.13"
+IMPORT_TARGET_MS = 300.0
+SIZE_TARGET_MIB = 25.0
+MIB = 1024 * 1024
+# What the runtime and the template give every function (LAMBDA_TASK_ROOT makes Powertools and X-Ray act as on Lambda).
+LAMBDA_ENVIRONMENT = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "AWS_REGION": "us-east-1",
+    "AWS_EXECUTION_ENV": f"AWS_Lambda_python{LAMBDA_VERSION}",
+    "POWERTOOLS_SERVICE_NAME": "avatar-pipeline",
+    "POWERTOOLS_METRICS_NAMESPACE": "AvatarPipeline",
+}
+# Lambda runs with PYTHONDONTWRITEBYTECODE unset, but /opt and /var/task are read-only: nothing written stays.
+MEASURE = """import sys, time, importlib
+sys.path[:0] = sys.argv[1:]
+start, cpu = time.perf_counter(), time.process_time()
+importlib.import_module("app")
+wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(wall * 1000, cpu * 1000, "PIL" in sys.modules, sys.modules["botocore"].__file__)
+"""
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    layers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    path: str
+    version: str
+
+
+def interpreter() -> Interpreter:
+    """Python 3.13 (the runtime's, which the built .pyc are for) if this machine has it, else this one."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [*map(str, sorted(pyenv.glob(f"versions/{LAMBDA_VERSION}*/bin/python{LAMBDA_VERSION}")))]
+    candidates += [found for found in [shutil.which(f"python{LAMBDA_VERSION}")] if found]
+    for candidate in candidates:
+        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True)
+        if probe.returncode == 0 and probe.stdout.decode().startswith(f"{LAMBDA_VERSION}."):
+            return Interpreter(candidate, probe.stdout.decode().strip())
+    return Interpreter(sys.executable, platform.python_version())
+
+
+def functions() -> list[Function]:
+    """Each function with its layers as SAM gives them: the Globals' list, then the function's own."""
+    template = load_template(ROOT / "template.yaml")
+    shared = [ref["Ref"] for ref in template["Globals"]["Function"].get("Layers", [])]
+    return [
+        Function(logical, (*shared, *(ref["Ref"] for ref in resource["Properties"].get("Layers", []))))
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    ]
+
+
+def sam_build(build_dir: Path, **make_variables: str) -> None:
+    venv_bin = Path(sys.executable).parent
+    env = {**os.environ, **make_variables, "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
+    command = [str(venv_bin / "sam"), "build", "--template", "template.yaml", "--build-dir", str(build_dir)]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+def built_is_stale() -> bool:
+    built = BUILD / "template.yaml"
+    if not built.exists():
+        return True
+    files = [path for source in SOURCES for path in [source, *source.rglob("*")] if path.is_file()]
+    newest = max(path.stat().st_mtime for path in files if "__pycache__" not in path.parts)
+    return newest > built.stat().st_mtime
+
+
+def old_layout(target: Path, python_version: str, platform_tag: str) -> Path:
+    """The old single layer: both requirement sets with all their dependencies, and the package, no bytecode."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--only-binary=:all:"]
+    pip += ["--platform", platform_tag, "--implementation", "cp", "--python-version", python_version]
+    requirements = [arg for path in sorted(ROOT.glob("layers/*/requirements.txt")) for arg in ("-r", str(path))]
+    subprocess.run([*pip, "--target", str(target / "python"), *requirements], check=True, capture_output=True)
+    package = ROOT / "layers/pipeline/avatar_pipeline"
+    shutil.copytree(package, target / "python/avatar_pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    return target
+
+
+def runtime_packages(target: Path, python: Interpreter) -> Path:
+    """What the Lambda runtime has on sys.path after the layers: boto3 and its dependencies, compiled."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    for name in RUNTIME_PROVIDED:
+        if (site / name).is_dir():
+            shutil.copytree(site / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(site / name, target / name)
+    subprocess.run([python.path, "-m", "compileall", "-q", "-j0", str(target)], check=True, capture_output=True)
+    return target
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Medians over fresh processes: wall time, and the CPU time the import took (steadier on a busy machine)."""
+
+    wall_ms: float
+    cpu_ms: float
+    pillow: bool
+
+
+def import_time(python: Interpreter, code: Path, layers: list[Path], runtime: Path, runs: int) -> Timing:
+    """Importing the handler module in fresh processes. Fails if the handler's botocore comes from a layer that sam
+    built (the old layer has its own, which is the point of measuring it)."""
+    env = {**LAMBDA_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": code.name, "LAMBDA_TASK_ROOT": str(code)}
+    path = [str(code), *(str(layer / "python") for layer in layers), str(runtime)]
+    samples = []
+    for _ in range(runs):
+        command = [python.path, "-S", "-c", MEASURE, *path]
+        done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"importing {code.name} failed:\n{done.stderr}")
+        wall, cpu, pillow, botocore = done.stdout.split()
+        if botocore.startswith(str(code.parent)):
+            raise RuntimeError(f"{code.name} imported a botocore of its layers: {botocore}")
+        samples.append((float(wall), float(cpu), pillow == "True"))
+    walls, cpus, pillows = zip(*samples, strict=True)
+    return Timing(statistics.median(walls), statistics.median(cpus), pillows[-1])
+
+
+def size(paths: list[Path]) -> int:
+    return sum(file.stat().st_size for path in paths for file in path.rglob("*") if file.is_file())
+
+
+def files(path: Path, pattern: str = "*") -> int:
+    return sum(1 for file in path.rglob(pattern) if file.is_file())
+
+
+@dataclass(frozen=True)
+class Measured:
+    function: Function
+    old: Timing
+    no_bytecode: Timing
+    built: Timing
+    old_size: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Layouts:
+    """A twin of .aws-sam/build for this machine, the same without __pycache__, the old single layer for this machine
+    and for the Lambda target (for its size), and what the runtime provides."""
+
+    built: Path
+    bare: Path
+    old: Path
+    old_deployed: Path
+    runtime: Path
+
+
+def _layouts(tmp: Path, python: Interpreter) -> Layouts:
+    host, version = f"manylinux2014_{platform.machine()}", ".".join(python.version.split(".")[:2])
+    sam_build(tmp / "built", LAMBDA_PLATFORM=host, LAMBDA_PYTHON=version)
+    shutil.copytree(tmp / "built", tmp / "bare", ignore=shutil.ignore_patterns("__pycache__"))
+    return Layouts(
+        built=tmp / "built",
+        bare=tmp / "bare",
+        old=old_layout(tmp / "old", version, host),
+        old_deployed=old_layout(tmp / "old-deployed", LAMBDA_VERSION, "manylinux2014_aarch64"),
+        runtime=runtime_packages(tmp / "runtime", python),
+    )
+
+
+def _measure(function: Function, at: Layouts, python: Interpreter, runs: int) -> Measured:
+    def timing(root: Path, layers: list[Path]) -> Timing:
+        return import_time(python, root / function.name, layers, at.runtime, runs)
+
+    deployed = [BUILD / function.name, *(BUILD / layer for layer in function.layers)]
+    return Measured(
+        function,
+        old=timing(at.bare, [at.old]),
+        no_bytecode=timing(at.bare, [at.bare / layer for layer in function.layers]),
+        built=timing(at.built, [at.built / layer for layer in function.layers]),
+        old_size=size([BUILD / function.name, at.old_deployed]),
+        size=size(deployed),
+    )
+
+
+def rows(runs: int = 5) -> list[Row]:
+    python = interpreter()
+    if built_is_stale():
+        sam_build(BUILD)
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
+        layouts = _layouts(Path(scratch), python)
+        load = os.getloadavg()[0]
+        print(f"imports: {python.path} (Python {python.version}), median of {runs} fresh processes, load {load:.1f}")
+        if not python.version.startswith(f"{LAMBDA_VERSION}."):
+            print(f"  not the runtime's Python {LAMBDA_VERSION}: the built .pyc do not apply, 'as built' compiles too")
+        _print_layers(layouts.old_deployed)
+        measured = [_measure(function, layouts, python, runs) for function in functions()]
+    _print_functions(measured)
+    return _rows(measured)
+
+
+def _print_layers(old: Path) -> None:
+    print("layers (unzipped, as deployed): size, files, .pyc for the runtime")
+    tag = f"cpython-{LAMBDA_VERSION.replace('.', '')}.pyc"
+    for name, path in [("old single layer", old), *((p.name, p) for p in sorted(BUILD.glob("*Layer")))]:
+        print(f"  {name:18} {size([path]) / MIB:6.1f} MiB {files(path):6} files {files(path, '*.' + tag):6} .pyc")
+
+
+def _print_functions(measured: list[Measured]) -> None:
+    print("handler import, CPU ms (wall ms): old layout | as built without its .pyc | as built; function + layers")
+    for m in measured:
+        timings = " | ".join(f"{t.cpu_ms:4.0f} ({t.wall_ms:4.0f})" for t in (m.old, m.no_bytecode, m.built))
+        pillow = ", loads Pillow" if m.built.pillow else ""
+        print(f"  {m.function.name:22} {timings}   {m.old_size / MIB:4.1f} -> {m.size / MIB:4.1f} MiB{pillow}")
+
+
+def _rows(measured: list[Measured]) -> list[Row]:
+    slowest_old = max(m.old.cpu_ms for m in measured)
+    slowest = max(measured, key=lambda m: m.built.cpu_ms)
+    largest = max(measured, key=lambda m: m.size)
+    largest_old = max(m.old_size for m in measured)
+    return [
+        Row(
+            metric=f"handler import as built by sam build, CPU time (slowest: {slowest.function.name}; "
+            "before: the old single layer, no .pyc)",
+            target=f"≤ {IMPORT_TARGET_MS:.0f} ms",
+            before=f"{slowest_old:.0f} ms",
+            after=f"{slowest.built.cpu_ms:.0f} ms",
+            ratio=f"{slowest.built.cpu_ms / slowest_old:.2f}x",
+            met=slowest.built.cpu_ms <= IMPORT_TARGET_MS,
+        ),
+        Row(
+            metric=f"largest function plus its layers, unzipped ({largest.function.name}; "
+            "before: with the old single layer)",
+            target=f"≤ {SIZE_TARGET_MIB:.0f} MiB",
+            before=f"{largest_old / MIB:.1f} MiB",
+            after=f"{largest.size / MIB:.1f} MiB",
+            ratio=f"{largest.size / largest_old:.2f}x",
+            met=largest.size <= SIZE_TARGET_MIB * MIB,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="fresh processes per import (the median is kept)")
+    print(render(rows(parser.parse_args().runs)))
+
+
+if __name__ == "__main__":
+    main()

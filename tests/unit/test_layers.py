@@ -1,0 +1,88 @@
+"""What each function loads at a cold start: its layers in the template, what its handler imports, the bytecode."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from avatar_local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+FUNCTIONS = {
+    logical: resource["Properties"]
+    for logical, resource in TEMPLATE["Resources"].items()
+    if resource["Type"] == "AWS::Serverless::Function"
+}
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
+# Imports every handler but those named, each as a module of its own; reports what came with them.
+IMPORT_HANDLERS = """
+import gc, importlib.util, json, sys
+for folder in sys.argv[1:]:
+    spec = importlib.util.spec_from_file_location("handler_" + folder, f"functions/{folder}/app.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+import boto3, botocore.client
+clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
+print(json.dumps({"pillow": "PIL" in sys.modules, "clients": clients, "session": boto3.DEFAULT_SESSION is not None}))
+"""
+
+
+def _layers(properties: dict[str, object]) -> list[str]:
+    own = properties.get("Layers", [])
+    assert isinstance(own, list)
+    return [ref["Ref"] for ref in [*TEMPLATE["Globals"]["Function"]["Layers"], *own]]
+
+
+def _imports(folders: list[str]) -> dict[str, object]:
+    # LAMBDA_TASK_ROOT, as on Lambda: elsewhere the X-Ray SDK's sampler makes a client of its own at import.
+    env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "avatar-pipeline", "AWS_DEFAULT_REGION": "us-east-1"}
+    env["LAMBDA_TASK_ROOT"] = str(ROOT / "functions")
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_HANDLERS, *folders], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    result: dict[str, object] = json.loads(done.stdout)
+    return result
+
+
+def test_only_validate_media_has_the_imaging_layer_and_every_function_the_pipeline_layer() -> None:
+    layers = {logical: _layers(properties) for logical, properties in FUNCTIONS.items()}
+    assert {logical for logical, names in layers.items() if "ImagingLayer" in names} == {"ValidateMediaFunction"}
+    assert all(names[0] == "PipelineLayer" for names in layers.values())
+
+
+def test_handlers_without_the_imaging_layer_never_import_pillow_and_none_creates_a_client_at_import() -> None:
+    without = [Path(p["CodeUri"]).name for p in FUNCTIONS.values() if "ImagingLayer" not in _layers(p)]
+    assert _imports(without)["pillow"] is False
+    everything = _imports(sorted(Path(p["CodeUri"]).name for p in FUNCTIONS.values()))
+    assert everything["pillow"] is True
+    # Clients come from avatar_pipeline.aws's cached factories, at the first invocation that needs one.
+    assert everything["clients"] == []
+    assert everything["session"] is False
+
+
+def test_no_layer_requires_what_the_runtime_provides_and_pillow_is_in_the_imaging_layer_alone() -> None:
+    pinned = {
+        path.parent.name: {
+            line.split("==")[0].split("[")[0].lower()
+            for line in path.read_text().splitlines()
+            if line and not line.startswith("#")
+        }
+        for path in ROOT.glob("layers/*/requirements.txt")
+    }
+    assert not any(names & RUNTIME_PROVIDED for names in pinned.values())
+    assert {layer for layer, names in pinned.items() if "pillow" in names} == {"imaging"}
+
+
+def test_bytecode_is_for_python_313_and_used_whatever_the_sources_mtime(tmp_path: Path) -> None:
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    if not any(pyenv.glob("versions/3.13*/bin/python3.13")):
+        pytest.skip("no Python 3.13 here: bytecode.sh builds without .pyc")
+    (tmp_path / "app.py").write_text("VALUE = 1\n")
+    subprocess.run(["sh", str(ROOT / "layers" / "bytecode.sh"), str(tmp_path)], check=True, capture_output=True)
+    pyc = (tmp_path / "__pycache__" / "app.cpython-313.pyc").read_bytes()
+    # PEP 552 flags: bit 0 hash-based, bit 1 check_source; unchecked-hash is hash-based and never checked.
+    assert int.from_bytes(pyc[4:8], "little") == 0b01
