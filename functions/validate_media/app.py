@@ -8,8 +8,15 @@ from avatar_pipeline import aws
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.providers.http import DEFAULT_TIMEOUT_SECONDS, invocation_client
-from avatar_pipeline.settings import AllowLoopback, EnvSettings, InputBucket, ProviderTimeoutSeconds, load_settings
+from avatar_pipeline.providers.http import invocation_client
+from avatar_pipeline.settings import (
+    DEFAULT_TIMEOUT_SECONDS,
+    AllowLoopback,
+    EnvSettings,
+    InputBucket,
+    ProviderTimeoutSeconds,
+    load_settings,
+)
 from avatar_pipeline.validation import validate_media
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext

@@ -3,7 +3,8 @@ a provider that publishes none (template parameters ``VolcenginePriceUsdPerSecon
 
 from __future__ import annotations
 
-from .providers.registry import provider_entry
+from .capabilities import CAPABILITIES
+from .errors import InvalidRequest
 
 
 def parse_prices(text: str) -> dict[str, float]:
@@ -23,7 +24,12 @@ def parse_prices(text: str) -> dict[str, float]:
 
 
 def price_per_second(provider: str, prices: dict[str, float]) -> float | None:
-    published = provider_entry(provider).capabilities.price_per_output_second_usd
+    # The capability table, not the provider registry: every function's settings read prices, and the registry
+    # imports every adapter and its HTTP client.
+    capabilities = CAPABILITIES.get(provider)
+    if capabilities is None:
+        raise InvalidRequest(f"unknown provider {provider!r}; available: {', '.join(sorted(CAPABILITIES))}")
+    published = capabilities.price_per_output_second_usd
     return published if published is not None else prices.get(provider)
 
 

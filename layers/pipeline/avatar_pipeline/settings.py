@@ -18,7 +18,9 @@ from pydantic_core import ErrorDetails
 from .polling import PollPolicy
 from .pricing import parse_prices
 from .provider_accounts import account_of, parse_limits
-from .providers.http import DEFAULT_TIMEOUT_SECONDS
+
+# Read timeout of provider calls, input fetches and result downloads (template parameter ProviderTimeoutSeconds).
+DEFAULT_TIMEOUT_SECONDS = 30
 
 
 class SettingsError(RuntimeError):

@@ -15,9 +15,9 @@ from .errors import InvalidMedia, InvalidRequest
 from .fetch import FetchPolicy
 from .models import Job, MediaProbe, MediaSource, S3Location, ValidatedMedia
 from .probe import probe_audio, probe_image
-from .providers.http import DEFAULT_TIMEOUT_SECONDS
 from .providers.registry import provider_entry
 from .s3reader import RangedS3Reader
+from .settings import DEFAULT_TIMEOUT_SECONDS
 from .storage import object_size
 from .transfer import BadBody, SizeCap
 

@@ -15,9 +15,9 @@ from typing import Any, Protocol
 import httpx
 
 from ..errors import ProviderUnavailable
+from ..settings import DEFAULT_TIMEOUT_SECONDS
 from .base import SubmitOutcomeUnknown
 
-DEFAULT_TIMEOUT_SECONDS = 30
 CONNECT_TIMEOUT_SECONDS = 5.0
 # Time kept back from the Lambda's own timeout, so a call that times out still leaves the handler time to
 # record what happened (an unanswered create must be recorded as such, never cut off by the Lambda's timeout).
