@@ -17,7 +17,9 @@ from .mp4info import inspect_mp4
 from .samples import portrait_png, speech_audio
 from .stack import LocalStack, StackInfo
 
-DEMO_PARAMETERS = {"PollMinSeconds": "1", "PollMaxSeconds": "2", "PollFirstWaitMaxSeconds": "2"}
+# Short polls for a provider that is polled; a provider that calls back (the default) resumes the job by its
+# callback, well before the 10 s fallback check.
+DEMO_PARAMETERS = {"PollMinSeconds": "1", "PollMaxSeconds": "2", "PollFirstWaitMaxSeconds": "10"}
 TIMEOUT_SECONDS = 300
 
 
