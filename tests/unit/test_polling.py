@@ -48,6 +48,17 @@ def test_first_wait_comes_a_little_before_the_estimated_end_and_is_not_capped(es
     assert policy.first_wait(estimate, now=NOW, deadline=FAR, rng=NO_JITTER) == expected
 
 
+@pytest.mark.parametrize(("estimate", "expected"), [(12.0, 13), (180.0, 189), (1800.0, 1890), (2.0, 5)])
+def test_a_job_told_to_call_back_is_checked_just_after_its_estimated_end(estimate: float, expected: int) -> None:
+    """The check is only the fallback for a lost callback: 105 % of the estimate, with no jitter that could bring it
+    before the end a callback reports (that would cost a check and three transitions for nothing)."""
+    policy = PollPolicy(min_seconds=5, max_seconds=60)
+    for rng in (NO_JITTER, _Fixed(1.0), _Fixed(-1.0)):
+        assert policy.first_wait(estimate, now=NOW, deadline=FAR, rng=rng, callbacks=True) == expected
+    assert policy.first_wait(180.0, now=NOW, deadline=NOW + timedelta(seconds=100), callbacks=True) == 100
+    assert PollPolicy(first_wait_max_seconds=6).first_wait(180.0, now=NOW, deadline=FAR, callbacks=True) == 6
+
+
 def test_first_wait_cap_is_for_test_stacks() -> None:
     policy = PollPolicy(min_seconds=1, max_seconds=1, first_wait_max_seconds=2)
     assert policy.first_wait(600.0, now=NOW, deadline=FAR, rng=NO_JITTER) == 2
