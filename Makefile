@@ -22,7 +22,7 @@ EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
 # lines); complexity is ruff's C901 (pyproject.toml).
 PRODUCTION_CODE := layers/pipeline/avatar_pipeline local/avatar_local functions
 
-.PHONY: install security lint test unit integration e2e demo build validate deploy bench bench-scale clean
+.PHONY: install security policy-check lint test unit integration e2e demo build validate deploy bench bench-scale clean
 
 install: $(STAMP)
 
@@ -48,7 +48,20 @@ security: install $(CHECKOV_STAMP)
 	$(CHECKOV_VENV)/bin/checkov --framework cloudformation --compact --quiet --skip-download \
 		--file template.yaml --file $(EXPANDED_TEMPLATE)
 
-lint: install security
+# The npm tools of make policy-check (an IAM policy simulator, the Service Authorization Reference data, an ASL
+# validator), installed into policy/node_modules from the committed lock file.
+POLICY_TOOLS := policy/node_modules/.installed
+
+$(POLICY_TOOLS): policy/package.json policy/package-lock.json
+	npm ci --prefix policy --no-audit --no-fund --loglevel=error
+	touch $(POLICY_TOOLS)
+
+# Every AWS call the pipeline makes (policy/calls.json, recorded by the end-to-end tests) and every call its
+# template implies, evaluated against each caller's own role offline; plus the calls that must be refused.
+policy-check: install $(POLICY_TOOLS)
+	$(BIN)/python -m avatar_local.policy
+
+lint: install security policy-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy $(PRODUCTION_CODE)
@@ -64,16 +77,16 @@ lint: install security
 test: lint
 	$(BIN)/python -m pytest tests
 
-unit: install
+unit: install $(POLICY_TOOLS)
 	$(BIN)/python -m pytest tests/unit
 
-integration: install
+integration: install $(POLICY_TOOLS)
 	$(BIN)/python -m pytest tests/integration
 
-e2e: install
+e2e: install $(POLICY_TOOLS)
 	$(BIN)/python -m pytest tests/e2e
 
-faults: install
+faults: install $(POLICY_TOOLS)
 	$(BIN)/python -m pytest tests/e2e/test_fault_suite.py -q
 
 demo: install
