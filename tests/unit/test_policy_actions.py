@@ -77,3 +77,8 @@ def test_an_operation_with_no_action_of_that_name_is_refused_not_guessed() -> No
         _needs("s3", "SelectEverything", {"Bucket": "b", "Key": "k"})
     with pytest.raises(UnknownAction, match="no Service Authorization Reference data"):
         _needs("notaservice", "DoIt", {})
+
+
+def test_reading_a_given_version_is_get_object_version() -> None:
+    (found,) = _needs("s3", "GetObject", {"Bucket": "in", "Key": "jobs/x/job.json", "VersionId": "{version}"})
+    assert found.action == "s3:GetObjectVersion"

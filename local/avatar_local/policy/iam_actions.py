@@ -5,7 +5,8 @@ Source: the AWS Service Authorization Reference, as published in the npm package
 ARN against the action's resource types. Most API operations are authorized by the action of the same name.
 The exceptions below are the ones each API reference page states under *Permissions*: S3's multipart and
 copy operations are authorized as ``s3:PutObject`` / ``s3:GetObject``; ``HeadObject``/``GetObject`` of a
-missing key answers 404 only with ``s3:ListBucket`` (403 otherwise); DynamoDB transactions are authorized per
+missing key answers 404 only with ``s3:ListBucket`` (403 otherwise), and reading a given version is
+``s3:GetObjectVersion``; DynamoDB transactions are authorized per
 item; Step Functions' task-token actions have no resource type, so only ``*`` grants them.
 """
 
@@ -101,7 +102,10 @@ def _s3(call: Call, _region: str, _account: str) -> list[Need]:
             Need("PutObject", object_arn, context),
             Need("GetObject", f"arn:aws:s3:::{source['Bucket']}/{source['Key']}", context),
         ]
-    found = [Need(S3_RENAMED.get(call.operation, call.operation), object_arn, context)]
+    action = S3_RENAMED.get(call.operation, call.operation)
+    if action == "GetObject" and "VersionId" in call.resource:
+        action = "GetObjectVersion"
+    found = [Need(action, object_arn, context)]
     if call.status == "not_found" and call.operation in ("HeadObject", "GetObject"):
         found.append(Need("ListBucket", bucket_arn, context))
     return found

@@ -37,8 +37,12 @@ def recorded_requests(deployment: Deployment, calls: list[dict[str, Any]]) -> li
         )
         if call.status == "not_found":
             why += " (404)"
+        principal, context = entry["principal"], {}
+        if deployment.types.get(principal) == "AWS::Events::Rule" and call.service == "lambda":
+            # A rule invokes a function as the EventBridge service, allowed by the function's resource policy.
+            principal, context = "events.amazonaws.com", {"aws:SourceArn": deployment.attribute(principal, "Arn")}
         for need in needs(call, deployment.region, deployment.account):
-            found.append(Request(entry["principal"], need.action, need.resource, why, need.context))
+            found.append(Request(principal, need.action, need.resource, why, need.context | context))
     return found
 
 

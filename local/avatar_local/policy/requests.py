@@ -83,7 +83,7 @@ def _state_machine(deployment: Deployment, machine: str) -> list[Request]:
         Request(machine, need.action, need.resource, f"{state}: {need.context.get('why', '')}".rstrip(": "))
         for state, need in _integrations(deployment, machine, definition["States"])
     ]
-    if props.get("Logging", {}).get("Destinations"):
+    if props.get("LoggingConfiguration", {}).get("Destinations"):
         found += [
             Request(machine, action, "*", "execution logs go to CloudWatch Logs")
             for action in STATE_MACHINE_LOG_DELIVERY
