@@ -109,6 +109,10 @@ def _resource_policies(deployment: Deployment, input_key: str, output_key: str) 
             "the webhook URL is public",
             {"lambda:FunctionUrlAuthType": "NONE"},
         ),
+        Request(
+            ANONYMOUS, "lambda:InvokeFunction", webhook, "through its URL", {"lambda:InvokedViaFunctionUrl": "true"}
+        ),
+        Request(ANONYMOUS, "lambda:InvokeFunction", webhook, "but not directly", expect="Denied"),
         Request(ANONYMOUS, "lambda:InvokeFunction", pair_drop, "only EventBridge invokes PairDrop", expect="Denied"),
         Request(
             "events.amazonaws.com",
