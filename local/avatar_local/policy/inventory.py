@@ -125,7 +125,7 @@ def normalize(call: Mapping[str, Any], names: Names) -> Call:
         "principal": call["principal"],
         "service": call["service"],
         "operation": call["operation"],
-        "resource": names.resource(call.get("resource") or {}),
+        "resource": dict(sorted(names.resource(call.get("resource") or {}).items())),
         "status": status_class(call.get("status"), bool(call.get("presigned"))),
     }
 
@@ -159,7 +159,7 @@ def load_inventory(path: Path) -> list[Call]:
 
 def write_inventory(path: Path, calls: Iterable[Call]) -> None:
     document = {"comment": COMMENT, "calls": unique(calls)}
-    path.write_text(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def missing(recorded: Iterable[Call], inventory: Iterable[Call]) -> list[Call]:
