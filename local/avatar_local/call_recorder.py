@@ -87,11 +87,14 @@ class CallRecorder:
     def __init__(self, path: str, principal: Principal) -> None:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._principal = principal
-        self._closed = threading.Event()
+        self._closed = False
+        self._lock = threading.Lock()  # no write to a closed descriptor, or to the file that reused its number
 
     def write(self, line: Mapping[str, Any]) -> None:
-        if not self._closed.is_set():
-            os.write(self._fd, (json.dumps(line, default=str) + "\n").encode())
+        data = (json.dumps(line, default=str) + "\n").encode()
+        with self._lock:
+            if not self._closed:
+                os.write(self._fd, data)
 
     def instrument(self, client: Any) -> None:
         events = client.meta.events
@@ -128,9 +131,10 @@ class CallRecorder:
             self.write(call)
 
     def close(self) -> None:
-        if not self._closed.is_set():
-            self._closed.set()
-            os.close(self._fd)
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._fd)
 
 
 def install(recorder: CallRecorder) -> Callable[[], None]:
