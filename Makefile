@@ -76,12 +76,12 @@ e2e: install
 faults: install
 	$(BIN)/python -m pytest tests/e2e/test_fault_suite.py -q
 
-# The AWS calls the end-to-end tests make (functions, state machines, rules), recorded and normalized into
-# policy/calls.json, which the end-to-end tests then hold every call to.
+# The AWS calls the end-to-end tests make (functions, state machines, rules), recorded, normalized and merged into
+# policy/calls.json, which the end-to-end tests then hold every call to (see avatar_local/policy/inventory.py).
 policy-inventory: install
 	mkdir -p .local && rm -f .local/policy-calls.jsonl
 	AVATAR_PIPELINE_CALL_LOG=$(CURDIR)/.local/policy-calls.jsonl $(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
-	$(BIN)/python -m avatar_local.policy.inventory --log .local/policy-calls.jsonl --write policy/calls.json
+	$(BIN)/python -m avatar_local.policy.inventory --log .local/policy-calls.jsonl --write policy/calls.json --merge
 
 demo: install
 	$(BIN)/avatar-pipeline demo

@@ -58,8 +58,16 @@ def test_a_key_becomes_its_shape(key: str, shape: str) -> None:
 
 @pytest.mark.parametrize(
     ("status", "presigned", "kind"),
-    [(200, False, "ok"), (206, False, "ok"), (404, False, "not_found"), (400, False, "error"), (403, False, "error")]
-    + [(500, False, "error"), (None, False, "error"), (None, True, "presigned")],
+    [
+        (200, False, "ok"),
+        (206, False, "ok"),
+        (404, False, "not_found"),
+        (400, False, "error"),
+        (403, False, "error"),
+        (500, False, "error"),
+        (None, False, "error"),
+        (None, True, "presigned"),
+    ],
 )
 def test_a_status_becomes_its_class(status: int | None, presigned: bool, kind: str) -> None:
     assert status_class(status, presigned) == kind
@@ -111,7 +119,10 @@ def test_a_call_keeps_only_its_normalized_resources() -> None:
             "Key": "jobs/{id}/{name}.png",
             "CopySource": {"Bucket": "${InputBucket}", "Key": "jobs/{id}/{name}.png"},
             "RequestItems": ["${JobsTable}"],
-            "TransactItems": [{"op": "Put", "TableName": "${JobsTable}"}, {"op": "Update", "TableName": "${JobsTable}"}],
+            "TransactItems": [
+                {"op": "Put", "TableName": "${JobsTable}"},
+                {"op": "Update", "TableName": "${JobsTable}"},
+            ],
         },
         "status": "ok",
     }
@@ -167,12 +178,26 @@ def test_check_names_each_recorded_call_the_inventory_lacks(tmp_path: Path, caps
     more = _log(tmp_path / "more.jsonl", _call("jobs/b/face.png"), _call("jobs/b/face.png", 404))
     assert inventory.main(["--log", str(more), "--check", str(written)]) == 1
     report = capsys.readouterr().err
-    assert "1 AWS call(s)" in report and '"status": "not_found"' in report and "make policy-inventory" in report
+    assert "1 AWS call(s)" in report
+    assert '"status": "not_found"' in report
+    assert "make policy-inventory" in report
     assert inventory.missing(inventory.normalized_calls([more]), inventory.load_inventory(written)) == [
         inventory.normalize(_call("jobs/b/face.png", 404), _names())
     ]
 
-    subset = _log(tmp_path / "subset.jsonl")
-    assert inventory.main(["--log", str(subset), "--check", str(written)]) == 1  # nothing recorded: a broken recorder
+    nothing = _log(tmp_path / "nothing.jsonl")
+    assert inventory.main(["--log", str(nothing), "--check", str(written)]) == 1  # a broken recorder
     assert inventory.main(["--log", str(known), "--log", str(more), "--write", str(written)]) == 0
     assert inventory.main(["--log", str(known), "--check", str(written)]) == 0
+    assert inventory.main(["--log", str(more), "--check", str(written)]) == 0
+
+
+def test_merge_keeps_what_the_inventory_holds_and_write_alone_replaces_it(tmp_path: Path) -> None:
+    written = tmp_path / "calls.json"
+    first = _log(tmp_path / "first.jsonl", _call("jobs/a/face.png"), _call("jobs/a/face.png", 400))
+    second = _log(tmp_path / "second.jsonl", _call("drop/a.png"))
+    assert inventory.main(["--log", str(first), "--write", str(written), "--merge"]) == 0
+    assert inventory.main(["--log", str(second), "--write", str(written), "--merge"]) == 0
+    assert len(inventory.load_inventory(written)) == 3
+    assert inventory.main(["--log", str(second), "--write", str(written)]) == 0
+    assert inventory.load_inventory(written) == inventory.normalized_calls([second])

@@ -7,11 +7,14 @@ top-level folder kept, every other folder ``{id}``, a file name the pipeline fix
 extension) and a status its class: ``ok`` (2xx), ``not_found`` (404), ``error`` (anything else, or no answer) or
 ``presigned`` (a presigned URL made, no call yet).
 
-    python -m avatar_local.policy.inventory --log CALLS.jsonl [--log MORE.jsonl ...] --write policy/calls.json
+    python -m avatar_local.policy.inventory --log CALLS.jsonl [--log MORE.jsonl ...] --write policy/calls.json [--merge]
     python -m avatar_local.policy.inventory --log CALLS.jsonl --check policy/calls.json
 
-``--write`` replaces the inventory with the recorded calls (of every ``--log``); ``--check`` exits 1 naming each
-recorded call the inventory lacks. ``make policy-inventory`` rewrites it from a run of the end-to-end tests.
+``--write`` makes the inventory the recorded calls (of every ``--log``), ``--merge`` keeping the calls it already
+holds; ``--check`` exits 1 naming each recorded call the inventory lacks. ``make policy-inventory`` merges a run of
+the end-to-end tests into it: which calls a run makes depends a little on timing (a conditional write that loses a
+race, a slot freed by one function or another), so one run may not make every call the last one did. To drop calls
+the pipeline no longer makes, write without ``--merge`` from a few recordings.
 """
 
 from __future__ import annotations
@@ -179,14 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--write", type=Path, metavar="INVENTORY", help="write the recorded calls as the inventory")
     action.add_argument("--check", type=Path, metavar="INVENTORY", help="exit 1 if a recorded call is not in it")
+    parser.add_argument("--merge", action="store_true", help="with --write: keep the calls the inventory holds")
     args = parser.parse_args(argv)
     recorded = normalized_calls(args.log)
     if not recorded:
         print(f"{', '.join(map(str, args.log))}: no call recorded", file=sys.stderr)
         return 1
     if args.write is not None:
-        write_inventory(args.write, recorded)
-        print(f"{args.write}: {len(recorded)} calls")
+        kept = load_inventory(args.write) if args.merge and args.write.exists() else []
+        calls = unique([*kept, *recorded])
+        write_inventory(args.write, calls)
+        added = f" ({len(missing(recorded, kept))} new)" if args.merge else ""
+        print(f"{args.write}: {len(calls)} calls{added}")
         return 0
     absent = missing(recorded, load_inventory(args.check))
     if absent:
