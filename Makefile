@@ -22,7 +22,7 @@ EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
 # lines); complexity is ruff's C901 (pyproject.toml).
 PRODUCTION_CODE := layers/pipeline/avatar_pipeline local/avatar_local functions
 
-.PHONY: install security policy-check lint test unit integration e2e demo build validate deploy bench bench-scale clean
+.PHONY: install security policy-check policy-inventory lint test unit integration e2e demo build validate deploy bench bench-scale clean
 
 install: $(STAMP)
 
@@ -88,6 +88,13 @@ e2e: install $(POLICY_TOOLS)
 
 faults: install $(POLICY_TOOLS)
 	$(BIN)/python -m pytest tests/e2e/test_fault_suite.py -q
+
+# The AWS calls the end-to-end tests make (functions, state machines, rules), recorded, normalized and merged into
+# policy/calls.json, which the end-to-end tests then hold every call to (see avatar_local/policy/inventory.py).
+policy-inventory: install
+	mkdir -p .local && rm -f .local/policy-calls.jsonl
+	AVATAR_PIPELINE_CALL_LOG=$(CURDIR)/.local/policy-calls.jsonl $(BIN)/python -m pytest tests/e2e -q -p no:cacheprovider
+	$(BIN)/python -m avatar_local.policy.inventory --log .local/policy-calls.jsonl --write policy/calls.json --merge
 
 demo: install
 	$(BIN)/avatar-pipeline demo

@@ -28,6 +28,7 @@ from moto.events.models import EventPattern, Rule
 from moto.events.utils import EventMessageType
 from moto.stepfunctions.responses import get_backend
 
+from .call_recorder import Delivery
 from .patching import replace
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,8 @@ class _OtherTargets:
         return getattr(self._rule, name)
 
 
-def install_state_machine_targets() -> Callable[[], None]:
-    """Patches rule delivery; returns the function that undoes it."""
+def install_state_machine_targets(record: Delivery | None = None) -> Callable[[], None]:
+    """Patches rule delivery (each one reported to ``record``, if given); returns the function that undoes it."""
     original = Rule.send_to_targets
 
     def send_to_targets(rule: Rule, original_event: EventMessageType, transform_input: bool = True) -> None:
@@ -83,7 +84,7 @@ def install_state_machine_targets() -> Callable[[], None]:
         others = []
         for target in list(rule.targets):
             if _is_bridged(target):
-                _deliver(rule, target, original_event)
+                _deliver(rule, target, original_event, record)
             else:
                 others.append(target)
         if others:
@@ -92,14 +93,22 @@ def install_state_machine_targets() -> Callable[[], None]:
     return replace((Rule, "send_to_targets", send_to_targets))
 
 
-def _deliver(rule: Rule, target: dict[str, Any], event: EventMessageType) -> None:
+def _deliver(rule: Rule, target: dict[str, Any], event: EventMessageType, record: Delivery | None) -> None:
     arn = str(target["Arn"])
     _, _, service, region, account, *_ = arn.split(":")
     payload = _target_input(target, event)
+    status: int | None = 200 if service == "states" else 202
     try:
         if service == "states":
             get_backend(account, region).start_execution(arn, name=str(uuid.uuid4()), execution_input=payload)
         else:
             lambda_simple_backends[account][region].invoke(arn, None, payload, {"X-Amz-Invocation-Type": "Event"}, {})
-    except Exception:
+    except Exception as error:
+        code = getattr(error, "code", None)
+        status = code if isinstance(code, int) else None
         log.exception("rule %s could not deliver to %s", rule.name, arn)
+    if record is not None:
+        if service == "states":
+            record(rule.name, "stepfunctions", "StartExecution", {"stateMachineArn": arn}, status)
+        else:
+            record(rule.name, "lambda", "Invoke", {"FunctionName": arn}, status)

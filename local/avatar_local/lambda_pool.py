@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .call_recorder import worker_environment
+
 MAX_WORKERS_PER_FUNCTION = 4
 STARTUP_TIMEOUT_SECONDS = 60
 
@@ -31,6 +33,7 @@ class LocalFunction:
     environment: dict[str, str]
     memory_mb: int
     layer_dirs: tuple[Path, ...]
+    logical_id: str = ""
 
 
 def _exit_error(how: str) -> dict[str, str]:
@@ -52,6 +55,7 @@ class Worker:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
             "LAMBDA_TASK_ROOT": str(function.code_dir),
             "_HANDLER": function.handler,
+            **worker_environment(function.logical_id),
         }
         self.function = function
         self.process = subprocess.Popen(

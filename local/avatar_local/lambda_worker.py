@@ -18,6 +18,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from avatar_local.call_recorder import install_for_worker
+
 
 @dataclass
 class LocalLambdaContext:
@@ -53,6 +55,7 @@ def main() -> None:
     sys.path[:0] = [code_dir, *layer_dirs]
     os.chdir(code_dir)
     module_name, _, function_name = handler_spec.rpartition(".")
+    install_for_worker()
     try:
         handler = getattr(importlib.import_module(module_name), function_name)
         init_error: dict[str, Any] | None = None

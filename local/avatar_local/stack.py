@@ -16,6 +16,7 @@ import boto3
 import httpx
 from moto.server import ThreadedMotoServer
 
+from .call_recorder import StackRecorder
 from .cfn import ACCOUNT_ID, Provisioned, Provisioner
 from .dynamodb_atomicity import install_serialized_dynamodb
 from .dynamodb_costs import install_dynamodb_shortcuts
@@ -113,6 +114,7 @@ class LocalStack:
         self._function_urls: list[FunctionUrlServer] = []
         self._scheduler = RuleScheduler(ACCOUNT_ID, region, scale=schedule_scale or scale_from_environment())
         self._uninstall_patches: list[Callable[[], None]] = []
+        self._recorder: StackRecorder | None = None
         self.info: StackInfo | None = None
 
     @property
@@ -127,6 +129,7 @@ class LocalStack:
         os.environ["MOTO_PORT"] = str(self.port)
         # The template attaches AWS managed policies (basic execution, X-Ray); moto loads them only on request.
         os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        self._recorder = StackRecorder.from_environment()
         self._uninstall_patches.append(install_loopback_transport_context())
         self._uninstall_patches.append(install_generated_execution_names())
         self._uninstall_patches.append(install_stop_execution_details())
@@ -165,6 +168,8 @@ class LocalStack:
             parameter_values=parameters,
         )
         provisioned = provisioner.provision()
+        if self._recorder is not None:
+            self._recorder.provisioned(provisioned.resources, ACCOUNT_ID, self.region)
         self._function_urls = list(provisioner.target.function_urls.values())
         secret_arn = provisioned.resources["ProviderSecret"].physical_id
         session.client("secretsmanager", endpoint_url=self.endpoint_url).put_secret_value(
@@ -181,7 +186,9 @@ class LocalStack:
         self._runtime.warm()
         for server in self._function_urls:
             server.start(session.client("lambda", endpoint_url=self.endpoint_url))
-        self._uninstall_patches.append(install_state_machine_targets())
+        self._uninstall_patches.append(
+            install_state_machine_targets(self._recorder.delivered if self._recorder is not None else None)
+        )
         # Last in, so it is the first out: the events still queued at stop reach targets through the bridge.
         self._uninstall_patches.append(install_status_change_events())
         self._scheduler.start()
@@ -224,6 +231,7 @@ class LocalStack:
                     environment={k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()},
                     memory_mb=int(props.get("MemorySize", 128)),
                     layer_dirs=tuple(layer_paths[arn] for arn in props.get("Layers", [])),
+                    logical_id=logical,
                 )
             )
         return functions
@@ -241,4 +249,6 @@ class LocalStack:
             self._simulator.stop()
         if self._server is not None:
             self._server.stop()
+        if self._recorder is not None:
+            self._recorder.close()
         (self.state_dir / "stack.json").unlink(missing_ok=True)

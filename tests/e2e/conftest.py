@@ -20,6 +20,8 @@ from urllib.parse import quote
 import boto3
 import httpx
 import pytest
+from avatar_local.call_recorder import LOG_VARIABLE
+from avatar_local.policy import inventory
 from avatar_local.samples import portrait_png, speech_audio
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -36,6 +38,7 @@ E2E_OVERRIDES = [
     "ProviderConcurrency=wavespeed=3,volcengine=2,kling=2",
 ]
 STARTUP_TIMEOUT = 120
+INVENTORY = ROOT / "policy" / "calls.json"
 
 
 @dataclass
@@ -150,6 +153,28 @@ class Stack:
 
 
 _seen_events: list[dict[str, Any]] = []
+_started_stacks: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def recorded_calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every local stack records the AWS calls its functions, state machines and rules make; at the end, each one
+    (normalized) must be in policy/calls.json. A recording the caller set up (``make policy-inventory``) is theirs."""
+    if os.environ.get(LOG_VARIABLE):
+        yield
+        return
+    log = tmp_path_factory.mktemp("calls") / "calls.jsonl"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(LOG_VARIABLE, str(log))
+        yield
+    if not _started_stacks:
+        return
+    recorded = inventory.normalized_calls([log]) if log.exists() else []
+    if not recorded:
+        pytest.fail(f"{len(_started_stacks)} local stack(s) ran, yet {log} holds no AWS call: the recorder is broken")
+    absent = inventory.missing(recorded, inventory.load_inventory(INVENTORY))
+    if absent:
+        pytest.fail(inventory.describe_missing(absent, INVENTORY), pytrace=False)
 
 
 @contextmanager
@@ -171,6 +196,7 @@ def local_stack(state_dir: Path, overrides: list[str]) -> Iterator[Stack]:
         *overrides,
     ]
     log = (state_dir / "stack.out").open("w")
+    _started_stacks.append(state_dir)
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     stack_file = state_dir / "stack.json"
     deadline = time.monotonic() + STARTUP_TIMEOUT

@@ -1,4 +1,5 @@
-"""make policy-check: every AWS call the pipeline makes, evaluated offline against the roles the template grants."""
+"""make policy-check: every AWS call each function, state machine and rule makes, evaluated offline against the
+role the template gives it."""
 
 from pathlib import Path
 

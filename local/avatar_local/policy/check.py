@@ -8,8 +8,9 @@ from pathlib import Path
 from .denies import deny_requests
 from .deployment import Deployment, deploy
 from .evaluate import Outcome, evaluate
+from .inventory import load_inventory
 from .principals import principals, wildcard_actions
-from .recorded import load_inventory, recorded_requests
+from .recorded import recorded_requests
 from .requests import template_requests
 from .static import static_problems
 from .unexercised import unexercised

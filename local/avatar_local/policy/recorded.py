@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 from .deployment import Deployment
@@ -15,12 +14,6 @@ from .requests import Request
 
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 KEY_SHAPES = {"{id}": "sample-id", "{name}": "sample"}
-
-
-def load_inventory(path: Path) -> list[dict[str, Any]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    calls: list[dict[str, Any]] = data["calls"] if isinstance(data, dict) else data
-    return calls
 
 
 def recorded_requests(deployment: Deployment, calls: list[dict[str, Any]]) -> list[Request]:
