@@ -15,7 +15,7 @@ from avatar_local.simulator.mp4_variants import (
     variant,
 )
 from avatar_pipeline.aigc_label import AIGC_FIELDS, aigc_label_json, aigc_values, read_aigc_label
-from avatar_pipeline.mp4_boxes import MAX_MOOV_BYTES, read_box, read_layout
+from avatar_pipeline.mp4_boxes import MAX_MOOV_BYTES, iter_boxes, read_box, read_layout
 from avatar_pipeline.mp4_label_apply import apply_plan, label_file
 from avatar_pipeline.mp4_label_plan import Bytes, Copy, prepare_label_plan
 
@@ -80,6 +80,11 @@ def test_label_reads_back_through_ffmpeg_with_streams_unchanged(name: str) -> No
     assert json.loads(_metadata(labelled)["AIGC"]) == EXPECTED
     assert list(EXPECTED) == list(AIGC_FIELDS)
     assert read_aigc_label(_reader(labelled), len(labelled)) == EXPECTED
+    # FFmpeg found it where the contract puts it: moov/udta/meta (there is no moov-level meta).
+    moov = _moov(labelled)
+    tops = {moov[box.start + 4 : box.start + 8]: moov[box.start : box.end] for box in iter_boxes(moov, 8)}
+    assert b"meta" not in tops
+    assert b"AIGC" in tops[b"udta"]
     assert _shape(labelled) == _shape(source)
     assert _shape(source)[2] == 12
     assert _packets(labelled) == _packets(source)

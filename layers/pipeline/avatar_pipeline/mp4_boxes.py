@@ -100,7 +100,8 @@ def read_box(read: RangeReader, box: TopBox, limit: int) -> bytes:
     """The whole box (header included), refused beyond ``limit`` bytes."""
     if box.size > limit:
         raise MalformedMp4(
-            f"{box.type!r} box at offset {box.offset} is {box.size} bytes, more than the {limit} we read"
+            f"{box.type!r} box at offset {box.offset} is {box.size} bytes, "
+            f"more than the {limit} bytes we read into memory"
         )
     data = read(box.offset, box.size)
     if len(data) != box.size:
