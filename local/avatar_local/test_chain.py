@@ -25,7 +25,7 @@ DOCUMENT_SIGNING = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
 
 
 @dataclass(frozen=True)
-class TestChain:
+class GeneratedChain:
     """PEM strings, as the provider secret holds them (``c2pa.certificate_chain``, ``c2pa.private_key``)."""
 
     root_pem: str
@@ -124,14 +124,14 @@ def _leaf(
     )
 
 
-def make_test_chain(*, kind: KeyKind = "ec-p256", organization: str = "Avatar Pipeline (local test)") -> TestChain:
+def make_test_chain(*, kind: KeyKind = "ec-p256", organization: str = "Avatar Pipeline (local test)") -> GeneratedChain:
     """A fresh root CA (P-256) and a signing certificate with a key of ``kind``; PEM strings, nothing on disk."""
     now = datetime.datetime.now(datetime.UTC)
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = _root(root_key, _name(f"{organization} root CA", organization), now)
     key = _new_key(kind)
     leaf = _leaf(key, _name(f"{organization} signer", organization), root, root_key, now)
-    return TestChain(
+    return GeneratedChain(
         root_pem=root.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         certificate_chain_pem=leaf.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         private_key_pem=key.private_bytes(
