@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict
 CREATED = "c2pa.created"
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 MP4 = "video/mp4"
-# Signing checks the manifest's integrity (not its trust) at once, and never goes to the network.
+# Never the network. sign_mp4 reads its output back (one validation pass, which also gives the label).
 _OFFLINE = {"remote_manifest_fetch": False, "ocsp_fetch": False}
 _SIGN_SETTINGS: dict[str, Any] = {
-    "verify": {"verify_after_sign": True, "verify_trust": False, **_OFFLINE},
+    "verify": {"verify_after_sign": False, "verify_trust": False, **_OFFLINE},
     "builder": {"thumbnail": {"enabled": False}},
 }
 # PKCS#8 AlgorithmIdentifier OIDs (DER contents) → C2PA signing algorithm.
@@ -111,27 +111,17 @@ def sign_mp4(
 
     algorithm = signing_algorithm(private_key_pem)
     info = {"name": generator, **({"version": generator_version} if generator_version else {})}
+    action = {"action": CREATED, "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA, "softwareAgent": info}
     manifest = {
         "claim_generator_info": [info],
         "title": destination.name,
         "format": MP4,
-        "assertions": [
-            {
-                "label": "c2pa.actions.v2",
-                "data": {
-                    "actions": [
-                        {"action": CREATED, "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA, "softwareAgent": info}
-                    ]
-                },
-            }
-        ],
+        "assertions": [{"label": "c2pa.actions.v2", "data": {"actions": [action]}}],
     }
-    signer_info = c2pa.C2paSignerInfo(
-        algorithm, certificate_chain_pem.encode("utf-8"), private_key_pem.encode("utf-8"), tsa_url
-    )
+    key, chain = private_key_pem.encode("utf-8"), certificate_chain_pem.encode("utf-8")
     try:
         with (
-            c2pa.Signer.from_info(signer_info) as signer,
+            c2pa.Signer.from_info(c2pa.C2paSignerInfo(algorithm, chain, key, tsa_url)) as signer,
             c2pa.Context.from_dict(_SIGN_SETTINGS) as context,
             c2pa.Builder(manifest, context=context) as builder,
             source.open("rb") as source_file,
@@ -139,12 +129,12 @@ def sign_mp4(
         ):
             manifest_bytes = builder.sign(signer, MP4, source_file, destination_file)
         report = read_manifest(destination)
-    except (c2pa.C2paError, OSError, ValueError) as error:
+        if report is None or not report.signature_valid:
+            found = ", ".join(report.failures) if report else "no manifest"
+            raise ContentCredentialsError(f"it does not validate ({found}): does the key belong to the certificate?")
+    except (c2pa.C2paError, OSError, ValueError, TypeError, ContentCredentialsError) as error:
         destination.unlink(missing_ok=True)
         raise ContentCredentialsError(f"signing {source.name} failed: {_reason(error)}") from None
-    if report is None or not report.signature_valid:
-        destination.unlink(missing_ok=True)
-        raise ContentCredentialsError(f"signing {source.name} left no valid manifest")
     return SignedManifest(
         label=report.label, algorithm=algorithm, generator=generator, manifest_bytes=len(manifest_bytes)
     )
