@@ -26,7 +26,7 @@ PRODUCTION_CODE := layers/pipeline/avatar_pipeline local/avatar_local functions
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml layers/pipeline/requirements.txt layers/imaging/requirements.txt
+$(STAMP): pyproject.toml layers/pipeline/requirements.txt layers/imaging/requirements.txt layers/credentials/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[local,dev]'

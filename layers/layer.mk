@@ -4,6 +4,8 @@
 LAMBDA_PYTHON ?= 3.13
 LAMBDA_PLATFORM ?= manylinux2014_aarch64
 PIP ?= pip
+# Further pip install options of one layer (the credentials layer sets --no-deps).
+LAYER_PIP_OPTIONS ?=
 LAYERS_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 # The Lambda python3.13 runtime provides boto3 and what it depends on. A copy in a layer would come before the
 # runtime's on sys.path: aws-xray-sdk's requirement on botocore alone brought a second, newer botocore (24 MiB,
@@ -18,7 +20,7 @@ define install_requirements
 	mkdir -p "$(1)"
 	$(PIP) install --quiet --disable-pip-version-check --no-compile \
 		--platform $(LAMBDA_PLATFORM) --implementation cp --python-version $(LAMBDA_PYTHON) --only-binary=:all: \
-		--target "$(1)" -r requirements.txt
+		$(LAYER_PIP_OPTIONS) --target "$(1)" -r requirements.txt
 	cd "$(1)" && rm -rf $(RUNTIME_PROVIDED) $(addsuffix .py,$(RUNTIME_PROVIDED)) \
 		$(addsuffix -*.dist-info,$(RUNTIME_DISTRIBUTIONS)) $(UNUSED)
 endef

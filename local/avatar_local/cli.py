@@ -1,4 +1,4 @@
-"""``avatar-pipeline``: the embedded local stack (``local up``) and the demo (``demo``)."""
+"""``avatar-pipeline``: the embedded local stack (``local up``), the demo (``demo``), jobs and ``inspect``."""
 
 from __future__ import annotations
 
@@ -79,6 +79,13 @@ def _jobs_cancel(args: argparse.Namespace) -> int:
     return cancel(args.job_id, state_dir=Path(args.state_dir), wait_seconds=args.wait_seconds, as_json=args.json)
 
 
+def _inspect(args: argparse.Namespace) -> int:
+    from .inspect_cli import inspect
+
+    trust_anchor = Path(args.trust_anchor) if args.trust_anchor else None
+    return inspect(args.target, state_dir=Path(args.state_dir), trust_anchor=trust_anchor, as_json=args.json)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -117,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     cancel.add_argument("--wait-seconds", type=float, default=60, help="how long to wait for the CANCELLED record")
     cancel.add_argument("--json", action="store_true", help="print one JSON document")
     cancel.set_defaults(run=_jobs_cancel)
+    inspect = commands.add_parser("inspect", help="an output MP4's AIGC label and C2PA manifest")
+    inspect.add_argument("target", metavar="FILE.mp4|s3://bucket/key")
+    inspect.add_argument("--trust-anchor", metavar="PEM", help="validate the signature against this root certificate")
+    inspect.add_argument("--state-dir", default=".local", help="the local stack an s3:// object is read from, if up")
+    inspect.add_argument("--json", action="store_true", help="print one JSON document")
+    inspect.set_defaults(run=_inspect)
     demo = commands.add_parser("demo", help="run one job end to end on the local stack")
     demo.add_argument("--out", default="out", help="where the MP4 is downloaded")
     demo.add_argument("--state-dir", default=".local")

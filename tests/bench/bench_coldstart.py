@@ -112,7 +112,10 @@ def old_layout(target: Path, python_version: str, platform_tag: str) -> Path:
     """The old single layer: both requirement sets with all their dependencies, and the package, no bytecode."""
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--only-binary=:all:"]
     pip += ["--platform", platform_tag, "--implementation", "cp", "--python-version", python_version]
-    requirements = [arg for path in sorted(ROOT.glob("layers/*/requirements.txt")) for arg in ("-r", str(path))]
+    # The credentials layer came later (and has no manylinux2014 wheel): the old layer never held it.
+    requirements = [
+        arg for name in ("imaging", "pipeline") for arg in ("-r", str(ROOT / f"layers/{name}/requirements.txt"))
+    ]
     subprocess.run([*pip, "--target", str(target / "python"), *requirements], check=True, capture_output=True)
     package = ROOT / "layers/pipeline/avatar_pipeline"
     shutil.copytree(package, target / "python/avatar_pipeline", ignore=shutil.ignore_patterns("__pycache__"))

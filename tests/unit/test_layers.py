@@ -27,7 +27,8 @@ for folder in sys.argv[1:]:
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 import boto3, botocore.client
 clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
-print(json.dumps({"pillow": "PIL" in sys.modules, "clients": clients, "session": boto3.DEFAULT_SESSION is not None}))
+loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules}
+print(json.dumps({**loaded, "clients": clients, "session": boto3.DEFAULT_SESSION is not None}))
 """
 
 
@@ -59,6 +60,8 @@ def test_handlers_without_the_imaging_layer_never_import_pillow_and_none_creates
     assert _imports(without)["pillow"] is False
     everything = _imports(sorted(Path(p["CodeUri"]).name for p in FUNCTIONS.values()))
     assert everything["pillow"] is True
+    # c2pa-python (the credentials layer) is imported inside avatar_pipeline.content_credentials' functions only.
+    assert everything["c2pa"] is False
     # Clients come from avatar_pipeline.aws's cached factories, at the first invocation that needs one.
     assert everything["clients"] == []
     assert everything["session"] is False
@@ -75,6 +78,23 @@ def test_no_layer_requires_what_the_runtime_provides_and_pillow_is_in_the_imagin
     }
     assert not any(names & RUNTIME_PROVIDED for names in pinned.values())
     assert {layer for layer, names in pinned.items() if "pillow" in names} == {"imaging"}
+    assert {layer for layer, names in pinned.items() if "c2pa-python" in names} == {"credentials"}
+
+
+def test_the_credentials_layer_pins_the_c2pa_python_the_tests_use() -> None:
+    pins = [
+        line.strip()
+        for line in (ROOT / "layers/credentials/requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert pins == [next(pin for pin in _pyproject_pins() if pin.startswith("c2pa-python=="))]
+
+
+def _pyproject_pins() -> list[str]:
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    return [pin for names in extras.values() for pin in names]
 
 
 def test_bytecode_is_for_python_313_and_used_whatever_the_sources_mtime(tmp_path: Path) -> None:
