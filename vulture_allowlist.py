@@ -57,9 +57,17 @@ forget_registered  # unused function
 _.requests  # unused attribute
 portrait_jpeg  # unused function
 
+# The AIGC label's seven fields (avatar_pipeline.aigc.AigcLabel), named as GB 45438-2025 names them; written out
+# through model_dump().
+Label  # unused variable
+ContentProducer  # unused variable
+ProduceID  # unused variable
+ReservedCode1  # unused variable
+ContentPropagator  # unused variable
+PropagateID  # unused variable
+ReservedCode2  # unused variable
 # The MP4 AIGC label's public API, tested (tests/unit/test_mp4_label.py, tests/integration/test_mp4_label_variants.py)
 # and waiting for its callers: the persist step's labelling (S3 applier), the CLI's inspect, the provider simulator.
-aigc_label_json  # unused function
 read_aigc_label  # unused function
 label_file  # unused function
 source_size  # unused variable

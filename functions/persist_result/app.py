@@ -6,13 +6,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.aigc import AigcDefaults, AigcLabel, implicit_label
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES, persist_result
 from avatar_pipeline.providers.http import invocation_client, time_left
 from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import AllowLoopback, OutputBucket, ProviderSettings, load_settings
+from avatar_pipeline.settings import (
+    AigcContentProducer,
+    AigcContentPropagator,
+    AigcLabelMode,
+    AllowLoopback,
+    OutputBucket,
+    ProviderSettings,
+    load_settings,
+)
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -22,6 +31,17 @@ class Settings(ProviderSettings):
     output_bucket: OutputBucket
     max_result_bytes: int = Field(DEFAULT_MAX_RESULT_BYTES, alias="MAX_RESULT_BYTES", gt=0)
     allow_loopback_endpoints: AllowLoopback = False
+    aigc_label: AigcLabelMode = "required"
+    aigc_content_producer: AigcContentProducer
+    aigc_content_propagator: AigcContentPropagator
+
+    def label_for(self, job: Job) -> AigcLabel | None:
+        if self.aigc_label == "off":
+            return None
+        defaults = AigcDefaults(
+            content_producer=self.aigc_content_producer, content_propagator=self.aigc_content_propagator
+        )
+        return implicit_label(job, defaults)
 
 
 class PersistInput(BaseModel):
@@ -52,6 +72,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         read_timeout_seconds=read_timeout,
         seconds_left=time_left(context)(),
         fetch_policy=FetchPolicy(allow_loopback=settings.allow_loopback_endpoints),
+        label=settings.label_for(step.job),
     )
     logger.info("result persisted", extra={"video_uri": persisted.video_uri, "size_bytes": persisted.size_bytes})
     metrics.add_metric(name="ResultBytesPersisted", unit=MetricUnit.Bytes, value=persisted.size_bytes)

@@ -19,6 +19,7 @@ from typing import Any
 
 import av
 import boto3
+from avatar_pipeline.aigc import AigcLabel
 from avatar_pipeline.content_credentials import ContentCredentialsError, ManifestReport, read_manifest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,7 +29,7 @@ from .jobs_cli import UsageError
 from .stack import StackInfo
 
 AIGC_TAG = "AIGC"
-AIGC_FIELDS = ("Label", "ContentProducer", "ProduceID", "ReservedCode1", "ContentPropagator", "PropagateID")
+AIGC_FIELDS = tuple(AigcLabel.model_fields)  # the standard's seven, in its order
 # A person is waiting: one retry, not botocore's default backoff against a stack that is not there.
 FAIL_FAST = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5)
 SOURCE_TYPE_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"

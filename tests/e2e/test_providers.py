@@ -3,13 +3,16 @@ retryable errors retried, its non-retryable errors ending in the right contract 
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from typing import Any
 
+import av
 import pytest
 from avatar_local.mp4info import inspect_mp4
 from avatar_local.samples import portrait_png, speech_audio
+from avatar_local.simulator.mp4_variants import VARIANTS
 
 from .conftest import Stack
 
@@ -77,6 +80,48 @@ def test_provider_produces_a_verified_mp4(stack: Stack, provider: str) -> None:
     assert result["provider"] == provider
     assert result["aigc_meta_tagged"] is (True if provider.startswith("volcengine") else None)
     assert len(stack.submissions(folder)) == 1
+    meta = PROVIDER_REQUESTS[provider].get("aigc_meta", {})
+    expected_label = {
+        "Label": "1",
+        "ContentProducer": "avatar-pipeline",  # the stack's AigcContentProducer
+        "ProduceID": meta.get("producer_id", result["job_id"]),
+        "ReservedCode1": "",
+        "ContentPropagator": meta.get("content_propagator", "avatar-pipeline"),
+        "PropagateID": "",
+        "ReservedCode2": "",
+    }
+    with av.open(io.BytesIO(video)) as container:
+        assert json.loads(container.metadata["AIGC"]) == expected_label
+        assert sum(1 for _ in container.decode(video=0)) > 0
+    assert result["aigc_label"] == {"fields": expected_label, "provider_tagged": result["aigc_meta_tagged"]}
+
+
+def _demuxed(video: bytes) -> list[tuple[int, bytes]]:
+    with av.open(io.BytesIO(video)) as container:
+        return [(packet.stream.index, bytes(packet)) for packet in container.demux() if packet.size]
+
+
+@pytest.mark.parametrize("layout", [name for name in VARIANTS if name != "moov_first"])
+def test_every_layout_a_provider_returns_is_stored_labelled(stack: Stack, layout: str) -> None:
+    """The simulator serves its rendered video in ``layout``; the stored video.mp4 carries the label, and its
+    packets are the ones the simulator served (stream bytes unchanged, nothing re-encoded)."""
+    provider = "wavespeed/omnihuman-1.5"
+    with stack.simulator_settings(result_layout={"wavespeed": layout}):
+        execution_arn, _folder = _start(stack, provider)
+        described = stack.wait_until_done(execution_arn)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    bucket, _, key = output["output_uri"][len("s3://") :].partition("/")
+    s3 = stack.client("s3")
+    video = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with av.open(io.BytesIO(video)) as container:
+        assert json.loads(container.metadata["AIGC"])["ProduceID"] == output["job_id"]
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames == round(AUDIO_SECONDS * 15)  # the renderer's 15 fps, as long as the voice
+    staged = s3.list_object_versions(Bucket=bucket, Prefix=f"staging/{output['job_id']}/").get("Versions", [])
+    assert len(staged) == 1  # the provider's file as it came, kept until the lifecycle rule expires it
+    provider_file = s3.get_object(Bucket=bucket, Key=staged[0]["Key"], VersionId=staged[0]["VersionId"])["Body"]
+    assert _demuxed(video) == _demuxed(provider_file.read())
 
 
 RETRYABLE = [

@@ -14,18 +14,19 @@ from avatar_local.simulator.mp4_variants import (
     WITH_UDTA_TITLE,
     variant,
 )
-from avatar_pipeline.aigc_label import AIGC_FIELDS, aigc_label_json, aigc_values, read_aigc_label
+from avatar_pipeline.aigc import AigcLabel
+from avatar_pipeline.aigc_label import aigc_values, read_aigc_label
 from avatar_pipeline.mp4_boxes import MAX_MOOV_BYTES, iter_boxes, read_box, read_layout
 from avatar_pipeline.mp4_label_apply import apply_plan, label_file
 from avatar_pipeline.mp4_label_plan import Bytes, Copy, prepare_label_plan
 
-LABEL = aigc_label_json(
-    content_producer="Acme Avatars",
-    produce_id="alice-3f9a1c2e",
-    content_propagator="Acme Media",
-    propagate_id="prop-42",
-    reserved_code1="r1",
-)
+LABEL = AigcLabel(
+    ContentProducer="Acme Avatars",
+    ProduceID="alice-3f9a1c2e",
+    ContentPropagator="Acme Media",
+    PropagateID="prop-42",
+    ReservedCode1="r1",
+).as_json()
 EXPECTED = {
     "Label": "1",
     "ContentProducer": "Acme Avatars",
@@ -78,7 +79,7 @@ def test_label_reads_back_through_ffmpeg_with_streams_unchanged(name: str) -> No
     source = variant(name)
     labelled = _label(source)
     assert json.loads(_metadata(labelled)["AIGC"]) == EXPECTED
-    assert list(EXPECTED) == list(AIGC_FIELDS)
+    assert list(EXPECTED) == list(AigcLabel.model_fields)
     assert read_aigc_label(_reader(labelled), len(labelled)) == EXPECTED
     # FFmpeg found it where the contract puts it: moov/udta/meta (there is no moov-level meta).
     moov = _moov(labelled)

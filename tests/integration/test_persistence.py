@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import io
 import json
 import struct
 import threading
@@ -13,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import av
 import boto3
 import httpx
 import pytest
+from avatar_local.simulator.mp4_variants import VARIANTS, variant
+from avatar_pipeline.aigc import AigcLabel
 from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
 from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable, ResultUnavailable
 from avatar_pipeline.fetch import FetchPolicy
@@ -614,3 +618,66 @@ def test_s3_failures_are_contract_errors(
     assert str(caught.value).startswith(message)
     assert code in str(caught.value)
     assert s3.list_multipart_uploads(Bucket=OUTPUT_BUCKET).get("Uploads", []) == []
+
+
+# The AIGC label required: every provider layout becomes a labelled video.mp4 (read back with PyAV), stream bytes
+# unchanged, the staged provider file removed; a video that cannot be labelled is refused, nothing stored.
+LABEL = AigcLabel(ContentProducer="Studio 9131", ProduceID="job-1", ContentPropagator="Studio CDN", PropagateID="p-1")
+VIDEO_KEY = "campaign-7/job-1/video.mp4"
+
+
+def _packets(data: bytes) -> list[tuple[int, int | None, bytes]]:
+    with av.open(io.BytesIO(data)) as container:
+        return [(p.stream.index, p.pts, bytes(p)) for p in container.demux() if p.size]
+
+
+@pytest.mark.parametrize("layout", VARIANTS)
+def test_every_layout_is_stored_labelled_with_its_streams_unchanged(
+    server: MediaServer,
+    s3: Any,
+    http: httpx.Client,
+    layout: str,
+) -> None:
+    source = variant(layout)
+    server.replies["/v.mp4"] = Reply(body=source)
+    persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, label=LABEL)
+
+    stored = s3.get_object(Bucket=OUTPUT_BUCKET, Key=VIDEO_KEY)["Body"].read()
+    with av.open(io.BytesIO(stored)) as container:
+        assert json.loads(container.metadata["AIGC"]) == LABEL.model_dump()
+    assert _packets(stored) == _packets(source)
+    assert (persisted.size_bytes, persisted.sha256) == (len(stored), hashlib.sha256(stored).hexdigest())
+    assert persisted.aigc_label == LABEL.model_dump()
+    result = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/result.json")["Body"].read())
+    assert result["aigc_label"] == {"fields": LABEL.model_dump(), "provider_tagged": None}
+    assert result["c2pa"] is None
+    assert result["output"]["sha256"] == persisted.sha256
+    listed = s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="staging/").get("Contents", [])
+    assert listed == []  # the staged provider file is gone once video.mp4 is written
+
+
+def test_a_video_that_cannot_be_labelled_is_refused_not_stored_unlabelled(
+    server: MediaServer,
+    s3: Any,
+    http: httpx.Client,
+) -> None:
+    source = variant("moov_last")
+    moov_at = source.rindex(b"moov") - 4
+    # A moov whose only trak's box claims to run past the moov: the labeller cannot rewrite it.
+    broken = source[:moov_at] + source[moov_at : moov_at + 8] + b"\xff\xff\xff\xfftrak" + source[moov_at + 16 :]
+    server.replies["/bad.mp4"] = Reply(body=broken)
+    with pytest.raises(ResultUnavailable, match="cannot be labelled"):
+        persist(FakeAdapter([f"{server.url}/bad.mp4"]), s3, http, label=LABEL)
+    assert s3.list_objects_v2(Bucket=OUTPUT_BUCKET).get("KeyCount", 0) == 0
+
+
+def test_without_a_label_the_provider_file_is_stored_as_it_came(
+    server: MediaServer,
+    s3: Any,
+    http: httpx.Client,
+) -> None:
+    source = variant("moov_first")
+    server.replies["/v.mp4"] = Reply(body=source)
+    persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http)
+    assert s3.get_object(Bucket=OUTPUT_BUCKET, Key=VIDEO_KEY)["Body"].read() == source
+    assert persisted.aigc_label is None

@@ -5,7 +5,8 @@ import struct
 from collections.abc import Callable
 
 import pytest
-from avatar_pipeline.aigc_label import AIGC_FIELDS, aigc_label_json, aigc_values, read_aigc_label
+from avatar_pipeline.aigc import AigcLabel
+from avatar_pipeline.aigc_label import aigc_values, read_aigc_label
 from avatar_pipeline.mp4_boxes import (
     MAX_MOOV_BYTES,
     MalformedMp4,
@@ -18,7 +19,7 @@ from avatar_pipeline.mp4_boxes import (
 from avatar_pipeline.mp4_label_plan import Bytes, Copy, plan_label, prepare_label_plan
 
 FTYP = make_box(b"ftyp", b"isom", b"\0\0\2\0", b"isom")
-LABEL = aigc_label_json(content_producer="生产者", produce_id="job-1", content_propagator="p", propagate_id="q")
+LABEL = AigcLabel(ContentProducer="生产者", ProduceID="job-1", ContentPropagator="p", PropagateID="q").as_json()
 Reader = Callable[[int, int], bytes]
 
 
@@ -195,7 +196,7 @@ def test_an_aigc_key_without_an_item_gets_one() -> None:
 
 def test_label_json_has_the_seven_fields_in_order() -> None:
     parsed = json.loads(LABEL)
-    assert list(parsed) == list(AIGC_FIELDS)
+    assert list(parsed) == list(AigcLabel.model_fields)
     assert parsed["Label"] == "1"
     assert parsed["ContentProducer"] == "生产者"
 

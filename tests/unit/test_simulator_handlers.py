@@ -114,3 +114,17 @@ def test_volcengine_alone_refuses_bad_signatures(change: str, status: int, code:
     response = _client(Volcengine).post(f"/?{QUERY}", data=body, headers=headers)
     assert response.status_code == status
     assert response.get_json()["ResponseMetadata"]["Error"]["Code"] == code
+
+
+def test_each_provider_s_result_layout_is_a_setting() -> None:
+    settings = SimulatorSettings.from_assignments(["result_layout.kling=co64"])
+    assert (settings.layout_for("kling"), settings.layout_for("wavespeed")) == ("co64", "moov_first")
+    assert settings.as_dict()["result_layout"] == {
+        "wavespeed": "moov_first",
+        "volcengine": "moov_first",
+        "kling": "co64",
+    }
+    settings.update({"result_layout": {"kling": None, "wavespeed": "fragmented"}})
+    assert (settings.layout_for("kling"), settings.layout_for("wavespeed")) == ("moov_first", "fragmented")
+    with pytest.raises(ValueError, match="result_layout"):
+        settings.update({"result_layout": {"kling": "sideways"}})

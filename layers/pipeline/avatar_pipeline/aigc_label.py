@@ -28,31 +28,8 @@ from avatar_pipeline.mp4_boxes import (
 )
 
 AIGC_KEY = "AIGC"
-AIGC_FIELDS = (
-    "Label",
-    "ContentProducer",
-    "ProduceID",
-    "ReservedCode1",
-    "ContentPropagator",
-    "PropagateID",
-    "ReservedCode2",
-)
 _MDTA = b"mdta"
 _UTF8 = 1  # the ``data`` atom's well-known type for UTF-8 text
-
-
-def aigc_label_json(
-    *,
-    content_producer: str,
-    produce_id: str,
-    content_propagator: str,
-    propagate_id: str,
-    reserved_code1: str = "",
-    reserved_code2: str = "",
-) -> str:
-    """The label's value: a JSON object with the seven fields, in the standard's order."""
-    values = ("1", content_producer, produce_id, reserved_code1, content_propagator, propagate_id, reserved_code2)
-    return json.dumps(dict(zip(AIGC_FIELDS, values, strict=True)), ensure_ascii=False, separators=(",", ":"))
 
 
 def label_moov_children(moov_children: list[tuple[bytes, bytes]], label_json: str) -> list[tuple[bytes, bytes]]:

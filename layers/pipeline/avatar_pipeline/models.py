@@ -235,6 +235,7 @@ class PersistedResult(BaseModel):
     duration_seconds: float | None
     estimated_cost_usd: float | None
     aigc_meta_tagged: bool | None = None
+    aigc_label: dict[str, str] | None = None  # the AIGC label's fields as written into the video, None if off
     persisted_at: datetime
 
 

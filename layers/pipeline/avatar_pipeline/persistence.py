@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .aigc import AigcLabel
 from .download import Answered, DownloadFailed, Refused, TooManyRedirects, Unreachable, stream_to_s3
 from .errors import ProviderUnavailable, ResultUnavailable
 from .fetch import FetchPolicy
+from .labelling import LabelRefused, discard_staged_video, label_staged_video, staging_key
 from .models import Job, PersistedResult, ProviderTask, S3Location, ValidatedMedia
 from .providers.base import ProviderAdapter, TaskRef
 from .providers.http import CONNECT_TIMEOUT_SECONDS
@@ -53,14 +55,20 @@ def persist_result(
     seconds_left: float,
     part_bytes: int = DEFAULT_PART_BYTES,
     fetch_policy: FetchPolicy | None = None,
+    label: AigcLabel | None = None,
 ) -> PersistedResult:
-    """``seconds_left`` is the Lambda's remaining time; ``read_timeout_seconds`` bounds each wait for bytes."""
+    """``seconds_left`` is the Lambda's remaining time; ``read_timeout_seconds`` bounds each wait for bytes.
+
+    With a ``label``, the provider's video is staged under ``staging/`` and ``video.mp4`` is its labelled copy;
+    a video that cannot be labelled is refused (``ResultUnavailable``), never stored unlabelled."""
     deadline = time.monotonic() + seconds_left - time_reserved(read_timeout_seconds)
     video_key, result_key = job.output_key("video.mp4"), job.output_key("result.json")
     finished = _already_persisted(s3, output_bucket, result_key, task.task_id)
     if finished is not None:
         return finished
-    _abort_uploads_left_by_a_crash(s3, output_bucket, video_key)
+    download_key = video_key if label is None else staging_key(job.job_id, job.attempt)
+    for key in {video_key, download_key}:
+        _abort_uploads_left_by_a_crash(s3, output_bucket, key)
     problems: list[str] = []
     for _attempt in range(MAX_DOWNLOAD_ATTEMPTS):
         location = adapter.result(job, TaskRef(task.task_id, task.stage))
@@ -71,7 +79,7 @@ def persist_result(
                 policy=fetch_policy or FetchPolicy(),
                 read_timeout_seconds=read_timeout_seconds,
                 s3=s3,
-                destination=S3Location(bucket=output_bucket, key=video_key),
+                destination=S3Location(bucket=output_bucket, key=download_key),
                 check=Mp4BodyCheck(max_result_bytes),
                 what="the video",
                 content_type="video/mp4",
@@ -92,6 +100,8 @@ def persist_result(
             f"could not copy the video of {task.provider} task {task.task_id} after {MAX_DOWNLOAD_ATTEMPTS} "
             f"attempts with fresh URLs: {'; '.join(problems)}"
         )
+    if label is not None:
+        copied = _label(s3, output_bucket, download_key, video_key, label, task, part_bytes, deadline)
     cost = adapter.capabilities.estimated_cost_usd(copied.duration_seconds)
     persisted = PersistedResult(
         bucket=output_bucket,
@@ -105,6 +115,7 @@ def persist_result(
         duration_seconds=copied.duration_seconds,
         estimated_cost_usd=cost,
         aigc_meta_tagged=location.aigc_meta_tagged,
+        aigc_label=label.model_dump() if label is not None else None,
         persisted_at=now,
     )
     body = json.dumps(result_document(job, task, media, persisted, copied), indent=2, sort_keys=True)
@@ -113,6 +124,31 @@ def persist_result(
     except (ClientError, BotoCoreError) as error:
         raise aws_failure(error, f"writing {persisted.result_uri}") from error
     return persisted
+
+
+def _label(
+    s3: S3Client,
+    bucket: str,
+    staged_key: str,
+    video_key: str,
+    label: AigcLabel,
+    task: ProviderTask,
+    part_bytes: int,
+    deadline: float,
+) -> CopyOutcome:
+    try:
+        labelled = label_staged_video(
+            s3, bucket, staged_key, video_key, label.as_json(), part_bytes=part_bytes, deadline=deadline
+        )
+    except LabelRefused as error:
+        discard_staged_video(s3, bucket, staged_key)
+        raise ResultUnavailable(f"{error}; with AigcLabel=required it is not stored unlabelled") from error
+    except OutOfTime as error:
+        raise ProviderUnavailable(
+            f"labelling the video of {task.provider} task {task.task_id} ran out of the function's time ({error})"
+        ) from error
+    discard_staged_video(s3, bucket, staged_key)
+    return labelled
 
 
 def result_document(
@@ -145,7 +181,16 @@ def result_document(
         },
         "estimated_cost_usd": persisted.estimated_cost_usd,
         "aigc_meta_tagged": persisted.aigc_meta_tagged,
+        "aigc_label": _aigc_label_record(persisted),
+        "c2pa": None,
     }
+
+
+def _aigc_label_record(persisted: PersistedResult) -> dict[str, Any] | None:
+    """The fields written into video.mp4, and whether the provider tagged its own file too (Volcengine)."""
+    if persisted.aigc_label is None:
+        return None
+    return {"fields": persisted.aigc_label, "provider_tagged": persisted.aigc_meta_tagged}
 
 
 def _already_persisted(s3: S3Client, bucket: str, result_key: str, task_id: str) -> PersistedResult | None:
@@ -172,6 +217,7 @@ def _already_persisted(s3: S3Client, bucket: str, result_key: str, task_id: str)
         duration_seconds=output.get("duration_seconds"),
         estimated_cost_usd=document.get("estimated_cost_usd"),
         aigc_meta_tagged=document.get("aigc_meta_tagged"),
+        aigc_label=(document.get("aigc_label") or {}).get("fields"),
         persisted_at=document["timings"]["persisted_at"],
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Annotated, TypeVar, cast
+from typing import Annotated, Literal, TypeVar, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
@@ -45,6 +45,9 @@ AllowLoopback = Annotated[bool, Field(alias="ALLOW_LOOPBACK_ENDPOINTS")]
 PresignSeconds = Annotated[int, Field(alias="PRESIGN_SECONDS", gt=0)]
 DeploymentId = Annotated[str, Field(alias="DEPLOYMENT_ID")]
 JobDeadlineSeconds = Annotated[int, Field(alias="JOB_DEADLINE_SECONDS", gt=0)]
+AigcLabelMode = Annotated[Literal["required", "off"], Field(alias="AIGC_LABEL")]
+AigcContentProducer = Annotated[str, Field(alias="AIGC_CONTENT_PRODUCER", min_length=1, max_length=256)]
+AigcContentPropagator = Annotated[str, Field(alias="AIGC_CONTENT_PROPAGATOR", min_length=1, max_length=256)]
 Limits = Annotated[dict[str, int], BeforeValidator(parse_limits), Field(alias="PROVIDER_CONCURRENCY")]
 Prices = Annotated[dict[str, float], BeforeValidator(parse_prices), Field(alias="PROVIDER_PRICES")]
 

@@ -14,6 +14,7 @@ One short clip (64x64, 12 frames of H.264, AAC mono) muxed by FFmpeg (PyAV) in e
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import tempfile
@@ -53,21 +54,41 @@ def variant(name: str) -> bytes:
 
 @cache
 def _made(name: str) -> bytes:
+    return relayout(_encode(), name)
+
+
+def relayout(data: bytes, name: str) -> bytes:
+    """``data``, an MP4, in layout ``name``: its packets muxed again (never re-encoded), then rewritten if need be."""
+    if name not in VARIANTS:
+        raise KeyError(f"unknown MP4 variant {name!r}; known: {', '.join(VARIANTS)}")
     metadata = {"AIGC": STALE_AIGC, "comment": WITH_UDTA_COMMENT} if name == "with_udta" else {}
-    data = _encode(_MOVFLAGS[name], metadata)
+    muxed = _remux(data, _MOVFLAGS[name], metadata)
     if name == "co64":
-        return _rewrite_moov(data, _widen_chunk_offsets, lambda children: children)
+        return _rewrite_moov(muxed, _widen_chunk_offsets, lambda children: children)
     if name == "with_udta":
-        return _rewrite_moov(data, lambda table: table, _add_title)
-    return data
+        return _rewrite_moov(muxed, lambda table: table, _add_title)
+    return muxed
 
 
-def _encode(movflags: str, metadata: dict[str, str]) -> bytes:
+def _remux(data: bytes, movflags: str, metadata: dict[str, str]) -> bytes:
     with tempfile.TemporaryDirectory(prefix="mp4-variant-") as workdir:
         path = Path(workdir) / "clip.mp4"
         options = {"movflags": movflags} if movflags else {}
-        with av.open(str(path), "w", format="mp4", options=options) as container:
-            container.metadata.update(metadata)
+        with av.open(io.BytesIO(data), "r") as source, av.open(str(path), "w", format="mp4", options=options) as target:
+            target.metadata.update(metadata)
+            streams = {stream.index: target.add_stream_from_template(stream) for stream in source.streams}
+            for packet in source.demux():
+                if packet.dts is None:
+                    continue  # the demuxer's end-of-stream marker
+                packet.stream = streams[packet.stream.index]
+                target.mux(packet)
+        return path.read_bytes()
+
+
+def _encode() -> bytes:
+    with tempfile.TemporaryDirectory(prefix="mp4-variant-") as workdir:
+        path = Path(workdir) / "clip.mp4"
+        with av.open(str(path), "w", format="mp4") as container:
             video = container.add_stream("libx264", rate=FPS, options={"g": "4", "preset": "ultrafast"})
             video.width = video.height = SIDE
             video.pix_fmt = "yuv420p"

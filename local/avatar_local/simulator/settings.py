@@ -11,7 +11,8 @@ Shape (``GET /_simulator/settings`` shows all of it; ``POST`` takes any part of 
       "submit_throttle_seed": 0,           # picks which creates submit_throttle_ratio refuses (see accounts.py)
       "concurrency": {"wavespeed": 0, "volcengine": 0, "kling": 0},
       "task_seconds_by_provider": {"wavespeed": null, "volcengine": null, "kling": null},
-      "submit_throttle_ratio": {"wavespeed": 0.0, "volcengine": 0.0, "kling": 0.0}
+      "submit_throttle_ratio": {"wavespeed": 0.0, "volcengine": 0.0, "kling": 0.0},
+      "result_layout": {"wavespeed": "moov_first", "volcengine": "moov_first", "kling": "moov_first"}
     }
 
 - ``concurrency``: tasks an account may have in flight (accepted and not yet finished); 0 = unlimited. The three
@@ -19,6 +20,9 @@ Shape (``GET /_simulator/settings`` shows all of it; ``POST`` takes any part of 
 - ``task_seconds_by_provider``: that provider's generation time instead of ``task_seconds``; null = not overridden.
 - ``submit_throttle_ratio``: the share (0 to 1) of creates with a free slot answered with the provider's throttling
   code anyway.
+- ``result_layout``: how that provider's result MP4 is laid out, as real providers' files differ: ``moov_first``
+  (faststart, what the renderer makes), ``moov_last``, ``co64`` (64-bit chunk offsets), ``fragmented`` (absolute
+  moof offsets), ``fragmented_moof_base``, ``with_udta`` (metadata already there, a stale AIGC among it).
 
 An update is all or nothing, and merges per provider: ``{"concurrency": {"kling": 3}}`` changes Kling's limit only,
 and null puts a provider's entry back to its default. ``avatar-pipeline local up --simulator-setting`` takes the same
@@ -36,6 +40,9 @@ from pydantic import Field
 from .bodies import RequestBody
 
 Account = Literal["wavespeed", "volcengine", "kling"]
+# How the result MP4 is laid out (simulator/mp4_variants.py); the renderer makes moov_first.
+ResultLayout = Literal["moov_first", "moov_last", "co64", "fragmented", "fragmented_moof_base", "with_udta"]
+DEFAULT_LAYOUT = "moov_first"
 ACCOUNTS: tuple[str, ...] = get_args(Account)
 _NUMBERS = (
     "task_seconds",
@@ -48,6 +55,7 @@ _PER_PROVIDER = {
     "concurrency": "a non-negative integer",
     "task_seconds_by_provider": "a non-negative number",
     "submit_throttle_ratio": "a number from 0 to 1",
+    "result_layout": "one of " + ", ".join(get_args(ResultLayout)),
 }
 _PROVIDER_LIST = ", ".join(ACCOUNTS)
 
@@ -80,6 +88,7 @@ class SettingsChange(RequestBody):
     concurrency: dict[Account, Count | None] = {}
     task_seconds_by_provider: dict[Account, Seconds | None] = {}
     submit_throttle_ratio: dict[Account, Ratio | None] = {}
+    result_layout: dict[Account, ResultLayout | None] = {}
 
 
 @dataclass
@@ -99,10 +108,13 @@ class SimulatorSettings:
     """Limit of tasks in flight per account; absent = unlimited."""
     task_seconds_by_provider: dict[str, float] = field(default_factory=dict)
     submit_throttle_ratio: dict[str, float] = field(default_factory=dict)
+    result_layout: dict[str, str] = field(default_factory=dict)
+    """The layout of each provider's result MP4; absent = moov_first."""
 
     def __post_init__(self) -> None:
         given = {setting.name: getattr(self, setting.name) for setting in fields(self)}
         self.concurrency, self.task_seconds_by_provider, self.submit_throttle_ratio = {}, {}, {}
+        self.result_layout = {}
         self.update(given)
 
     @classmethod
@@ -145,19 +157,24 @@ class SimulatorSettings:
     def throttle_ratio(self, provider: str) -> float:
         return self.submit_throttle_ratio.get(provider, 0.0)
 
+    def layout_for(self, provider: str) -> str:
+        return self.result_layout.get(provider, DEFAULT_LAYOUT)
+
     def as_dict(self) -> dict[str, object]:
         return {
             **{name: getattr(self, name) for name in (*_NUMBERS, "submit_throttle_seed")},
             "concurrency": {account: self.limit(account) for account in ACCOUNTS},
             "task_seconds_by_provider": {account: self.task_seconds_by_provider.get(account) for account in ACCOUNTS},
             "submit_throttle_ratio": {account: self.throttle_ratio(account) for account in ACCOUNTS},
+            "result_layout": {account: self.layout_for(account) for account in ACCOUNTS},
         }
 
-    def _merged(self, name: str, changes: Mapping[str, float | None]) -> dict[str, float]:
+    def _merged(self, name: str, changes: Mapping[str, float | str | None]) -> dict[str, float | str]:
         """A new map (readers never see one half-changed); null or a default value drops the provider's entry."""
-        merged: dict[str, float] = dict(getattr(self, name))
+        merged: dict[str, float | str] = dict(getattr(self, name))
+        default = {"task_seconds_by_provider": None, "result_layout": DEFAULT_LAYOUT}.get(name, 0)
         for provider, value in changes.items():
-            if value is None or (value == 0 and name != "task_seconds_by_provider"):
+            if value is None or value == default:
                 merged.pop(provider, None)
             else:
                 merged[provider] = value

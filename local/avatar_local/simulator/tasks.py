@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 from .accounts import Slot
 from .media import DownloadError, MediaRef, download
+from .mp4_variants import relayout
 from .render import MediaDecodeError, decode_image
 from .render_cache import RenderCache
-from .settings import SimulatorSettings
+from .settings import DEFAULT_LAYOUT, SimulatorSettings
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ class TaskStore:
         if task.audio is None:
             decode_image(image)
             return None
-        return self._renders.render(image, download("audio", task.audio, timeout=timeout))
+        video = self._renders.render(image, download("audio", task.audio, timeout=timeout))
+        layout = self._settings.layout_for(task.provider)
+        return video if layout == DEFAULT_LAYOUT else relayout(video, layout)
 
     def _update(self, task_id: str, **changes: Any) -> Task:
         with self._lock:

@@ -1,0 +1,98 @@
+"""The labelled copy of a staged video: the provider's file, already in the output bucket under ``staging/``,
+rewritten into the job's ``video.mp4`` with its AIGC label, without re-encoding and in bounded memory.
+
+The plan (``mp4_label_plan``) is the output as source ranges and new bytes; here the ranges are streamed out of the
+staged object with ranged GETs and the whole goes through the same multipart upload as the provider's download, so
+``video.mp4`` only appears, labelled, when its upload completes, and its SHA-256 is that of the labelled bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .mp4_boxes import Mp4Error, RangeReader
+from .mp4_label_plan import Bytes, LabelPlan, prepare_label_plan
+from .s3errors import aws_failure
+from .transfer import DEFAULT_PART_BYTES, CopyOutcome, Mp4BodyCheck, copy_stream_to_s3
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+STAGING_PREFIX = "staging/"
+STREAM_CHUNK_BYTES = 1024 * 1024
+
+
+class LabelRefused(Exception):
+    """The staged video cannot carry the label: malformed, or a layout the labeller does not rewrite."""
+
+
+def staging_key(job_id: str, attempt: int) -> str:
+    return f"{STAGING_PREFIX}{job_id}/{attempt}/provider.mp4"
+
+
+def label_staged_video(
+    s3: S3Client,
+    bucket: str,
+    staged_key: str,
+    video_key: str,
+    label_json: str,
+    *,
+    part_bytes: int = DEFAULT_PART_BYTES,
+    deadline: float | None = None,
+) -> CopyOutcome:
+    source = f"s3://{bucket}/{staged_key}"
+    try:
+        size = s3.head_object(Bucket=bucket, Key=staged_key)["ContentLength"]
+    except (ClientError, BotoCoreError) as error:
+        raise aws_failure(error, f"reading {source}") from error
+    try:
+        plan = prepare_label_plan(_range_reader(s3, bucket, staged_key), size, label_json)
+    except Mp4Error as error:
+        raise LabelRefused(f"the video at {source} cannot be labelled: {error}") from error
+    return copy_stream_to_s3(
+        _labelled_chunks(s3, bucket, staged_key, plan),
+        s3=s3,
+        bucket=bucket,
+        key=video_key,
+        declared_length=plan.size,
+        check=Mp4BodyCheck(),
+        part_bytes=part_bytes,
+        deadline=deadline,
+    )
+
+
+def discard_staged_video(s3: S3Client, bucket: str, staged_key: str) -> None:
+    """Best effort: the bucket's lifecycle rule expires whatever is left under ``staging/``."""
+    with contextlib.suppress(ClientError, BotoCoreError):
+        s3.delete_object(Bucket=bucket, Key=staged_key)
+
+
+def _range_reader(s3: S3Client, bucket: str, key: str) -> RangeReader:
+    def read(offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}")["Body"]
+            return body.read()
+        except (ClientError, BotoCoreError) as error:
+            raise aws_failure(error, f"reading s3://{bucket}/{key}") from error
+
+    return read
+
+
+def _labelled_chunks(s3: S3Client, bucket: str, key: str, plan: LabelPlan) -> Iterator[bytes]:
+    for segment in plan.segments:
+        if isinstance(segment, Bytes):
+            yield segment.data
+            continue
+        if segment.end <= segment.start:
+            continue
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={segment.start}-{segment.end - 1}")["Body"]
+            yield from body.iter_chunks(STREAM_CHUNK_BYTES)
+        except (ClientError, BotoCoreError) as error:
+            raise aws_failure(error, f"reading s3://{bucket}/{key}") from error
