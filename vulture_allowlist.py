@@ -74,6 +74,3 @@ source_size  # unused variable
 moov_growth  # unused variable
 # Content credentials, used by the tests until PersistResult signs outputs with them and the local stack makes its own
 # test chain (design.md, "AIGC labelling and content credentials").
-sign_mp4  # unused function
-make_test_chain  # unused function
-root_pem  # unused variable

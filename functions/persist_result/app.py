@@ -7,9 +7,11 @@ from typing import Any
 
 from avatar_pipeline import aws
 from avatar_pipeline.aigc import AigcDefaults, AigcLabel, implicit_label
+from avatar_pipeline.credentials import optional_credentials
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.output_video import Finishing
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES, persist_result
 from avatar_pipeline.providers.http import invocation_client, time_left
 from avatar_pipeline.providers.registry import adapter_for
@@ -22,6 +24,7 @@ from avatar_pipeline.settings import (
     ProviderSettings,
     load_settings,
 )
+from avatar_pipeline.signed_output import C2paSigner
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -35,13 +38,20 @@ class Settings(ProviderSettings):
     aigc_content_producer: AigcContentProducer
     aigc_content_propagator: AigcContentPropagator
 
-    def label_for(self, job: Job) -> AigcLabel | None:
-        if self.aigc_label == "off":
-            return None
-        defaults = AigcDefaults(
-            content_producer=self.aigc_content_producer, content_propagator=self.aigc_content_propagator
-        )
-        return implicit_label(job, defaults)
+    def finishing_for(self, job: Job) -> Finishing:
+        """The label the job's video gets (none with AigcLabel=off) and, when the secret holds a C2PA certificate
+        chain and key, its signer."""
+        label: AigcLabel | None = None
+        if self.aigc_label == "required":
+            defaults = AigcDefaults(
+                content_producer=self.aigc_content_producer, content_propagator=self.aigc_content_propagator
+            )
+            label = implicit_label(job, defaults)
+        c2pa = optional_credentials(self.provider_secret_arn, "c2pa") or {}
+        signer = None
+        if c2pa.get("certificate_chain") and c2pa.get("private_key"):
+            signer = C2paSigner(job.provider, c2pa["certificate_chain"], c2pa["private_key"])
+        return Finishing(label=label, signer=signer)
 
 
 class PersistInput(BaseModel):
@@ -72,7 +82,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         read_timeout_seconds=read_timeout,
         seconds_left=time_left(context)(),
         fetch_policy=FetchPolicy(allow_loopback=settings.allow_loopback_endpoints),
-        label=settings.label_for(step.job),
+        finishing=settings.finishing_for(step.job),
     )
     logger.info("result persisted", extra={"video_uri": persisted.video_uri, "size_bytes": persisted.size_bytes})
     metrics.add_metric(name="ResultBytesPersisted", unit=MetricUnit.Bytes, value=persisted.size_bytes)

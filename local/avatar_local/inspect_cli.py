@@ -36,6 +36,10 @@ SOURCE_TYPE_PREFIX = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
 
 def inspect(target: str, *, state_dir: Path, trust_anchor: Path | None, as_json: bool) -> int:
+    """With no ``trust_anchor``, an ``s3://`` output of the running local stack is checked against that stack's own
+    C2PA test root (``stack.json``'s ``c2pa_trust_anchor``)."""
+    if trust_anchor is None and target.startswith("s3://"):
+        trust_anchor = _local_trust_anchor(state_dir)
     anchors = _trust_anchors(trust_anchor) if trust_anchor is not None else None
     if not target.startswith("s3://"):
         return _inspect_file(Path(target), target, anchors, trust_anchor, as_json)
@@ -70,6 +74,14 @@ def _acceptable(manifest: ManifestReport | None, error: str | None, *, anchored:
     if manifest is None:
         return not anchored
     return manifest.signature_valid and (manifest.trusted is not False)
+
+
+def _local_trust_anchor(state_dir: Path) -> Path | None:
+    try:
+        anchor = StackInfo.load(state_dir).c2pa_trust_anchor
+    except (FileNotFoundError, TypeError, ValueError):
+        return None  # no local stack (a deployed one has no test root), or a stack file _download will refuse
+    return Path(anchor) if anchor and Path(anchor).is_file() else None
 
 
 def _trust_anchors(path: Path) -> str:

@@ -32,6 +32,7 @@ from .simulator import ProviderSimulator, SimulatorSettings
 from .status_events import install_status_change_events
 from .stop_execution import install_stop_execution_details
 from .template import expand
+from .test_chain import local_signing_chain
 
 log = logging.getLogger(__name__)
 # Set: moto's interpreter and DynamoDB run without the local stack's shortcuts (the scale benchmark's baseline).
@@ -59,6 +60,7 @@ class StackInfo:
     access_key_id: str
     secret_access_key: str
     lambda_log: str
+    c2pa_trust_anchor: str = ""  # the root CA of this run's C2PA test chain (PEM file)
 
     @classmethod
     def load(cls, state_dir: Path) -> StackInfo:
@@ -172,8 +174,9 @@ class LocalStack:
             self._recorder.provisioned(provisioned.resources, ACCOUNT_ID, self.region)
         self._function_urls = list(provisioner.target.function_urls.values())
         secret_arn = provisioned.resources["ProviderSecret"].physical_id
+        signing, trust_anchor = local_signing_chain(self.state_dir)
         session.client("secretsmanager", endpoint_url=self.endpoint_url).put_secret_value(
-            SecretId=secret_arn, SecretString=json.dumps(credentials)
+            SecretId=secret_arn, SecretString=json.dumps({**credentials, "c2pa": signing})
         )
 
         lambda_log = self.state_dir / "lambda.log"
@@ -208,6 +211,7 @@ class LocalStack:
             access_key_id=self.access_key,
             secret_access_key=self.secret_key,
             lambda_log=str(lambda_log),
+            c2pa_trust_anchor=str(trust_anchor),
         )
         tmp = stack_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self.info), indent=2) + "\n", encoding="utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
@@ -138,3 +139,12 @@ def make_test_chain(*, kind: KeyKind = "ec-p256", organization: str = "Avatar Pi
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode("ascii"),
     )
+
+
+def local_signing_chain(state_dir: Path) -> tuple[dict[str, str], Path]:
+    """A new chain for one run of the local stack: the provider secret's ``c2pa`` entry, and the root CA written to
+    ``<state_dir>/c2pa-root.pem`` (``stack.json``'s ``c2pa_trust_anchor``) to validate outputs against."""
+    chain = make_test_chain()
+    anchor = state_dir / "c2pa-root.pem"
+    anchor.write_text(chain.root_pem, encoding="ascii")
+    return {"certificate_chain": chain.certificate_chain_pem, "private_key": chain.private_key_pem}, anchor

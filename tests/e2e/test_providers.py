@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import av
@@ -13,6 +14,7 @@ import pytest
 from avatar_local.mp4info import inspect_mp4
 from avatar_local.samples import portrait_png, speech_audio
 from avatar_local.simulator.mp4_variants import VARIANTS
+from avatar_pipeline.content_credentials import read_manifest
 
 from .conftest import Stack
 
@@ -60,7 +62,7 @@ def _retried_errors(stack: Stack, execution_arn: str) -> list[str]:
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDER_REQUESTS))
-def test_provider_produces_a_verified_mp4(stack: Stack, provider: str) -> None:
+def test_provider_produces_a_verified_mp4(stack: Stack, provider: str, tmp_path: Path) -> None:
     execution_arn, folder = _start(stack, provider)
 
     described = stack.wait_until_done(execution_arn)
@@ -94,6 +96,20 @@ def test_provider_produces_a_verified_mp4(stack: Stack, provider: str) -> None:
         assert json.loads(container.metadata["AIGC"]) == expected_label
         assert sum(1 for _ in container.decode(video=0)) > 0
     assert result["aigc_label"] == {"fields": expected_label, "provider_tagged": result["aigc_meta_tagged"]}
+    _assert_signed(stack, video, provider, result, tmp_path)
+
+
+def _assert_signed(stack: Stack, video: bytes, provider: str, result: dict[str, Any], tmp_path: Path) -> None:
+    """Signed with the local stack's own C2PA test chain, and valid against its root."""
+    path = tmp_path / "video.mp4"
+    path.write_bytes(video)
+    report = read_manifest(path, trust_anchors_pem=Path(stack.info["c2pa_trust_anchor"]).read_text())
+    assert report is not None
+    assert report.trusted, report.failures
+    assert report.generator.startswith(provider)
+    assert report.actions[0].action == "c2pa.created"
+    assert report.actions[0].digital_source_type.endswith("/trainedAlgorithmicMedia")
+    assert result["c2pa"] == report.label
 
 
 def _demuxed(video: bytes) -> list[tuple[int, bytes]]:
@@ -102,7 +118,7 @@ def _demuxed(video: bytes) -> list[tuple[int, bytes]]:
 
 
 @pytest.mark.parametrize("layout", [name for name in VARIANTS if name != "moov_first"])
-def test_every_layout_a_provider_returns_is_stored_labelled(stack: Stack, layout: str) -> None:
+def test_every_layout_a_provider_returns_is_stored_labelled(stack: Stack, layout: str, tmp_path: Path) -> None:
     """The simulator serves its rendered video in ``layout``; the stored video.mp4 carries the label, and its
     packets are the ones the simulator served (stream bytes unchanged, nothing re-encoded)."""
     provider = "wavespeed/omnihuman-1.5"
@@ -122,6 +138,8 @@ def test_every_layout_a_provider_returns_is_stored_labelled(stack: Stack, layout
     assert len(staged) == 1  # the provider's file as it came, kept until the lifecycle rule expires it
     provider_file = s3.get_object(Bucket=bucket, Key=staged[0]["Key"], VersionId=staged[0]["VersionId"])["Body"]
     assert _demuxed(video) == _demuxed(provider_file.read())
+    result = json.loads(s3.get_object(Bucket=bucket, Key=output["result_uri"].split("/", 3)[3])["Body"].read())
+    _assert_signed(stack, video, provider, result, tmp_path)
 
 
 RETRYABLE = [

@@ -19,11 +19,14 @@ import boto3
 import httpx
 import pytest
 from avatar_local.simulator.mp4_variants import VARIANTS, variant
+from avatar_local.test_chain import make_test_chain
 from avatar_pipeline.aigc import AigcLabel
 from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
+from avatar_pipeline.content_credentials import read_manifest
 from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable, ResultUnavailable
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, JobRequest, MediaProbe, MediaSource, ProviderTask, S3Location, ValidatedMedia
+from avatar_pipeline.output_video import Finishing
 from avatar_pipeline.persistence import MAX_DOWNLOAD_ATTEMPTS, persist_result, time_reserved
 from avatar_pipeline.providers.base import (
     InputsFactory,
@@ -33,6 +36,7 @@ from avatar_pipeline.providers.base import (
     TaskCheck,
     TaskRef,
 )
+from avatar_pipeline.signed_output import C2paSigner
 from botocore.exceptions import ClientError
 
 from tests.bombs import MIB, compressed_zeros
@@ -640,7 +644,7 @@ def test_every_layout_is_stored_labelled_with_its_streams_unchanged(
 ) -> None:
     source = variant(layout)
     server.replies["/v.mp4"] = Reply(body=source)
-    persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, label=LABEL)
+    persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, finishing=Finishing(LABEL, None))
 
     stored = s3.get_object(Bucket=OUTPUT_BUCKET, Key=VIDEO_KEY)["Body"].read()
     with av.open(io.BytesIO(stored)) as container:
@@ -667,7 +671,7 @@ def test_a_video_that_cannot_be_labelled_is_refused_not_stored_unlabelled(
     broken = source[:moov_at] + source[moov_at : moov_at + 8] + b"\xff\xff\xff\xfftrak" + source[moov_at + 16 :]
     server.replies["/bad.mp4"] = Reply(body=broken)
     with pytest.raises(ResultUnavailable, match="cannot be labelled"):
-        persist(FakeAdapter([f"{server.url}/bad.mp4"]), s3, http, label=LABEL)
+        persist(FakeAdapter([f"{server.url}/bad.mp4"]), s3, http, finishing=Finishing(LABEL, None))
     assert s3.list_objects_v2(Bucket=OUTPUT_BUCKET).get("KeyCount", 0) == 0
 
 
@@ -681,3 +685,58 @@ def test_without_a_label_the_provider_file_is_stored_as_it_came(
     persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http)
     assert s3.get_object(Bucket=OUTPUT_BUCKET, Key=VIDEO_KEY)["Body"].read() == source
     assert persisted.aigc_label is None
+
+
+@pytest.mark.parametrize("layout", ["moov_last", "fragmented"])
+def test_with_a_certificate_chain_the_labelled_video_is_signed(
+    server: MediaServer, s3: Any, http: httpx.Client, layout: str, tmp_path: Any
+) -> None:
+    chain = make_test_chain()
+    signer = C2paSigner("wavespeed/omnihuman-1.5", chain.certificate_chain_pem, chain.private_key_pem)
+    server.replies["/v.mp4"] = Reply(body=variant(layout))
+    persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, finishing=Finishing(LABEL, signer))
+
+    stored = tmp_path / "video.mp4"
+    stored.write_bytes(s3.get_object(Bucket=OUTPUT_BUCKET, Key=VIDEO_KEY)["Body"].read())
+    with av.open(str(stored)) as container:
+        assert json.loads(container.metadata["AIGC"]) == LABEL.model_dump()
+    report = read_manifest(stored, trust_anchors_pem=chain.root_pem)
+    assert report is not None
+    assert report.trusted
+    assert report.signature_valid
+    assert report.generator.startswith("wavespeed/omnihuman-1.5")
+    assert (report.actions[0].action, report.actions[0].digital_source_type) == (
+        "c2pa.created",
+        "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+    )
+    result = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/result.json")["Body"].read())
+    assert result["c2pa"] == report.label == persisted.c2pa
+    assert "c2pa_error" not in result
+    assert persisted.sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="staging/").get("KeyCount", 0) == 0
+
+
+def test_a_manifest_that_fails_to_sign_fails_the_job_when_the_label_is_required(
+    server: MediaServer, s3: Any, http: httpx.Client
+) -> None:
+    chain, other = make_test_chain(), make_test_chain()
+    mismatched = C2paSigner("kling/avatar", chain.certificate_chain_pem, other.private_key_pem)
+    server.replies["/v.mp4"] = Reply(body=variant("moov_first"))
+    with pytest.raises(ResultUnavailable, match="content credentials could not be signed"):
+        persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, finishing=Finishing(LABEL, mismatched))
+    assert s3.list_objects_v2(Bucket=OUTPUT_BUCKET).get("KeyCount", 0) == 0
+
+
+def test_without_the_label_a_failed_signature_is_recorded_and_the_job_succeeds(
+    server: MediaServer, s3: Any, http: httpx.Client
+) -> None:
+    chain, other = make_test_chain(), make_test_chain()
+    mismatched = C2paSigner("kling/avatar", chain.certificate_chain_pem, other.private_key_pem)
+    source = variant("moov_first")
+    server.replies["/v.mp4"] = Reply(body=source)
+    persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, finishing=Finishing(None, mismatched))
+    assert s3.get_object(Bucket=OUTPUT_BUCKET, Key=VIDEO_KEY)["Body"].read() == source
+    result = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/result.json")["Body"].read())
+    assert (result["c2pa"], result["aigc_label"]) == (None, None)
+    assert "signing" in result["c2pa_error"]
+    assert persisted.c2pa_failure == result["c2pa_error"]

@@ -27,6 +27,14 @@ _JSON_TYPES: tuple[tuple[type, str], ...] = (
 
 def provider_credentials(secret_arn: str, section: str) -> dict[str, str]:
     """The entry of the secret ``secret_arn`` for one provider family (``wavespeed``, ``volcengine``, ``kling``)."""
+    entry = optional_credentials(secret_arn, section)
+    if entry is None:
+        raise ProviderRejected(f"the provider secret has no credentials for '{section}'")
+    return entry
+
+
+def optional_credentials(secret_arn: str, section: str) -> dict[str, str] | None:
+    """The secret's ``section`` entry, or None when it has none (for what is only on when configured: ``c2pa``)."""
     try:
         secret = parameters.get_secret(secret_arn, transform="json", max_age=CACHE_SECONDS)
     except TransformParameterError:
@@ -43,7 +51,7 @@ def provider_credentials(secret_arn: str, section: str) -> dict[str, str]:
         )
     entry = secret.get(section)
     if entry is None:
-        raise ProviderRejected(f"the provider secret has no credentials for '{section}'")
+        return None
     if not isinstance(entry, dict):
         raise ProviderRejected(
             f"the provider secret's '{section}' entry must be an object of strings; it is {_json_type(entry)}"
@@ -52,7 +60,7 @@ def provider_credentials(secret_arn: str, section: str) -> dict[str, str]:
     if malformed:
         raise ProviderRejected(f"the provider secret's '{section}' entry has {_fields(malformed)} that are not strings")
     if not any(entry.values()):
-        raise ProviderRejected(f"the provider secret has no credentials for '{section}'")
+        return None
     return entry
 
 

@@ -236,6 +236,8 @@ class PersistedResult(BaseModel):
     estimated_cost_usd: float | None
     aigc_meta_tagged: bool | None = None
     aigc_label: dict[str, str] | None = None  # the AIGC label's fields as written into the video, None if off
+    c2pa: str | None = None  # the C2PA manifest's label, when outputs are signed
+    c2pa_failure: str | None = None  # why signing failed, when it was not required
     persisted_at: datetime
 
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .aigc import AigcLabel
 from .download import Answered, DownloadFailed, Refused, TooManyRedirects, Unreachable, stream_to_s3
 from .errors import ProviderUnavailable, ResultUnavailable
 from .fetch import FetchPolicy
-from .labelling import LabelRefused, discard_staged_video, label_staged_video, staging_key
+from .labelling import staging_key
 from .models import Job, PersistedResult, ProviderTask, S3Location, ValidatedMedia
+from .output_video import Finishing, finish_staged_video
 from .providers.base import ProviderAdapter, TaskRef
 from .providers.http import CONNECT_TIMEOUT_SECONDS
 from .s3errors import aws_failure
@@ -55,18 +55,19 @@ def persist_result(
     seconds_left: float,
     part_bytes: int = DEFAULT_PART_BYTES,
     fetch_policy: FetchPolicy | None = None,
-    label: AigcLabel | None = None,
+    finishing: Finishing | None = None,
 ) -> PersistedResult:
     """``seconds_left`` is the Lambda's remaining time; ``read_timeout_seconds`` bounds each wait for bytes.
 
-    With a ``label``, the provider's video is staged under ``staging/`` and ``video.mp4`` is its labelled copy;
-    a video that cannot be labelled is refused (``ResultUnavailable``), never stored unlabelled."""
+    With a label or a C2PA signer (``finishing``), the provider's video is staged under ``staging/`` and
+    ``video.mp4`` is its finished copy (``output_video``); otherwise it is stored as it came."""
+    finishing = finishing or Finishing(label=None, signer=None)
     deadline = time.monotonic() + seconds_left - time_reserved(read_timeout_seconds)
     video_key, result_key = job.output_key("video.mp4"), job.output_key("result.json")
     finished = _already_persisted(s3, output_bucket, result_key, task.task_id)
     if finished is not None:
         return finished
-    download_key = video_key if label is None else staging_key(job.job_id, job.attempt)
+    download_key = staging_key(job.job_id, job.attempt) if finishing.needed else video_key
     for key in {video_key, download_key}:
         _abort_uploads_left_by_a_crash(s3, output_bucket, key)
     problems: list[str] = []
@@ -100,8 +101,12 @@ def persist_result(
             f"could not copy the video of {task.provider} task {task.task_id} after {MAX_DOWNLOAD_ATTEMPTS} "
             f"attempts with fresh URLs: {'; '.join(problems)}"
         )
-    if label is not None:
-        copied = _label(s3, output_bucket, download_key, video_key, label, task, part_bytes, deadline)
+    c2pa: dict[str, str | None] = {}
+    if finishing.needed:
+        video = finish_staged_video(
+            s3, output_bucket, download_key, video_key, finishing, part_bytes=part_bytes, deadline=deadline
+        )
+        copied, c2pa = video.copied, {"c2pa": video.c2pa, "c2pa_failure": video.c2pa_failure}
     cost = adapter.capabilities.estimated_cost_usd(copied.duration_seconds)
     persisted = PersistedResult(
         bucket=output_bucket,
@@ -115,7 +120,8 @@ def persist_result(
         duration_seconds=copied.duration_seconds,
         estimated_cost_usd=cost,
         aigc_meta_tagged=location.aigc_meta_tagged,
-        aigc_label=label.model_dump() if label is not None else None,
+        aigc_label=finishing.label.model_dump() if finishing.label is not None else None,
+        **c2pa,
         persisted_at=now,
     )
     body = json.dumps(result_document(job, task, media, persisted, copied), indent=2, sort_keys=True)
@@ -124,31 +130,6 @@ def persist_result(
     except (ClientError, BotoCoreError) as error:
         raise aws_failure(error, f"writing {persisted.result_uri}") from error
     return persisted
-
-
-def _label(
-    s3: S3Client,
-    bucket: str,
-    staged_key: str,
-    video_key: str,
-    label: AigcLabel,
-    task: ProviderTask,
-    part_bytes: int,
-    deadline: float,
-) -> CopyOutcome:
-    try:
-        labelled = label_staged_video(
-            s3, bucket, staged_key, video_key, label.as_json(), part_bytes=part_bytes, deadline=deadline
-        )
-    except LabelRefused as error:
-        discard_staged_video(s3, bucket, staged_key)
-        raise ResultUnavailable(f"{error}; with AigcLabel=required it is not stored unlabelled") from error
-    except OutOfTime as error:
-        raise ProviderUnavailable(
-            f"labelling the video of {task.provider} task {task.task_id} ran out of the function's time ({error})"
-        ) from error
-    discard_staged_video(s3, bucket, staged_key)
-    return labelled
 
 
 def result_document(
@@ -182,7 +163,8 @@ def result_document(
         "estimated_cost_usd": persisted.estimated_cost_usd,
         "aigc_meta_tagged": persisted.aigc_meta_tagged,
         "aigc_label": _aigc_label_record(persisted),
-        "c2pa": None,
+        "c2pa": persisted.c2pa,
+        **({"c2pa_error": persisted.c2pa_failure} if persisted.c2pa_failure else {}),
     }
 
 
@@ -218,6 +200,8 @@ def _already_persisted(s3: S3Client, bucket: str, result_key: str, task_id: str)
         estimated_cost_usd=document.get("estimated_cost_usd"),
         aigc_meta_tagged=document.get("aigc_meta_tagged"),
         aigc_label=(document.get("aigc_label") or {}).get("fields"),
+        c2pa=document.get("c2pa"),
+        c2pa_failure=document.get("c2pa_error"),
         persisted_at=document["timings"]["persisted_at"],
     )
 
