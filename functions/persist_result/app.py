@@ -50,7 +50,7 @@ class Settings(ProviderSettings):
         c2pa = optional_credentials(self.provider_secret_arn, "c2pa") or {}
         signer = None
         if c2pa.get("certificate_chain") and c2pa.get("private_key"):
-            signer = C2paSigner(job.provider, c2pa["certificate_chain"], c2pa["private_key"])
+            signer = C2paSigner(job.provider, c2pa["certificate_chain"], c2pa["private_key"], c2pa.get("tsa_url"))
         return Finishing(label=label, signer=signer)
 
 

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_callbacks
 import bench_coldstart
 import bench_copy
+import bench_label
 import poll_model
 from table import Row, render
 
@@ -29,6 +30,7 @@ def main() -> None:
         ("callbacks on the local stack", lambda: bench_callbacks.rows(args.callback_jobs)),
         ("the polling model", poll_model.rows),
         ("the result copy and probe reads", lambda: bench_copy.rows(args.copy_mib)),
+        ("the AIGC label written into a staged video", lambda: bench_label.rows(args.copy_mib)),
         ("cold starts as built by sam build", bench_coldstart.rows),
     ):
         print(f"measuring {name} ...", flush=True)

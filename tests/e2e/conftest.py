@@ -156,10 +156,11 @@ _seen_events: list[dict[str, Any]] = []
 _started_stacks: list[Path] = []
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def recorded_calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every local stack records the AWS calls its functions, state machines and rules make; at the end, each one
-    (normalized) must be in policy/calls.json. A recording the caller set up (``make policy-inventory``) is theirs."""
+    (normalized) must be in policy/calls.json. A recording the caller set up (``make policy-inventory``) is theirs.
+    Package-scoped: the integration tests' own small stacks (test templates) run after it and record nothing."""
     if os.environ.get(LOG_VARIABLE):
         yield
         return

@@ -9,7 +9,9 @@ staged object with ranged GETs and the whole goes through the same multipart upl
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +26,10 @@ if TYPE_CHECKING:
 
 STAGING_PREFIX = "staging/"
 STREAM_CHUNK_BYTES = 1024 * 1024
+# The media is read in ranges of RANGE_BYTES, RANGES_IN_FLIGHT at a time (one GET stream is far below S3's rate):
+# at most RANGES_IN_FLIGHT * RANGE_BYTES held, besides the upload's parts.
+RANGE_BYTES = 8 * 1024 * 1024
+RANGES_IN_FLIGHT = 4
 
 
 class LabelRefused(Exception):
@@ -85,14 +91,16 @@ def _range_reader(s3: S3Client, bucket: str, key: str) -> RangeReader:
 
 
 def _labelled_chunks(s3: S3Client, bucket: str, key: str, plan: LabelPlan) -> Iterator[bytes]:
-    for segment in plan.segments:
-        if isinstance(segment, Bytes):
-            yield segment.data
-            continue
-        if segment.end <= segment.start:
-            continue
-        try:
-            body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={segment.start}-{segment.end - 1}")["Body"]
-            yield from body.iter_chunks(STREAM_CHUNK_BYTES)
-        except (ClientError, BotoCoreError) as error:
-            raise aws_failure(error, f"reading s3://{bucket}/{key}") from error
+    read = _range_reader(s3, bucket, key)
+    with ThreadPoolExecutor(max_workers=RANGES_IN_FLIGHT, thread_name_prefix="read-range") as pool:
+        for segment in plan.segments:
+            if isinstance(segment, Bytes):
+                yield segment.data
+                continue
+            ahead: deque[Future[bytes]] = deque()
+            for start in range(segment.start, segment.end, RANGE_BYTES):
+                ahead.append(pool.submit(read, start, min(RANGE_BYTES, segment.end - start)))
+                if len(ahead) == RANGES_IN_FLIGHT:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()

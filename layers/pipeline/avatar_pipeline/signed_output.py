@@ -32,6 +32,7 @@ class C2paSigner:
     generator: str  # the provider id, e.g. wavespeed/omnihuman-1.5
     certificate_chain_pem: str
     private_key_pem: str
+    tsa_url: str | None = None  # a timestamp authority, only if the secret names one (no network otherwise)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def signed_video(
                 generator=signer.generator,
                 certificate_chain_pem=signer.certificate_chain_pem,
                 private_key_pem=signer.private_key_pem,
+                tsa_url=signer.tsa_url,
             ).label
             current.unlink()
             current = signed
