@@ -2,6 +2,8 @@
 and from the Lambda context, and hand them to the library."""
 
 import importlib.util
+import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -9,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import boto3
 import pytest
 from avatar_pipeline.models import PersistedResult, ValidatedMedia
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES
@@ -62,7 +65,12 @@ def handler_env(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAVESPEED_BASE_URL", "https://wavespeed.test")
     monkeypatch.setenv("VOLCENGINE_BASE_URL", "https://volcengine.test")
     monkeypatch.setenv("KLING_BASE_URL", "https://kling.test")
-    monkeypatch.setenv("PROVIDER_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider")
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="provider", SecretString=json.dumps({"wavespeed": {"api_key": "k"}})
+    )
+    monkeypatch.setenv("PROVIDER_SECRET_ARN", secret["ARN"])
+    monkeypatch.setenv("AIGC_CONTENT_PRODUCER", "Studio 9131")
+    monkeypatch.setenv("AIGC_CONTENT_PROPAGATOR", "Studio CDN")
 
 
 def persisted() -> PersistedResult:
@@ -110,6 +118,34 @@ def test_persist_result_is_given_the_size_cap_read_timeout_and_time_left(
     assert given["max_result_bytes"] == max_bytes
     assert given["read_timeout_seconds"] == read_timeout
     assert given["seconds_left"] == pytest.approx(600.0)
+    # AigcLabel defaults to required; no c2pa entry in the secret, so no signer.
+    finishing = given["finishing"]
+    assert (finishing.label.ContentProducer, finishing.label.ProduceID) == ("Studio 9131", make_job().job_id)
+    assert finishing.signer is None
+
+
+def test_persist_result_signs_when_the_secret_holds_a_chain_and_labels_unless_off(
+    handler_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = boto3.client("secretsmanager")
+    secrets.put_secret_value(
+        SecretId=os.environ["PROVIDER_SECRET_ARN"],
+        SecretString=json.dumps({"c2pa": {"certificate_chain": "CHAIN PEM", "private_key": "KEY PEM"}}),
+    )
+    monkeypatch.setenv("AIGC_LABEL", "off")
+    handler = load("persist_result")
+    given: dict[str, Any] = {}
+    monkeypatch.setattr(handler, "persist_result", lambda *a, **kw: given.update(kw) or persisted())
+    event = {
+        "job": make_job().model_dump(mode="json"),
+        "task": make_task().model_dump(mode="json"),
+        "media": make_media().model_dump(mode="json"),
+    }
+    handler.lambda_handler(event, Context(remaining_millis=600_000))
+    finishing = given["finishing"]
+    assert finishing.label is None
+    assert (finishing.signer.generator, finishing.signer.certificate_chain_pem) == (make_job().provider, "CHAIN PEM")
+    assert finishing.signer.tsa_url is None
 
 
 def test_validate_media_is_given_the_read_timeout(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -222,6 +222,7 @@ S3_ACCESS: dict[str, set[tuple[str, str, str | None]]] = {
         ("s3:AbortMultipartUpload", "OutputBucket/*", None),
         ("s3:ListBucketMultipartUploads", "OutputBucket", None),
         ("s3:ListBucket", "OutputBucket", None),
+        ("s3:DeleteObject", "OutputBucket/staging/*", None),  # the provider's file, once video.mp4 is labelled
     },
     "RecordOutcomeFunction": set(),
     "PairDropFunction": {("s3:ListBucket", "InputBucket", "drop/*")},
