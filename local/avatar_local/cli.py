@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 from types import FrameType
 
 from .simulator import SimulatorSettings
-from .stack import LocalStack
+from .stack import LOOPBACK, LocalStack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,12 +27,31 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return parsed
 
 
+def _busy_port(args: argparse.Namespace) -> str | None:
+    """The first of ``--port`` / ``--simulator-port`` something already listens on (0 picks a free one)."""
+    for option, port in (("--port", args.port), ("--simulator-port", args.simulator_port)):
+        if not port:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # As the servers do: a port a stopped stack left in TIME_WAIT is free, one being listened on is not.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                return f"{option} {port}: {LOOPBACK}:{port} is already in use (stop what holds it, or pass 0)"
+    return None
+
+
 def _local_up(args: argparse.Namespace) -> int:
     try:
         simulator_settings = SimulatorSettings.from_assignments(args.simulator_setting)
     except ValueError as error:
         print(f"avatar-pipeline: --simulator-setting: {error}", file=sys.stderr)
         return 2
+    busy = _busy_port(args)
+    if busy is not None:
+        print(f"avatar-pipeline: {busy}", file=sys.stderr)
+        return 1
     stack = LocalStack(
         PROJECT_ROOT,
         state_dir=Path(args.state_dir),
