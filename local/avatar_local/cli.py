@@ -1,4 +1,5 @@
-"""``avatar-pipeline``: the embedded local stack (``local up``), the demo (``demo``), jobs and ``inspect``."""
+"""``avatar-pipeline``: the embedded local stack (``local up``, ``local send``, ``demo``), the operator commands
+(``submit``, ``batch``, ``watch``, ``jobs``, ``costs``) and ``inspect``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+from .cfn_parameters import TemplateError
+from .operator.commands import register
+from .operator.target import UsageError
 from .simulator import SimulatorSettings
 from .stack import LOOPBACK, LocalStack
 
@@ -70,6 +76,11 @@ def _local_up(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, request_stop)
     try:
         info = stack.start()
+    except TemplateError as error:
+        stack.stop()
+        print(f"avatar-pipeline: --parameter-overrides: {error}", file=sys.stderr)
+        return 2
+    try:
         print(
             f"local stack ready: AWS at {info.endpoint_url}, provider simulator at {info.simulator_url}",
             flush=True,
@@ -93,12 +104,6 @@ def _send(args: argparse.Namespace) -> int:
     return send(Path(args.event_file), state_dir=Path(args.state_dir))
 
 
-def _jobs_cancel(args: argparse.Namespace) -> int:
-    from .jobs_cli import cancel
-
-    return cancel(args.job_id, state_dir=Path(args.state_dir), wait_seconds=args.wait_seconds, as_json=args.json)
-
-
 def _inspect(args: argparse.Namespace) -> int:
     from .inspect_cli import inspect
 
@@ -109,7 +114,17 @@ def _inspect(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    return run_demo(PROJECT_ROOT, out_dir=Path(args.out), state_dir=Path(args.state_dir))
+    busy = _busy_port(args)
+    if busy is not None:
+        print(f"avatar-pipeline: {busy}", file=sys.stderr)
+        return 1
+    return run_demo(
+        PROJECT_ROOT,
+        out_dir=Path(args.out),
+        state_dir=Path(args.state_dir),
+        port=args.port,
+        simulator_port=args.simulator_port,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,13 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("event_file", help="an S3 event, a PutEvents entries list, or a job request")
     send.add_argument("--state-dir", default=".local")
     send.set_defaults(run=_send)
-    jobs = commands.add_parser("jobs", help="look after jobs").add_subparsers(dest="action", required=True)
-    cancel = jobs.add_parser("cancel", help="stop a job; it ends CANCELLED with JobCancelled")
-    cancel.add_argument("job_id")
-    cancel.add_argument("--state-dir", default=".local")
-    cancel.add_argument("--wait-seconds", type=float, default=60, help="how long to wait for the CANCELLED record")
-    cancel.add_argument("--json", action="store_true", help="print one JSON document")
-    cancel.set_defaults(run=_jobs_cancel)
+    register(commands)
     inspect = commands.add_parser("inspect", help="an output MP4's AIGC label and C2PA manifest")
     inspect.add_argument("target", metavar="FILE.mp4|s3://bucket/key")
     inspect.add_argument("--trust-anchor", metavar="PEM", help="validate the signature against this root certificate")
@@ -153,16 +162,31 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run one job end to end on the local stack")
     demo.add_argument("--out", default="out", help="where the MP4 is downloaded")
     demo.add_argument("--state-dir", default=".local")
+    demo.add_argument("--port", type=int, default=0, help="local AWS port (default 0: a free one)")
+    demo.add_argument("--simulator-port", type=int, default=0, help="provider simulator port (default 0: a free one)")
     demo.set_defaults(run=_demo)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from .jobs_cli import UsageError
-
     try:
         return int(args.run(args))
     except UsageError as error:
-        print(f"avatar-pipeline: {error}", file=sys.stderr)
-        return 2
+        return _refuse(str(error))
+    except NoCredentialsError:
+        return _refuse("no AWS credentials: configure a profile or environment credentials for --stack-name")
+    except EndpointConnectionError as error:
+        return _refuse(f"no stack answers at {error.kwargs.get('endpoint_url', 'its endpoint')}: is it running?")
+    except ClientError as error:
+        failure = error.response.get("Error", {})
+        return _refuse(f"{error.operation_name}: {failure.get('Code')}: {failure.get('Message')}")
+    except KeyboardInterrupt:
+        print("avatar-pipeline: interrupted", file=sys.stderr)
+        return 130
+
+
+def _refuse(message: str) -> int:
+    """Exit code 2 (contract): bad usage, no stack or no credentials, told in one line."""
+    print(f"avatar-pipeline: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

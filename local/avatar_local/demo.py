@@ -24,18 +24,22 @@ TIMEOUT_SECONDS = 300
 
 
 @contextmanager
-def running_stack(project_root: Path, state_dir: Path, overrides: dict[str, str]) -> Iterator[StackInfo]:
-    stack = LocalStack(project_root, state_dir=state_dir, parameter_overrides=overrides)
+def running_stack(
+    project_root: Path, state_dir: Path, overrides: dict[str, str], ports: tuple[int, int] = (0, 0)
+) -> Iterator[StackInfo]:
+    stack = LocalStack(
+        project_root, state_dir=state_dir, port=ports[0], simulator_port=ports[1], parameter_overrides=overrides
+    )
     try:
         yield stack.start()
     finally:
         stack.stop()
 
 
-def run_demo(project_root: Path, *, out_dir: Path, state_dir: Path) -> int:
+def run_demo(project_root: Path, *, out_dir: Path, state_dir: Path, port: int = 0, simulator_port: int = 0) -> int:
     started = time.monotonic()
     print("starting the embedded local stack (moto + template.yaml + provider simulator)…", flush=True)
-    with running_stack(project_root, state_dir, DEMO_PARAMETERS) as info:
+    with running_stack(project_root, state_dir, DEMO_PARAMETERS, (port, simulator_port)) as info:
         stack_seconds = time.monotonic() - started
         s3, sfn = aws_client(info, "s3"), aws_client(info, "stepfunctions")
         folder = "jobs/demo"

@@ -25,7 +25,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography import x509
 
-from .jobs_cli import UsageError
+from .operator.target import UsageError
 from .stack import StackInfo
 
 AIGC_TAG = "AIGC"

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import json
 import posixpath
-import time
 from pathlib import Path
 from typing import Any
 
 from .executions import aws_client, follow_execution, print_phases, wait_for_execution
+from .operator.target import UsageError
 from .samples import portrait_png, speech_audio
 from .stack import StackInfo
 
@@ -36,10 +36,18 @@ def upload_samples(info: StackInfo) -> None:
 
 
 def send(event_file: Path, *, state_dir: Path, timeout: float = 300) -> int:
-    info = StackInfo.load(state_dir)
+    try:
+        info = StackInfo.load(state_dir)
+    except (FileNotFoundError, TypeError, ValueError) as error:
+        raise UsageError(f"no local stack: {error}") from error
+    if not event_file.is_file():
+        raise UsageError(f"no such event file {event_file}")
     if event_file.suffix.lower() in BATCH_SUFFIXES:
         return _send_batch(info, event_file, timeout)
-    document: Any = json.loads(event_file.read_text(encoding="utf-8").replace("${InputBucket}", info.input_bucket))
+    try:
+        document: Any = json.loads(event_file.read_text(encoding="utf-8").replace("${InputBucket}", info.input_bucket))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UsageError(f"{event_file} is not JSON: {error}") from error
     upload_samples(info)
     sfn = aws_client(info, "stepfunctions")
     if isinstance(document, dict) and document.get("source") == "aws.s3":
@@ -54,11 +62,10 @@ def send(event_file: Path, *, state_dir: Path, timeout: float = 300) -> int:
         print(f"dropped s3://{info.input_bucket}/{key}")
         execution_arn = wait_for_execution(sfn, info.state_machine_arn, key, 30)
     elif isinstance(document, list):
-        marker = f"sent-{time.time_ns()}"
-        entries = [{**entry, "Detail": _with_marker(entry["Detail"], marker)} for entry in document]
-        aws_client(info, "events").put_events(Entries=entries)
-        print(f"sent {len(entries)} event(s) to the default bus")
-        execution_arn = wait_for_execution(sfn, info.state_machine_arn, marker, 30)
+        sent = aws_client(info, "events").put_events(Entries=document)
+        print(f"sent {len(document)} event(s) to the default bus")
+        # The event's id is in the input of the execution it starts (a fixed job_id may have run before).
+        execution_arn = wait_for_execution(sfn, info.state_machine_arn, sent["Entries"][0]["EventId"], 30)
     else:
         execution_arn = sfn.start_execution(stateMachineArn=info.state_machine_arn, input=json.dumps(document))[
             "executionArn"
@@ -90,10 +97,3 @@ def _send_batch(info: StackInfo, batch_file: Path, timeout: float) -> int:
     report = json.loads(described["output"])["report"]
     print(json.dumps(report, indent=2))
     return 0 if report["counts"]["SUCCEEDED"] == report["rows"] else 1
-
-
-def _with_marker(detail: str, marker: str) -> str:
-    """A fresh job id per send, so the same sample can be sent again (the job id is the idempotency key)."""
-    request = json.loads(detail)
-    request.setdefault("job_id", marker)
-    return json.dumps(request)

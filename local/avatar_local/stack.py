@@ -61,6 +61,7 @@ class StackInfo:
     secret_access_key: str
     lambda_log: str
     c2pa_trust_anchor: str = ""  # the root CA of this run's C2PA test chain (PEM file)
+    admission_table: str = ""  # provider slots and queue (read by ``avatar-pipeline watch``)
 
     @classmethod
     def load(cls, state_dir: Path) -> StackInfo:
@@ -196,7 +197,8 @@ class LocalStack:
         self._uninstall_patches.append(install_status_change_events())
         self._scheduler.start()
 
-        webhook = provisioned.resources.get("WebhookFunctionUrl")  # absent from trimmed test templates
+        # Both absent from trimmed test templates.
+        webhook, admission = (provisioned.resources.get(name) for name in ("WebhookFunctionUrl", "AdmissionTable"))
         self.info = StackInfo(
             endpoint_url=self.endpoint_url,
             region=self.region,
@@ -212,6 +214,7 @@ class LocalStack:
             secret_access_key=self.secret_key,
             lambda_log=str(lambda_log),
             c2pa_trust_anchor=str(trust_anchor),
+            admission_table=admission.physical_id if admission else "",
         )
         tmp = stack_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self.info), indent=2) + "\n", encoding="utf-8")
