@@ -16,7 +16,7 @@ from .records import STATUSES
 from .render import Output
 from .submit import job_request, submit, upload_batch
 from .target import add_target_options, resolve
-from .watch import watch
+from .watch import watch, watch_started, watch_uploaded_batch
 
 WATCH_INTERVAL_SECONDS = 1.0
 
@@ -27,6 +27,12 @@ def _output(args: argparse.Namespace) -> Output:
 
 def _follow(args: argparse.Namespace, target_id: str) -> int:
     return watch(resolve(args), target_id, interval=args.interval, timeout=args.timeout, out=_output(args))
+
+
+def _follow_started(args: argparse.Namespace, job_id: str, execution_arn: str) -> int:
+    return watch_started(
+        resolve(args), job_id, execution_arn, interval=args.interval, timeout=args.timeout, out=_output(args)
+    )
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -42,7 +48,7 @@ def _submit(args: argparse.Namespace) -> int:
     )
     execution_arn = submit(stack, request, out)
     if args.wait:
-        return _follow(args, request["job_id"])
+        return _follow_started(args, request["job_id"], execution_arn)
     if out.as_json:
         out.document({"job_id": request["job_id"], "execution_arn": execution_arn, "request": request})
     else:
@@ -54,7 +60,7 @@ def _batch(args: argparse.Namespace) -> int:
     stack, out = resolve(args), _output(args)
     batch_id = upload_batch(stack, Path(args.file), out)
     if args.wait:
-        return _follow(args, batch_id)
+        return watch_uploaded_batch(stack, batch_id, interval=args.interval, timeout=args.timeout, out=out)
     if out.as_json:
         out.document({"batch_id": batch_id})
     else:
@@ -76,8 +82,8 @@ def _jobs_show(args: argparse.Namespace) -> int:
 
 def _jobs_retry(args: argparse.Namespace) -> int:
     code, execution_arn = jobs_retry(resolve(args), args.job_id, out=_output(args))
-    if code == 0 and args.wait:
-        return _follow(args, args.job_id)
+    if code == 0 and args.wait and execution_arn:
+        return _follow_started(args, args.job_id, execution_arn)
     if code == 0 and args.json:
         _output(args).document({"job_id": args.job_id, "retried": True, "execution_arn": execution_arn})
     return code

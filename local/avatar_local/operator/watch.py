@@ -13,10 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from .progress import BAD_ROW, BatchView, JobView, batch_view, fresh_job_view
+from .records import get_job
 from .render import Output, styled_status
 from .target import OperatorStack, UsageError
 
 View = TypeVar("View", JobView, BatchView)
+BATCH_PICKUP_SECONDS = 120
 ROW_ORDER = ("SUCCEEDED", "FAILED", BAD_ROW, "CANCELLED", "RUNNING", "QUEUED", "PENDING")
 ROW_STYLES = {"SUCCEEDED": "green", "FAILED": "red", BAD_ROW: "red", "CANCELLED": "yellow", "RUNNING": "cyan"}
 
@@ -39,6 +41,53 @@ def watch(stack: OperatorStack, target_id: str, *, interval: float, timeout: flo
     elif out.console.is_terminal:
         out.line(f"batch {final_batch.batch_id}: {_counts(final_batch)}; report {final_batch.report_uri or '-'}")
     return 1 if final_batch.failed or not final_batch.ended else 0
+
+
+def watch_started(
+    stack: OperatorStack, job_id: str, execution_arn: str, *, interval: float, timeout: float | None, out: Output
+) -> int:
+    """Follows the job an execution just started: once that execution owns the job's record, or, when it ended
+    without taking it (the same request already ran: a duplicate; or it was refused), as the execution tells."""
+    sfn = stack.client("stepfunctions")
+    while True:
+        record = get_job(stack, job_id)
+        if record is not None and record.get("execution_arn") == execution_arn:
+            return watch(stack, job_id, interval=interval, timeout=timeout, out=out)
+        described = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] == "SUCCEEDED" and record is not None:
+            out.line(f"job {job_id} already ran this request: following it")
+            return watch(stack, job_id, interval=interval, timeout=timeout, out=out)
+        if described["status"] != "RUNNING":
+            refused = {
+                "job_id": job_id,
+                "status": "FAILED",
+                "error": described.get("error"),
+                "cause": described.get("cause"),
+            }
+            _say(out, refused, f"job {job_id} was not started: {described.get('error')}: {described.get('cause')}")
+            return 1
+        time.sleep(interval)
+
+
+def watch_uploaded_batch(
+    stack: OperatorStack, batch_id: str, *, interval: float, timeout: float | None, out: Output
+) -> int:
+    """Follows a batch just uploaded, once PrepareBatch has read its rows."""
+    deadline = time.monotonic() + (timeout or BATCH_PICKUP_SECONDS)
+    while batch_view(stack, batch_id) is None:
+        if time.monotonic() > deadline:
+            _say(out, {"batch_id": batch_id, "rows": 0, "counts": {}, "report_uri": None},
+                 f"batch {batch_id} was not prepared: see the batch state machine's executions")  # fmt: skip
+            return 1
+        time.sleep(interval)
+    return watch(stack, batch_id, interval=interval, timeout=timeout, out=out)
+
+
+def _say(out: Output, document: dict[str, object], line: str) -> None:
+    if out.as_json:
+        out.document(document)
+    else:
+        out.line(line)
 
 
 def _follow(
