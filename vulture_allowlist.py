@@ -56,6 +56,9 @@ CONTRACT_PROVIDER_IDS  # unused variable
 forget_registered  # unused function
 _.requests  # unused attribute
 portrait_jpeg  # unused function
+# The jobs table's listing API (job_listing.py), for the operator CLI (jobs list, costs); the template test holds the
+# indexes' projections to this list.
+LISTED_FIELDS  # unused variable
 
 # The AIGC label's seven fields (avatar_pipeline.aigc.AigcLabel), named as GB 45438-2025 names them; written out
 # through model_dump().
