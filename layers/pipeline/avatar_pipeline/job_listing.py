@@ -105,12 +105,11 @@ def list_jobs(
     """Jobs changed (with a ``status``, or neither filter: by ``updated_at``) or claimed (with a ``provider``: by
     ``claimed_at``) at or after ``since``, newest first: one Query per status or provider, never a Scan."""
     if provider is not None:
-        found = [
+        return [
             item
             for item in query_index(dynamodb, table, BY_PROVIDER, provider, since=since)
             if status is None or item.get("status") == status
         ]
-        return found
     found = [
         item
         for each in ((status,) if status is not None else STATUSES)
