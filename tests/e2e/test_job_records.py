@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from avatar_pipeline.job_listing import costs, list_jobs
+from avatar_pipeline.job_listing import BY_PROVIDER, BY_STATUS, query_index
 
 from .conftest import Stack, wait_until
 
@@ -22,8 +22,17 @@ PRICE_PER_SECOND = {"wavespeed/omnihuman-1.5": 0.15, "volcengine/omnihuman-1.5":
 KLING_USD_PER_UNIT = 1.0  # what the local stack sets (stack.py), as an account with a known unit price
 
 
-def _listed(stack: Stack, **query: Any) -> list[dict[str, Any]]:
-    return list_jobs(stack.client("dynamodb"), stack.info["jobs_table"], **query)
+def _listed(stack: Stack, *, since: str, status: str) -> list[dict[str, Any]]:
+    """``jobs list --status S --since ...``: one Query on status-updated_at-index."""
+    return list(query_index(stack.client("dynamodb"), stack.info["jobs_table"], BY_STATUS, status, since=since))
+
+
+def _costs(stack: Stack, since: str) -> list[dict[str, Any]]:
+    """``costs --since ...``: one Query per provider on provider-claimed_at-index."""
+    dynamodb, table = stack.client("dynamodb"), stack.info["jobs_table"]
+    return [
+        job for provider in PRICE_PER_SECOND for job in query_index(dynamodb, table, BY_PROVIDER, provider, since=since)
+    ]
 
 
 def _result(stack: Stack, item: dict[str, Any]) -> dict[str, Any]:
@@ -65,11 +74,7 @@ def test_every_provider_records_its_costs_and_its_outputs_length(stack: Stack) -
         assert execution_output["estimated_cost_usd"] == pytest.approx(result["estimated_cost_usd"])
 
     # The cost report's query: one Query per provider on provider-claimed_at-index, with everything it sums.
-    found = {
-        str(job["job_id"]): job
-        for job in costs(stack.client("dynamodb"), stack.info["jobs_table"], since=since)
-        if str(job["job_id"]).startswith(f"costs-{run}-")
-    }
+    found = {str(job["job_id"]): job for job in _costs(stack, since) if str(job["job_id"]).startswith(f"costs-{run}-")}
     assert {job["provider"] for job in found.values()} == set(PRICE_PER_SECOND)
     for job in found.values():
         assert job["status"] == "SUCCEEDED"

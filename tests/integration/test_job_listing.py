@@ -9,8 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
+from avatar_pipeline.capabilities import CAPABILITIES
 from avatar_pipeline.dynamo import from_item
-from avatar_pipeline.job_listing import BY_PROVIDER, BY_STATUS, LISTED_FIELDS, costs, list_jobs, query_index
+from avatar_pipeline.job_listing import BY_PROVIDER, BY_STATUS, LISTED_FIELDS, query_index
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.models import JobRef, Origin, StepFailure
 from avatar_pipeline.outcome import Outcomes
@@ -84,6 +85,29 @@ def jobs(mocked_aws: None) -> Jobs:
     return made
 
 
+STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+
+
+def list_jobs(
+    jobs: Jobs, *, since: str, status: str | None = None, provider: str | None = None
+) -> list[dict[str, Any]]:
+    """The operator CLI's ``jobs list`` queries: by provider (claimed since), else by status (changed since)."""
+    if provider is not None:
+        found = query_index(jobs.dynamodb, TABLE, BY_PROVIDER, provider, since=since)
+        return [job for job in found if status is None or job["status"] == status]
+    listed = [
+        job
+        for each in ((status,) if status else STATUSES)
+        for job in query_index(jobs.dynamodb, TABLE, BY_STATUS, each, since=since)
+    ]
+    return sorted(listed, key=lambda job: str(job["updated_at"]), reverse=True)
+
+
+def costs(jobs: Jobs, *, since: str) -> list[dict[str, Any]]:
+    """The operator CLI's ``costs`` query: every job claimed since, one Query per provider id."""
+    return [job for provider in sorted(CAPABILITIES) for job in list_jobs(jobs, since=since, provider=provider)]
+
+
 def query(jobs: Jobs, index: str, key: str, value: str, range_key: str, since: str) -> list[dict[str, Any]]:
     """The raw Query an operator's listing makes: nothing but the index."""
     found = jobs.dynamodb.query(
@@ -128,15 +152,15 @@ def test_the_provider_index_lists_a_succeeded_job_with_all_its_costs(jobs: Jobs)
 def test_since_bounds_each_index_by_its_own_time(jobs: Jobs) -> None:
     day_ago = (NOW - timedelta(days=1)).isoformat()
     week_ago = (NOW - timedelta(days=7)).isoformat()
-    assert [j["job_id"] for j in list_jobs(jobs.dynamodb, TABLE, since=day_ago, provider=WAVESPEED)] == ["wave-running"]
-    assert [j["job_id"] for j in list_jobs(jobs.dynamodb, TABLE, since=week_ago, provider=WAVESPEED)] == [
+    assert [j["job_id"] for j in list_jobs(jobs, since=day_ago, provider=WAVESPEED)] == ["wave-running"]
+    assert [j["job_id"] for j in list_jobs(jobs, since=week_ago, provider=WAVESPEED)] == [
         "wave-running",
         "wave-old",
     ], "newest claim first"
-    listed = list_jobs(jobs.dynamodb, TABLE, since=week_ago, provider=WAVESPEED, status="SUCCEEDED")
+    listed = list_jobs(jobs, since=week_ago, provider=WAVESPEED, status="SUCCEEDED")
     assert [j["job_id"] for j in listed] == ["wave-old"]
-    assert [j["job_id"] for j in list_jobs(jobs.dynamodb, TABLE, since=day_ago, status="FAILED")] == ["volc-failed"]
-    assert [j["job_id"] for j in list_jobs(jobs.dynamodb, TABLE, since=day_ago)] == [
+    assert [j["job_id"] for j in list_jobs(jobs, since=day_ago, status="FAILED")] == ["volc-failed"]
+    assert [j["job_id"] for j in list_jobs(jobs, since=day_ago)] == [
         "wave-running",
         "volc-failed",
         "kling-ok",
@@ -144,7 +168,7 @@ def test_since_bounds_each_index_by_its_own_time(jobs: Jobs) -> None:
 
 
 def test_costs_sum_from_the_provider_index_alone(jobs: Jobs) -> None:
-    found = {j["job_id"]: j for j in costs(jobs.dynamodb, TABLE, since=(NOW - timedelta(days=30)).isoformat())}
+    found = {j["job_id"]: j for j in costs(jobs, since=(NOW - timedelta(days=30)).isoformat())}
     assert set(found) == {"kling-ok", "volc-failed", "wave-old", "wave-running"}
     assert sum(j["estimated_cost_usd"] for j in found.values()) == pytest.approx(0.4 + 0.56 + 0.6 + 0.6)
     assert sum(j.get("actual_cost_usd") or 0 for j in found.values()) == pytest.approx(0.8)
@@ -156,8 +180,8 @@ def test_listing_never_scans(jobs: Jobs, monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setattr(jobs.dynamodb, "scan", no_scan)
     since = (NOW - timedelta(days=30)).isoformat()
-    assert len(costs(jobs.dynamodb, TABLE, since=since)) == 4
-    assert len(list_jobs(jobs.dynamodb, TABLE, since=since)) == 4
+    assert len(costs(jobs, since=since)) == 4
+    assert len(list_jobs(jobs, since=since)) == 4
 
 
 def test_the_reconcilers_sweep_still_finds_open_jobs_on_the_status_index(jobs: Jobs) -> None:

@@ -6,7 +6,8 @@
   list --provider kling/avatar --since 7d``, ``costs --since 30d``, one Query per provider).
 
 Both project ``LISTED_FIELDS`` (template.yaml, ``JobsTable``), so a listing or a cost sum reads nothing else. Times
-are ISO-8601 UTC strings, as the records hold them, so they compare as text.
+are ISO-8601 UTC strings, as the records hold them, so they compare as text. The operator CLI
+(``local/avatar_local/operator/records.py``) queries them by these names.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from .capabilities import CAPABILITIES
 from .dynamo import from_item
 from .errors import ProviderUnavailable
 from .s3errors import aws_failure
@@ -25,7 +25,6 @@ from .s3errors import aws_failure
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 # What both indexes carry besides the keys (job_id, status, updated_at, provider, claimed_at, each projected by the
 # index it keys or listed here): a job's listing line and its costs.
 LISTED_FIELDS = (
@@ -92,34 +91,3 @@ def query_index(
             yield from (from_item(item) for item in page.get("Items", []))
     except ClientError as error:
         raise aws_failure(error, f"querying {index.name} for {value}", permanent=ProviderUnavailable) from error
-
-
-def list_jobs(
-    dynamodb: DynamoDBClient,
-    table: str,
-    *,
-    since: str,
-    status: str | None = None,
-    provider: str | None = None,
-) -> list[dict[str, Any]]:
-    """Jobs changed (with a ``status``, or neither filter: by ``updated_at``) or claimed (with a ``provider``: by
-    ``claimed_at``) at or after ``since``, newest first: one Query per status or provider, never a Scan."""
-    if provider is not None:
-        return [
-            item
-            for item in query_index(dynamodb, table, BY_PROVIDER, provider, since=since)
-            if status is None or item.get("status") == status
-        ]
-    found = [
-        item
-        for each in ((status,) if status is not None else STATUSES)
-        for item in query_index(dynamodb, table, BY_STATUS, each, since=since)
-    ]
-    return sorted(found, key=lambda item: str(item.get("updated_at", "")), reverse=True)
-
-
-def costs(dynamodb: DynamoDBClient, table: str, *, since: str) -> list[dict[str, Any]]:
-    """Every job claimed at or after ``since``, with its cost fields: one Query per provider id."""
-    return [
-        item for provider in sorted(CAPABILITIES) for item in list_jobs(dynamodb, table, since=since, provider=provider)
-    ]
