@@ -71,14 +71,13 @@ def test_the_cost_of_an_output_second_is_the_actual_cost_where_known_else_the_es
     assert JobCosts(None).per_output_second(4.0) is None
     assert JobCosts(0.4).per_output_second(None) is None
     assert JobCosts(0.4).per_output_second(0.0) is None
-    assert JobCosts(0.4, 0.8, 0.5).record(4.0) == {
-        "estimated_cost_usd": 0.4,
+    assert JobCosts(0.4, 0.8, 0.5).reported(4.0) == {
         "actual_units": 0.8,
         "actual_cost_usd": 0.5,
         "cost_per_output_second_usd": 0.125,
     }
-    assert JobCosts(None).record(4.0) == dict.fromkeys(
-        ("estimated_cost_usd", "actual_units", "actual_cost_usd", "cost_per_output_second_usd")
+    assert JobCosts(None).reported(4.0) == dict.fromkeys(
+        ("actual_units", "actual_cost_usd", "cost_per_output_second_usd")
     )
 
 

@@ -167,7 +167,8 @@ def result_document(
             "total_seconds": round((persisted.persisted_at - job.requested_at).total_seconds(), 3),
             "status_checks": task.polls,
         },
-        **JobCosts(persisted.estimated_cost_usd, persisted.actual_units, persisted.actual_cost_usd).record(
+        "estimated_cost_usd": persisted.estimated_cost_usd,
+        **JobCosts(persisted.estimated_cost_usd, persisted.actual_units, persisted.actual_cost_usd).reported(
             persisted.duration_seconds
         ),
         "aigc_meta_tagged": persisted.aigc_meta_tagged,

@@ -77,10 +77,9 @@ class JobCosts:
             return None
         return round(cost / output_seconds, 6)
 
-    def record(self, output_seconds: float | None) -> dict[str, float | None]:
-        """The cost fields of result.json (each null when unknown)."""
+    def reported(self, output_seconds: float | None) -> dict[str, float | None]:
+        """What result.json adds to its ``estimated_cost_usd`` (each null when unknown)."""
         return {
-            "estimated_cost_usd": self.estimated_cost_usd,
             "actual_units": self.actual_units,
             "actual_cost_usd": self.actual_cost_usd,
             "cost_per_output_second_usd": self.per_output_second(output_seconds),
