@@ -21,6 +21,7 @@ from avatar_pipeline.settings import (
     AigcLabelMode,
     AllowLoopback,
     OutputBucket,
+    PricingSettings,
     ProviderSettings,
     load_settings,
 )
@@ -30,7 +31,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 
-class Settings(ProviderSettings):
+class Settings(ProviderSettings, PricingSettings):
     output_bucket: OutputBucket
     max_result_bytes: int = Field(DEFAULT_MAX_RESULT_BYTES, alias="MAX_RESULT_BYTES", gt=0)
     allow_loopback_endpoints: AllowLoopback = False
@@ -83,6 +84,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         seconds_left=time_left(context)(),
         fetch_policy=FetchPolicy(allow_loopback=settings.allow_loopback_endpoints),
         finishing=settings.finishing_for(step.job),
+        prices=settings.price_book(),
     )
     logger.info("result persisted", extra={"video_uri": persisted.video_uri, "size_bytes": persisted.size_bytes})
     metrics.add_metric(name="ResultBytesPersisted", unit=MetricUnit.Bytes, value=persisted.size_bytes)

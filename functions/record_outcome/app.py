@@ -17,13 +17,12 @@ from avatar_pipeline.provider_accounts import slot_key
 from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 
 class Settings(AttemptEndSettings):
     jobs_table: JobsTable
     event_bus_name: EventBus
-    kling_usd_per_unit: float = Field(alias="KLING_USD_PER_UNIT", ge=0)
 
 
 class RunState(BaseModel):
@@ -45,14 +44,6 @@ class OutcomeInput(BaseModel):
     state: RunState
 
 
-def actual_cost(provider: str, units: float | None, kling_usd_per_unit: float) -> dict[str, float]:
-    """What the provider reported charging: its units, and in USD where the stack knows a unit's price."""
-    if units is None:
-        return {}
-    usd_per_unit = kling_usd_per_unit if provider.startswith("kling/") else 0.0
-    return {"actual_units": units, **({"actual_cost_usd": round(units * usd_per_unit, 4)} if usd_per_unit else {})}
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
@@ -70,6 +61,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if not (state.claim and state.task and state.output):
             raise ValueError("a succeeded run must carry its claim, task and output")
         output = state.output
+        # What the provider reported charging (PersistResult priced it): only where it did.
+        actual = {"actual_units": output.actual_units, "actual_cost_usd": output.actual_cost_usd}
         fields = {
             "provider_task_id": state.task.task_id,
             "output_uri": output.video_uri,
@@ -77,7 +70,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "duration_seconds": output.duration_seconds,
             "size_bytes": output.size_bytes,
             "estimated_cost_usd": output.estimated_cost_usd,
-            **actual_cost(state.task.provider, state.task.reported_units, settings.kling_usd_per_unit),
+            **{name: value for name, value in actual.items() if value is not None},
         }
         detail = outcomes.succeeded(ref, state.claim.attempt, step.execution_arn, fields, now)
         estimates = EstimateStore(settings.admission_table, aws.dynamodb())

@@ -31,7 +31,7 @@ from .sfn_integration import install_sfn_service_integration
 from .simulator import ProviderSimulator, SimulatorSettings
 from .status_events import install_status_change_events
 from .stop_execution import install_stop_execution_details
-from .template import expand
+from .template import expand, load_template
 from .test_chain import local_signing_chain
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ PLAIN_MOTO = "AVATAR_LOCAL_PLAIN_MOTO"
 LOOPBACK = "127.0.0.1"
 STACK_NAME = "avatar-pipeline"
 PROVIDER_URL_PARAMETERS = ("WaveSpeedBaseUrl", "VolcengineBaseUrl", "KlingBaseUrl")
+SIMULATED_KLING_USD_PER_UNIT = "1"
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,10 @@ class LocalStack:
 
         parameters = dict.fromkeys(PROVIDER_URL_PARAMETERS, self._simulator.url)
         parameters["AllowLoopbackEndpoints"] = "true"
+        if "KlingUsdPerUnit" in load_template(self.root / "template.yaml").get("Parameters", {}):
+            # The simulator charges a Kling task 0.1 unit per second (std), so a unit at $1 matches the default
+            # KlingPriceUsdPerSecond: a Kling job gets its actual_cost_usd, as on an account whose unit price is set.
+            parameters["KlingUsdPerUnit"] = SIMULATED_KLING_USD_PER_UNIT
         parameters.update(self.overrides)
         session = boto3.Session(
             aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key, region_name=self.region

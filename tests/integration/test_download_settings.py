@@ -15,6 +15,7 @@ import boto3
 import pytest
 from avatar_pipeline.models import PersistedResult, ValidatedMedia
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES
+from avatar_pipeline.pricing import PriceBook
 
 from tests.integration.test_persistence import make_job, make_media, make_task
 
@@ -58,8 +59,9 @@ def load(name: str) -> ModuleType:
 def handler_env(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in POWERTOOLS_ENV.items():
         monkeypatch.setenv(name, value)
-    for name in ("PROVIDER_TIMEOUT_SECONDS", "MAX_RESULT_BYTES", "ALLOW_LOOPBACK_ENDPOINTS"):
+    for name in ("PROVIDER_TIMEOUT_SECONDS", "MAX_RESULT_BYTES", "ALLOW_LOOPBACK_ENDPOINTS", "KLING_USD_PER_UNIT"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PROVIDER_PRICES", "volcengine/omnihuman-1.5=0.14,kling/avatar=0.1")
     monkeypatch.setenv("OUTPUT_BUCKET", "avatar-output")
     monkeypatch.setenv("INPUT_BUCKET", "avatar-input")
     monkeypatch.setenv("WAVESPEED_BASE_URL", "https://wavespeed.test")
@@ -89,15 +91,25 @@ def persisted() -> PersistedResult:
 
 
 @pytest.mark.parametrize(
-    ("env", "read_timeout", "max_bytes"),
+    ("env", "read_timeout", "max_bytes", "usd_per_unit"),
     [
-        ({}, 30.0, DEFAULT_MAX_RESULT_BYTES),
-        ({"PROVIDER_TIMEOUT_SECONDS": "45", "MAX_RESULT_BYTES": "1048576"}, 45.0, 2**20),
+        ({}, 30.0, DEFAULT_MAX_RESULT_BYTES, 0.0),
+        (
+            {"PROVIDER_TIMEOUT_SECONDS": "45", "MAX_RESULT_BYTES": "1048576", "KLING_USD_PER_UNIT": "0.5"},
+            45.0,
+            2**20,
+            0.5,
+        ),
     ],
     ids=["defaults", "configured"],
 )
 def test_persist_result_is_given_the_size_cap_read_timeout_and_time_left(
-    handler_env: None, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], read_timeout: float, max_bytes: int
+    handler_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    read_timeout: float,
+    max_bytes: int,
+    usd_per_unit: float,
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -118,6 +130,9 @@ def test_persist_result_is_given_the_size_cap_read_timeout_and_time_left(
     assert given["max_result_bytes"] == max_bytes
     assert given["read_timeout_seconds"] == read_timeout
     assert given["seconds_left"] == pytest.approx(600.0)
+    # The stack's prices, to price the finished job (result.json's costs).
+    stack_prices = {"volcengine/omnihuman-1.5": 0.14, "kling/avatar": 0.1}
+    assert given["prices"] == PriceBook(per_second=stack_prices, kling_usd_per_unit=usd_per_unit)
     # AigcLabel defaults to required; no c2pa entry in the secret, so no signer.
     finishing = given["finishing"]
     assert (finishing.label.ContentProducer, finishing.label.ProduceID) == ("Studio 9131", make_job().job_id)

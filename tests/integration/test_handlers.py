@@ -14,6 +14,7 @@ import respx
 from avatar_local.samples import portrait_png, speech_audio
 from avatar_pipeline import aws as pipeline_aws
 from avatar_pipeline.errors import CONTRACT_ERROR_NAMES
+from avatar_pipeline.jobs import JobStore
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
@@ -522,6 +523,50 @@ def test_a_success_teaches_its_provider_how_long_generation_takes_and_the_next_s
             {"PROVIDER_SECRET_ARN": secret_arn},
         )
     assert (submitted["profile_estimate_seconds"], submitted["estimated_generation_seconds"]) == (12.0, 24.0)
+
+
+def test_a_success_records_what_persist_priced_and_keeps_the_estimate_when_nothing_is_reported(invoke: Any) -> None:
+    """The record's costs are what PersistResult put in result.json: the estimate, and Kling's units and USD."""
+    for job_id, provider, reported in (
+        ("j-kling", "kling/avatar", {"actual_units": 0.4, "actual_cost_usd": 0.4}),
+        ("j-volc", "volcengine/omnihuman-1.5", {}),
+    ):
+        taken = invoke("intake", {"event": console_request(job_id=job_id, provider=provider), "execution_name": job_id})
+        claimed = invoke("claim_job", {**taken, "execution_arn": arn(job_id)})
+        task = {
+            "provider": provider,
+            "task_id": f"task-{job_id}",
+            "status": "succeeded",
+            "submitted_at": "2025-03-01T12:00:00+00:00",
+            "deadline": "2025-03-01T15:00:00+00:00",
+            "next_wait_seconds": 0,
+            "estimated_generation_seconds": 12.0,
+            "reported_units": reported.get("actual_units"),
+        }
+        output = {
+            "bucket": "out",
+            "video_key": f"{job_id}/video.mp4",
+            "result_key": f"{job_id}/result.json",
+            "video_uri": f"s3://out/{job_id}/video.mp4",
+            "result_uri": f"s3://out/{job_id}/result.json",
+            "size_bytes": 1,
+            "sha256": "0" * 64,
+            "duration_seconds": 4.0,
+            "estimated_cost_usd": 0.4 if provider.startswith("kling/") else 0.56,
+            **reported,
+            "persisted_at": "2025-03-01T12:01:00+00:00",
+        }
+        state = {**claimed, "task": task, "output": output}
+        detail = invoke(
+            "record_outcome",
+            {"outcome": "succeeded", "execution_arn": arn(job_id), "execution_name": job_id, "state": state},
+        )
+        item = JobStore(TABLE, boto3.client("dynamodb")).get(job_id)
+        assert item is not None
+        assert (item["status"], item["duration_seconds"]) == ("SUCCEEDED", 4.0)
+        assert item["estimated_cost_usd"] == output["estimated_cost_usd"] == detail["estimated_cost_usd"]
+        for name in ("actual_units", "actual_cost_usd"):
+            assert item.get(name) == reported.get(name) == detail.get(name), (job_id, name)
 
 
 def test_record_outcome_success_still_needs_a_complete_state(invoke: Any) -> None:

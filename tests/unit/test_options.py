@@ -7,6 +7,7 @@ from avatar_pipeline.capabilities import CAPABILITIES, KLING_AVATAR, VOLCENGINE_
 from avatar_pipeline.errors import InvalidMedia
 from avatar_pipeline.media import check_audio_duration
 from avatar_pipeline.options import HunyuanAvatarOptions, KlingAvatarOptions, VolcengineOmniHumanOptions
+from avatar_pipeline.pricing import estimated_cost_usd
 from avatar_pipeline.providers.registry import CONTRACT_PROVIDER_IDS, PROVIDERS
 from pydantic import ValidationError
 
@@ -58,9 +59,10 @@ def test_the_capability_table_and_the_registry_cover_exactly_the_contract_provid
 
 
 def test_cost_estimate_uses_the_price_per_output_second() -> None:
-    assert WAVESPEED_OMNIHUMAN_15.estimated_cost_usd(4.0) == pytest.approx(0.6)
-    assert WAVESPEED_OMNIHUMAN_15.estimated_cost_usd(None) is None
-    assert KLING_AVATAR.estimated_cost_usd(4.0) is None, "Kling publishes no per-second price"
+    assert estimated_cost_usd(WAVESPEED_OMNIHUMAN_15.provider_id, 4.0, {}) == pytest.approx(0.6)
+    assert estimated_cost_usd(WAVESPEED_OMNIHUMAN_15.provider_id, None, {}) is None
+    assert KLING_AVATAR.price_per_output_second_usd is None, "Kling publishes no per-second price"
+    assert estimated_cost_usd(KLING_AVATAR.provider_id, 4.0, {}) is None, "and the stack set none"
 
 
 def test_audio_duration_limits_name_the_file_the_duration_and_the_limit() -> None:

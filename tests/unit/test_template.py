@@ -542,13 +542,62 @@ def test_no_lock_expires_under_a_paid_call() -> None:
 
 
 def test_the_jobs_table_indexes_what_the_reconciler_looks_up() -> None:
-    from avatar_pipeline.jobs import EXECUTION_INDEX, STATUS_INDEX
+    from avatar_pipeline.job_listing import BY_STATUS
+    from avatar_pipeline.jobs import EXECUTION_INDEX
 
     indexes = {
         index["IndexName"]: index for index in TEMPLATE.resources["JobsTable"]["Properties"]["GlobalSecondaryIndexes"]
     }
     assert [key["AttributeName"] for key in indexes[EXECUTION_INDEX]["KeySchema"]] == ["execution_arn"]
-    assert [key["AttributeName"] for key in indexes[STATUS_INDEX]["KeySchema"]] == ["status", "updated_at"]
+    assert [key["AttributeName"] for key in indexes[BY_STATUS.name]["KeySchema"]] == ["status", "updated_at"]
+
+
+def test_the_jobs_table_answers_the_operators_questions_from_its_indexes_alone() -> None:
+    """jobs list --status, jobs list --provider and costs are Queries on two indexes (names fixed: the operator CLI
+    is written against them) that project every field a listing or a cost sum shows; nothing may Scan the table."""
+    from avatar_pipeline.job_listing import BY_PROVIDER, BY_STATUS, LISTED_FIELDS
+
+    properties = TEMPLATE.resources["JobsTable"]["Properties"]
+    indexes = {index["IndexName"]: index for index in properties["GlobalSecondaryIndexes"]}
+    assert (BY_STATUS.name, BY_STATUS.hash_key, BY_STATUS.range_key) == (
+        "status-updated_at-index",
+        "status",
+        "updated_at",
+    )
+    assert (BY_PROVIDER.name, BY_PROVIDER.hash_key, BY_PROVIDER.range_key) == (
+        "provider-claimed_at-index",
+        "provider",
+        "claimed_at",
+    )
+    assert set(indexes) == {"execution_arn-index", BY_STATUS.name, BY_PROVIDER.name}
+    assert indexes["execution_arn-index"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    shown = {
+        "attempt", "status", "provider", "claimed_at", "updated_at", "finished_at", "error", "cause", "output_uri",
+        "estimated_cost_usd", "actual_cost_usd", "duration_seconds", "origin", "execution_arn",
+    }  # fmt: skip
+    assert shown <= set(LISTED_FIELDS)
+    for index in (BY_STATUS, BY_PROVIDER):
+        spec = indexes[index.name]
+        keys = [(key["AttributeName"], key["KeyType"]) for key in spec["KeySchema"]]
+        assert keys == [(index.hash_key, "HASH"), (index.range_key, "RANGE")], index.name
+        assert spec["Projection"]["ProjectionType"] == "INCLUDE", index.name
+        included = spec["Projection"]["NonKeyAttributes"]
+        # DynamoDB projects the table's and the index's own keys itself: they are not listed again.
+        assert not {"job_id", index.hash_key, index.range_key} & set(included), index.name
+        assert len(included) == len(set(included)), index.name
+        assert {"job_id", index.hash_key, index.range_key, *included} == set(LISTED_FIELDS), index.name
+    # Times are the ISO-8601 UTC strings the records hold, so a --since bound is a string comparison.
+    types = {
+        definition["AttributeName"]: definition["AttributeType"] for definition in properties["AttributeDefinitions"]
+    }
+    assert types == dict.fromkeys(("job_id", "execution_arn", "status", "updated_at", "provider", "claimed_at"), "S")
+    scans = [
+        logical
+        for logical in FUNCTIONS
+        for statement in _statements(logical)
+        if any(action in ("dynamodb:Scan", "dynamodb:*") for action in _actions(statement))
+    ]
+    assert scans == []
 
 
 def test_only_the_dispatcher_and_the_callback_path_resume_waits_and_only_this_state_machines() -> None:

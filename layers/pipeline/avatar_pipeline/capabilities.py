@@ -19,7 +19,7 @@ class ProviderCapabilities:
     supports_prompt: bool
     max_prompt_chars: int | None  # None: no documented limit beyond the request's own 2500
     supports_seed: bool
-    # None where the provider publishes no price per output second.
+    # None where the provider publishes no price per output second (then the stack's own: pricing.py).
     price_per_output_second_usd: float | None
     # Profile for the first poll: seconds of generation per second of audio.
     generation_seconds_per_audio_second: float
@@ -27,11 +27,6 @@ class ProviderCapabilities:
     min_image_side_px: int | None = None
     # Allowed width/height ratio, inclusive.
     aspect_ratio_range: tuple[float, float] | None = None
-
-    def estimated_cost_usd(self, output_seconds: float | None) -> float | None:
-        if output_seconds is None or self.price_per_output_second_usd is None:
-            return None
-        return round(self.price_per_output_second_usd * output_seconds, 4)
 
 
 _WAVESPEED_IMAGES = frozenset({"png", "jpeg", "webp"})

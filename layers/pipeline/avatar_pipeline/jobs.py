@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from .dynamo import from_item, to_value
 from .errors import ProviderUnavailable
+from .job_listing import BY_STATUS, query_index
 from .models import JobRef
 from .s3errors import aws_failure, error_code
 
@@ -43,7 +44,6 @@ ATTEMPT_RESULT_FIELDS = (
 MAX_ATTEMPTS = 100
 MAX_CLAIM_RACES = 5
 EXECUTION_INDEX = "execution_arn-index"
-STATUS_INDEX = "status-updated_at-index"
 
 
 class Claim(BaseModel):
@@ -131,17 +131,11 @@ class JobStore:
 
     def open_jobs(self, older_than: str) -> list[str]:
         """Ids of jobs still QUEUED or RUNNING whose record has not changed since ``older_than`` (ISO time)."""
-        ids: list[str] = []
-        for status in ACTIVE_STATUSES:
-            pages = self.dynamodb.get_paginator("query").paginate(
-                TableName=self.table,
-                IndexName=STATUS_INDEX,
-                KeyConditionExpression="#status = :status AND updated_at < :before",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":status": {"S": status}, ":before": {"S": older_than}},
-            )
-            ids.extend(str(item["job_id"]["S"]) for page in pages for item in page.get("Items", []))
-        return ids
+        return [
+            str(item["job_id"])
+            for status in ACTIVE_STATUSES
+            for item in query_index(self.dynamodb, self.table, BY_STATUS, status, before=older_than)
+        ]
 
     def _create(self, ref: JobRef, execution_arn: str, now: datetime) -> bool:
         item = {**_attempt_fields(ref, execution_arn, now), "job_id": ref.job_id, "attempt": 1, "attempts": []}

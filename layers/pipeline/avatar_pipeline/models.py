@@ -234,6 +234,8 @@ class PersistedResult(BaseModel):
     sha256: str
     duration_seconds: float | None
     estimated_cost_usd: float | None
+    actual_units: float | None = None  # what the provider reported charging, in its units (Kling)
+    actual_cost_usd: float | None = None  # the same in USD, where a unit's price is known (KlingUsdPerUnit)
     aigc_meta_tagged: bool | None = None
     aigc_label: dict[str, str] | None = None  # the AIGC label's fields as written into the video, None if off
     c2pa: str | None = None  # the C2PA manifest's label, when outputs are signed

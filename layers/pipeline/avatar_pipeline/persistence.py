@@ -20,6 +20,7 @@ from .fetch import FetchPolicy
 from .labelling import staging_key
 from .models import Job, PersistedResult, ProviderTask, S3Location, ValidatedMedia
 from .output_video import Finishing, finish_staged_video
+from .pricing import JobCosts, PriceBook
 from .providers.base import ProviderAdapter, TaskRef
 from .providers.http import CONNECT_TIMEOUT_SECONDS
 from .s3errors import aws_failure
@@ -56,6 +57,7 @@ def persist_result(
     part_bytes: int = DEFAULT_PART_BYTES,
     fetch_policy: FetchPolicy | None = None,
     finishing: Finishing | None = None,
+    prices: PriceBook | None = None,
 ) -> PersistedResult:
     """``seconds_left`` is the Lambda's remaining time; ``read_timeout_seconds`` bounds each wait for bytes.
 
@@ -107,7 +109,10 @@ def persist_result(
             s3, output_bucket, download_key, video_key, finishing, part_bytes=part_bytes, deadline=deadline
         )
         copied, c2pa = video.copied, {"c2pa": video.c2pa, "c2pa_failure": video.c2pa_failure}
-    cost = adapter.capabilities.estimated_cost_usd(copied.duration_seconds)
+    audio = media.audio.duration_seconds if media.audio else None
+    costs = (prices or PriceBook()).costs(
+        job.provider, copied.duration_seconds, task.reported_units, audio_seconds=audio
+    )
     persisted = PersistedResult(
         bucket=output_bucket,
         video_key=video_key,
@@ -118,7 +123,9 @@ def persist_result(
         size_bytes=copied.size_bytes,
         sha256=copied.sha256,
         duration_seconds=copied.duration_seconds,
-        estimated_cost_usd=cost,
+        estimated_cost_usd=costs.estimated_cost_usd,
+        actual_units=costs.actual_units,
+        actual_cost_usd=costs.actual_cost_usd,
         aigc_meta_tagged=location.aigc_meta_tagged,
         aigc_label=finishing.label.model_dump() if finishing.label is not None else None,
         **c2pa,
@@ -161,6 +168,9 @@ def result_document(
             "status_checks": task.polls,
         },
         "estimated_cost_usd": persisted.estimated_cost_usd,
+        **JobCosts(persisted.estimated_cost_usd, persisted.actual_units, persisted.actual_cost_usd).reported(
+            persisted.duration_seconds
+        ),
         "aigc_meta_tagged": persisted.aigc_meta_tagged,
         "aigc_label": _aigc_label_record(persisted),
         "c2pa": persisted.c2pa,
@@ -198,6 +208,8 @@ def _already_persisted(s3: S3Client, bucket: str, result_key: str, task_id: str)
         sha256=output["sha256"],
         duration_seconds=output.get("duration_seconds"),
         estimated_cost_usd=document.get("estimated_cost_usd"),
+        actual_units=document.get("actual_units"),
+        actual_cost_usd=document.get("actual_cost_usd"),
         aigc_meta_tagged=document.get("aigc_meta_tagged"),
         aigc_label=(document.get("aigc_label") or {}).get("fields"),
         c2pa=document.get("c2pa"),

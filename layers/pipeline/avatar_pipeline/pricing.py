@@ -3,6 +3,8 @@ a provider that publishes none (template parameters ``VolcenginePriceUsdPerSecon
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from .capabilities import CAPABILITIES
 from .errors import InvalidRequest
 
@@ -38,3 +40,47 @@ def estimated_cost_usd(provider: str, output_seconds: float | None, prices: dict
     if price is None or output_seconds is None:
         return None
     return round(price * output_seconds, 4)
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    """The stack's prices: per output second where the provider publishes none (``PROVIDER_PRICES``), and what one
+    Kling unit costs (``KlingUsdPerUnit``, 0: unknown)."""
+
+    per_second: dict[str, float] = field(default_factory=dict)
+    kling_usd_per_unit: float = 0.0
+
+    def costs(
+        self, provider: str, output_seconds: float | None, units: float | None, *, audio_seconds: float | None = None
+    ) -> JobCosts:
+        """A finished job's costs: the estimate from its output's seconds (its audio's when the output's length is
+        unknown), and what the provider reported charging, in its units and, where a unit's price is known, USD."""
+        seconds = output_seconds if output_seconds is not None else audio_seconds
+        usd_per_unit = self.kling_usd_per_unit if provider.startswith("kling/") else 0.0
+        return JobCosts(
+            estimated_cost_usd=estimated_cost_usd(provider, seconds, self.per_second),
+            actual_units=units,
+            actual_cost_usd=round(units * usd_per_unit, 4) if units is not None and usd_per_unit else None,
+        )
+
+
+@dataclass(frozen=True)
+class JobCosts:
+    estimated_cost_usd: float | None
+    actual_units: float | None = None
+    actual_cost_usd: float | None = None
+
+    def per_output_second(self, output_seconds: float | None) -> float | None:
+        """What a second of the output cost: the actual cost where the provider reported one, else the estimate."""
+        cost = self.actual_cost_usd if self.actual_cost_usd is not None else self.estimated_cost_usd
+        if cost is None or not output_seconds:
+            return None
+        return round(cost / output_seconds, 6)
+
+    def reported(self, output_seconds: float | None) -> dict[str, float | None]:
+        """What result.json adds to its ``estimated_cost_usd`` (each null when unknown)."""
+        return {
+            "actual_units": self.actual_units,
+            "actual_cost_usd": self.actual_cost_usd,
+            "cost_per_output_second_usd": self.per_output_second(output_seconds),
+        }

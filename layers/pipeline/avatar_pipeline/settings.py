@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import ErrorDetails
 
 from .polling import PollPolicy
-from .pricing import parse_prices
+from .pricing import PriceBook, parse_prices
 from .provider_accounts import account_of, parse_limits
 
 # Read timeout of provider calls, input fetches and result downloads (template parameter ProviderTimeoutSeconds).
@@ -50,6 +50,7 @@ AigcContentProducer = Annotated[str, Field(alias="AIGC_CONTENT_PRODUCER", min_le
 AigcContentPropagator = Annotated[str, Field(alias="AIGC_CONTENT_PROPAGATOR", min_length=1, max_length=256)]
 Limits = Annotated[dict[str, int], BeforeValidator(parse_limits), Field(alias="PROVIDER_CONCURRENCY")]
 Prices = Annotated[dict[str, float], BeforeValidator(parse_prices), Field(alias="PROVIDER_PRICES")]
+KlingUsdPerUnit = Annotated[float, Field(alias="KLING_USD_PER_UNIT", ge=0)]
 
 
 class AdmissionSettings(EnvSettings):
@@ -70,6 +71,17 @@ class AttemptEndSettings(SlotsSettings):
     """What an attempt's end sets free: its slot and its budget reservation."""
 
     daily_budget_usd: DailyBudgetUsd
+
+
+class PricingSettings(EnvSettings):
+    """The stack's own prices (template parameters VolcenginePriceUsdPerSecond, KlingPriceUsdPerSecond and
+    KlingUsdPerUnit), for a finished job's costs."""
+
+    provider_prices: Prices
+    kling_usd_per_unit: KlingUsdPerUnit = 0.0
+
+    def price_book(self) -> PriceBook:
+        return PriceBook(per_second=self.provider_prices, kling_usd_per_unit=self.kling_usd_per_unit)
 
 
 class PollSettings(EnvSettings):
