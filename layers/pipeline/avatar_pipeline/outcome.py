@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from .errors import ProviderUnavailable
+from .job_metrics import outcome_published
 from .jobs import Claim, JobStore
 from .models import JobRef, StepFailure
 from .redaction import redact
@@ -144,6 +145,8 @@ class Outcomes:
             condition="attempt = :attempt AND execution_arn = :me",
             values={":type": detail_type, ":attempt": attempt, ":me": execution_arn},
         )
+        # Counted once per attempt's outcome: a step retried after this point finds it published.
+        outcome_published(detail_type == SUCCEEDED_DETAIL_TYPE, detail)
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         entry: PutEventsRequestEntryTypeDef = {
