@@ -39,6 +39,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     now = datetime.now(UTC)
     for state in done.states:
         job_metrics.account_state(
-            state.account, in_use=state.in_use, limit=state.limit, oldest_queued_since=state.oldest_queued_since, now=now
+            state.account,
+            in_use=state.in_use,
+            limit=state.limit,
+            oldest_queued_since=state.oldest_queued_since,
+            now=now,
         )
     return {"woken": done.woken, "expired": done.expired, "gone": done.gone, "accounts": accounts}

@@ -105,7 +105,8 @@ def daily_spend_alarm(m: Metrics) -> dict[str, Any]:
 
 def generated_alarms(m: Metrics, accounts: list[str]) -> dict[str, Any]:
     alarms = {
-        f"FailureRateAlarm{logical_suffix(provider)}": failure_rate_alarm(m, provider) for provider in sorted(CAPABILITIES)
+        f"FailureRateAlarm{logical_suffix(provider)}": failure_rate_alarm(m, provider)
+        for provider in sorted(CAPABILITIES)
     }
     alarms["JobsQueuedTooLongAlarm"] = queued_too_long_alarm(m, accounts)
     alarms["DailySpendAlarm"] = daily_spend_alarm(m)

@@ -16,8 +16,10 @@ from .metric_catalogue import (
     DETECTION_LAG_SECONDS,
     ESTIMATED_SPEND_USD,
     GENERATION_SECONDS,
+    JOBS_CANCELLED,
+    JOBS_FAILED,
+    JOBS_SUCCEEDED,
     OLDEST_QUEUED_SECONDS,
-    OUTCOME_METRICS,
     QUEUE_WAIT_SECONDS,
     SLOT_LIMIT,
     SLOTS_IN_USE,
@@ -50,17 +52,22 @@ def outcome_published(succeeded: bool, detail: dict[str, Any]) -> None:
     its generation time, detection lag and estimated spend (``detail``: the event's, timings included)."""
     provider = detail.get("provider")
     if not succeeded:
-        emit(OUTCOME_METRICS["cancelled" if detail.get("error") == CANCELLED_ERROR else "failed"], 1, provider)
+        emit(JOBS_CANCELLED if detail.get("error") == CANCELLED_ERROR else JOBS_FAILED, 1, provider)
         return
-    emit(OUTCOME_METRICS["succeeded"], 1, provider)
+    emit(JOBS_SUCCEEDED, 1, provider)
     timings = detail.get("timings") or {}
-    for spec, value in (
-        (GENERATION_SECONDS, timings.get("generation_seconds")),
-        (DETECTION_LAG_SECONDS, timings.get("detection_lag_seconds")),
-        (ESTIMATED_SPEND_USD, detail.get("estimated_cost_usd")),
-    ):
-        if isinstance(value, int | float):
-            emit(spec, max(0.0, value), provider)  # a provider clock slightly ahead of ours is not a negative time
+    # A provider clock slightly ahead of ours is not a negative time.
+    generation, lag, spend = (
+        timings.get("generation_seconds"),
+        timings.get("detection_lag_seconds"),
+        detail.get("estimated_cost_usd"),
+    )
+    if isinstance(generation, int | float):
+        emit(GENERATION_SECONDS, max(0.0, generation), provider)
+    if isinstance(lag, int | float):
+        emit(DETECTION_LAG_SECONDS, max(0.0, lag), provider)
+    if isinstance(spend, int | float):
+        emit(ESTIMATED_SPEND_USD, spend, provider)
 
 
 def admitted(provider: str, queued_since: str | None, now: datetime) -> None:

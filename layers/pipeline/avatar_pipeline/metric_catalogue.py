@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-PROVIDER = "Provider"
-PROVIDER_ACCOUNT = "ProviderAccount"
-SERVICE = "service"
 Dimension = Literal["Provider", "ProviderAccount"]
 Unit = Literal["Count", "Seconds", "None"]
+PROVIDER: Dimension = "Provider"
+PROVIDER_ACCOUNT: Dimension = "ProviderAccount"
+SERVICE = "service"
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,6 @@ OLDEST_QUEUED_SECONDS = MetricSpec(
     "OldestQueuedSeconds", "Seconds", PROVIDER_ACCOUNT, "age of the account's oldest QUEUED job (0: none)"
 )
 
-OUTCOME_METRICS = {"succeeded": JOBS_SUCCEEDED, "failed": JOBS_FAILED, "cancelled": JOBS_CANCELLED}
 CATALOGUE: tuple[MetricSpec, ...] = (
     JOBS_SUCCEEDED,
     JOBS_FAILED,
