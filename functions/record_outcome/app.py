@@ -13,8 +13,9 @@ from avatar_pipeline.jobs import Claim, JobStore
 from avatar_pipeline.models import Job, JobRef, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
 from avatar_pipeline.observability import logger, tracer
 from avatar_pipeline.outcome import Outcomes, describe_failure
+from avatar_pipeline.pricing import estimated_cost_usd
 from avatar_pipeline.provider_accounts import slot_key
-from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
+from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, Prices, load_settings
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,7 @@ class Settings(AttemptEndSettings):
     jobs_table: JobsTable
     event_bus_name: EventBus
     kling_usd_per_unit: float = Field(alias="KLING_USD_PER_UNIT", ge=0)
+    provider_prices: Prices
 
 
 class RunState(BaseModel):
@@ -78,7 +80,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             **actual_cost(state.task.provider, state.task.reported_units, settings.kling_usd_per_unit),
             **({"timings": output.timings} if output.timings else {}),
         }
-        detail = outcomes.succeeded(ref, state.claim.attempt, step.execution_arn, fields, now)
+        spend = estimated_cost_usd(state.task.provider, output.duration_seconds, settings.provider_prices)
+        detail = outcomes.succeeded(ref, state.claim.attempt, step.execution_arn, fields, now, spend_usd=spend)
         estimates = EstimateStore(settings.admission_table, aws.dynamodb())
         learned = estimates.learn(state.task, slot_key(ref.job_id, state.claim.attempt), now)
         logger.info(

@@ -12,36 +12,25 @@ from typing import Any
 
 import pytest
 from avatar_local import dashboard
-from avatar_local.template import load_template
 from avatar_pipeline import job_metrics, metric_catalogue
 from avatar_pipeline.capabilities import CAPABILITIES
 from avatar_pipeline.metric_catalogue import CATALOGUE, SERVICE
 
+from tests.dashboard_metrics import (
+    NAMESPACE,
+    SERVICE_NAME,
+    Shown,
+    emitted_metrics,
+    shown,
+    widgets_from_template,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE = load_template(ROOT / "template.yaml")
-NAMESPACE, SERVICE_NAME = dashboard.emitted_by_template(SOURCE)
 BY_NAME = {spec.name: spec for spec in CATALOGUE}
 PRODUCTION = [
     *sorted((ROOT / "layers/pipeline/avatar_pipeline").rglob("*.py")),
     *sorted((ROOT / "functions").glob("*/app.py")),
 ]
-
-Shown = tuple[str, str, frozenset[tuple[str, str]]]  # namespace, metric name, dimensions (name, value)
-
-
-def widgets_from_template() -> list[dict[str, Any]]:
-    """The dashboard body as CloudFormation renders it (``Fn::Sub`` with the region)."""
-    body = SOURCE["Resources"][dashboard.DASHBOARD]["Properties"]["DashboardBody"]["Fn::Sub"]
-    return list(json.loads(body.replace("${AWS::Region}", "eu-west-1"))["widgets"])
-
-
-def shown(widget: dict[str, Any]) -> list[Shown]:
-    found = []
-    for entry in widget["properties"].get("metrics", []):
-        namespace, name, *rest = [item for item in entry if not isinstance(item, dict)]
-        found.append((namespace, name, frozenset(zip(rest[::2], rest[1::2], strict=True))))
-    return found
-
 
 ALL_SHOWN = sorted({metric for widget in widgets_from_template() for metric in shown(widget)}, key=str)
 
@@ -129,17 +118,6 @@ def test_the_emitters_are_called_from_the_steps_that_know_the_values() -> None:
 
 def _blobs(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith('{"_aws"')]
-
-
-def emitted_metrics(blobs: list[dict[str, Any]]) -> set[Shown]:
-    """Every (namespace, metric, dimensions) an EMF blob carries."""
-    found = set()
-    for blob in blobs:
-        for directive in blob["_aws"]["CloudWatchMetrics"]:
-            for dimension_set in directive["Dimensions"]:
-                dimensions = frozenset((name, str(blob[name])) for name in dimension_set)
-                found |= {(directive["Namespace"], metric["Name"], dimensions) for metric in directive["Metrics"]}
-    return found
 
 
 def test_running_the_emitters_prints_every_catalogue_metric_with_exactly_its_dimensions(

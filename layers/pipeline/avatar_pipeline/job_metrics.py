@@ -47,9 +47,10 @@ def emit(spec: MetricSpec, value: float, dimension_value: str | None) -> None:
         logger.warning("metric not emitted", extra={"metric": spec.name, "error": str(error)})
 
 
-def outcome_published(succeeded: bool, detail: dict[str, Any]) -> None:
+def outcome_published(succeeded: bool, detail: dict[str, Any], spend_usd: float | None = None) -> None:
     """An attempt's outcome event was published (once per attempt): count it by outcome, and for a success record
-    its generation time, detection lag and estimated spend (``detail``: the event's, timings included)."""
+    its generation time, detection lag and estimated spend (``detail``: the event's, timings included; ``spend_usd``,
+    when given, the estimate priced with the stack's prices for providers that publish none)."""
     provider = detail.get("provider")
     if not succeeded:
         emit(JOBS_CANCELLED if detail.get("error") == CANCELLED_ERROR else JOBS_FAILED, 1, provider)
@@ -60,7 +61,7 @@ def outcome_published(succeeded: bool, detail: dict[str, Any]) -> None:
     generation, lag, spend = (
         timings.get("generation_seconds"),
         timings.get("detection_lag_seconds"),
-        detail.get("estimated_cost_usd"),
+        detail.get("estimated_cost_usd") if spend_usd is None else spend_usd,
     )
     if isinstance(generation, int | float):
         emit(GENERATION_SECONDS, max(0.0, generation), provider)

@@ -56,14 +56,22 @@ class Outcomes:
     on_end: Callable[[dict[str, Any]], None] = lambda item: None
 
     def succeeded(
-        self, ref: JobRef, attempt: int, execution_arn: str, fields: dict[str, Any], now: datetime
+        self,
+        ref: JobRef,
+        attempt: int,
+        execution_arn: str,
+        fields: dict[str, Any],
+        now: datetime,
+        *,
+        spend_usd: float | None = None,
     ) -> dict[str, Any]:
-        """``fields``: what the success adds to the record and the event (output URIs, task id, sizes, cost)."""
+        """``fields``: what the success adds to the record and the event (output URIs, task id, sizes, cost, timings);
+        ``spend_usd``: the job's estimated cost for the EstimatedSpendUsd metric."""
         item = self.close(ref.job_id, attempt, execution_arn, "SUCCEEDED", fields, now)
         detail = {**self._detail(ref.job_id, attempt, item or {}, execution_arn), **fields}
         if item is not None:
             self.on_end(item)
-            self.publish_once(ref.job_id, attempt, execution_arn, SUCCEEDED_DETAIL_TYPE, detail, item)
+            self.publish_once(ref.job_id, attempt, execution_arn, SUCCEEDED_DETAIL_TYPE, detail, item, spend_usd)
         return detail
 
     def failed(
@@ -133,6 +141,7 @@ class Outcomes:
         detail_type: str,
         detail: dict[str, Any],
         item: dict[str, Any],
+        spend_usd: float | None = None,
     ) -> None:
         """One event per attempt's outcome, even when the step is retried after it published (EventBridge itself
         is at-least-once, so consumers should still treat ``job_id`` + ``attempt`` as the event's identity)."""
@@ -146,7 +155,7 @@ class Outcomes:
             values={":type": detail_type, ":attempt": attempt, ":me": execution_arn},
         )
         # Counted once per attempt's outcome: a step retried after this point finds it published.
-        outcome_published(detail_type == SUCCEEDED_DETAIL_TYPE, detail)
+        outcome_published(detail_type == SUCCEEDED_DETAIL_TYPE, detail, spend_usd)
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         entry: PutEventsRequestEntryTypeDef = {
