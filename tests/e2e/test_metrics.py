@@ -150,3 +150,18 @@ def test_timings_come_from_the_providers_clock_where_its_api_reports_one(stack: 
             assert -1.0 < timings["detection_lag_seconds"] < 30.0
         assert timings["submitted_at"] <= timings["detected_at"] <= timings["persisted_at"]
         assert 0 < timings["generation_seconds"] <= timings["total_seconds"]
+
+
+def test_the_local_stack_made_the_topic_the_dashboard_and_alarms_that_notify_it(stack: Stack) -> None:
+    """Created from the same template: AlarmEmail is empty and DailySpendAlarmUsd 0, so neither the subscription
+    nor the spend alarm exists (Conditions)."""
+    sns, cloudwatch = stack.client("sns"), stack.client("cloudwatch")
+    (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"] if "AlarmTopic" in t["TopicArn"]]
+    assert not sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+    assert len(alarms) >= 8 + 5 + 1
+    assert all(alarm["AlarmActions"] == [topic] for alarm in alarms)
+    assert not [alarm for alarm in alarms if "DailySpendAlarm" in alarm["AlarmName"]]
+    (dashboard,) = cloudwatch.list_dashboards()["DashboardEntries"]
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=dashboard["DashboardName"])["DashboardBody"])
+    assert body["widgets"][1]["properties"]["region"] == stack.info["region"]
