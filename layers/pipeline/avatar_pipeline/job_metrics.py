@@ -5,7 +5,10 @@ a job: one that cannot be emitted is logged and dropped.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -35,16 +38,25 @@ def emit(spec: MetricSpec, value: float, dimension_value: str | None) -> None:
     """One EMF blob: ``spec``'s name and unit, ``value``, and its dimension (plus Powertools' ``service``)."""
     if not dimension_value or not os.environ.get(NAMESPACE_VARIABLE):
         return
+    blob = io.StringIO()
     try:
-        with single_metric(
-            name=spec.name,
-            unit=MetricUnit(spec.unit),
-            value=float(value),
-            default_dimensions={spec.dimension: dimension_value},
+        # Powertools prints the blob and its newline as two writes; one write keeps the line whole in a log that
+        # other processes write to as well (the local stack's lambda_log).
+        with (
+            contextlib.redirect_stdout(blob),
+            single_metric(
+                name=spec.name,
+                unit=MetricUnit(spec.unit),
+                value=float(value),
+                default_dimensions={spec.dimension: dimension_value},
+            ),
         ):
             pass
     except (MetricValueError, SchemaValidationError, ValueError) as error:
         logger.warning("metric not emitted", extra={"metric": spec.name, "error": str(error)})
+        return
+    sys.stdout.write(blob.getvalue())
+    sys.stdout.flush()
 
 
 def outcome_published(succeeded: bool, detail: dict[str, Any], spend_usd: float | None = None) -> None:
