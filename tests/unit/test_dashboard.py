@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from avatar_local import dashboard
 from avatar_pipeline import job_metrics, metric_catalogue
+from avatar_pipeline.admission import Waiter
 from avatar_pipeline.capabilities import CAPABILITIES
+from avatar_pipeline.dispatch import queued_since
 from avatar_pipeline.metric_catalogue import CATALOGUE, SERVICE
 
 from tests.dashboard_metrics import (
@@ -146,3 +148,17 @@ def test_running_the_emitters_prints_every_catalogue_metric_with_exactly_its_dim
 def test_no_namespace_or_no_provider_emits_nothing_and_never_fails(capsys: pytest.CaptureFixture[str]) -> None:
     job_metrics.outcome_published(True, {"provider": None, "timings": {"generation_seconds": 3.0}})
     assert not _blobs(capsys.readouterr().out)
+
+
+def test_the_oldest_waiter_is_read_from_its_sort_key_and_its_age_emitted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    since = "2025-03-01T11:30:00+00:00"
+    waiter = Waiter(key="alice#2", account="kling", sort_key=f"wait#{since}#alice#2", token="t", execution_arn="arn")
+    assert queued_since(waiter) == since
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
+    job_metrics.account_state(
+        "kling", in_use=5, limit=5, oldest_queued_since=since, now=datetime(2025, 3, 1, 12, tzinfo=UTC)
+    )
+    (oldest,) = [blob for blob in _blobs(capsys.readouterr().out) if "OldestQueuedSeconds" in blob]
+    assert oldest["OldestQueuedSeconds"] == [1800.0]
