@@ -73,6 +73,7 @@ lint: install security policy-check
 	$(MAKE) build
 	$(BIN)/python -m avatar_local.schema --check
 	$(BIN)/python -m avatar_local.asl --check
+	$(BIN)/python -m avatar_local.dashboard --check
 
 test: lint
 	$(BIN)/python -m pytest tests

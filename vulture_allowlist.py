@@ -29,6 +29,7 @@ _.pix_fmt  # unused attribute
 exc_type  # unused variable
 _.log_request  # unused method
 _.log_message  # unused method
+_.ignore_aliases  # unused method
 _.daemon_threads  # unused attribute
 do_GET  # unused variable
 do_POST  # unused variable
@@ -54,6 +55,7 @@ CONTRACT_ERROR_NAMES  # unused variable
 provider_status  # unused variable
 CONTRACT_PROVIDER_IDS  # unused variable
 forget_registered  # unused function
+CATALOGUE  # unused variable
 _.requests  # unused attribute
 portrait_jpeg  # unused function
 # The jobs table's listing indexes (job_listing.py): the provider index is queried by the operator CLI (costs, jobs

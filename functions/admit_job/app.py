@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from avatar_pipeline import aws
+from avatar_pipeline import aws, job_metrics
 from avatar_pipeline.admitting import AdmissionState, admit, requeue
 from avatar_pipeline.budget import Budget
 from avatar_pipeline.jobs import JobStore
@@ -65,5 +65,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         now=now,
     )
     logger.info("admission", extra=state.model_dump(mode="json"))
+    if state.admitted:
+        job_metrics.admitted(job.provider, state.queued_since, now)
     metrics.add_metric(name="JobsAdmitted" if state.admitted else "JobsQueued", unit=MetricUnit.Count, value=1)
     return state.model_dump(mode="json")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from avatar_pipeline import aws
+from avatar_pipeline import aws, job_metrics
 from avatar_pipeline.dispatch import dispatch
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.settings import AdmissionSettings, load_settings
@@ -36,4 +36,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="SlotsHandedOn", unit=MetricUnit.Count, value=done.woken)
     if done.expired:
         metrics.add_metric(name="SlotLeasesExpired", unit=MetricUnit.Count, value=done.expired)
+    now = datetime.now(UTC)
+    for state in done.states:
+        job_metrics.account_state(
+            state.account,
+            in_use=state.in_use,
+            limit=state.limit,
+            oldest_queued_since=state.oldest_queued_since,
+            now=now,
+        )
     return {"woken": done.woken, "expired": done.expired, "gone": done.gone, "accounts": accounts}

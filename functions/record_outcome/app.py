@@ -11,11 +11,10 @@ from avatar_pipeline.estimates import EstimateStore
 from avatar_pipeline.job_ids import execution_ref
 from avatar_pipeline.jobs import Claim, JobStore
 from avatar_pipeline.models import Job, JobRef, PersistedResult, ProviderTask, StepFailure, ValidatedMedia
-from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.observability import logger, tracer
 from avatar_pipeline.outcome import Outcomes, describe_failure
 from avatar_pipeline.provider_accounts import slot_key
 from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -46,7 +45,6 @@ class OutcomeInput(BaseModel):
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(Settings)
     step = OutcomeInput.model_validate(event)
@@ -71,11 +69,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "size_bytes": output.size_bytes,
             "estimated_cost_usd": output.estimated_cost_usd,
             **{name: value for name, value in actual.items() if value is not None},
+            **({"timings": output.timings} if output.timings else {}),
         }
         detail = outcomes.succeeded(ref, state.claim.attempt, step.execution_arn, fields, now)
         estimates = EstimateStore(settings.admission_table, aws.dynamodb())
         learned = estimates.learn(state.task, slot_key(ref.job_id, state.claim.attempt), now)
-        metrics.add_metric(name="JobsSucceeded", unit=MetricUnit.Count, value=1)
         logger.info(
             "job succeeded",
             extra={"output_uri": output.video_uri, "attempt": state.claim.attempt, "learned_correction": learned},
@@ -84,6 +82,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     failure = describe_failure(state.error or StepFailure(Error="States.Runtime", Cause="no error was recorded"))
     claim = state.claim or store.claim(ref, step.execution_arn, now)
     detail = outcomes.failed(ref, claim, failure, step.execution_arn, now)
-    metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     logger.warning("job failed", extra={"error": failure.Error, "cause": failure.Cause, "claim": claim.outcome})
     return detail

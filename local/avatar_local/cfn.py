@@ -25,7 +25,8 @@ from typing import Any
 
 import boto3
 
-from . import cfn_compute, cfn_storage
+from . import cfn_compute, cfn_monitoring, cfn_storage
+from .cfn_conditions import evaluated
 from .cfn_intrinsics import ACCOUNT_ID, Created, Intrinsics, creation_order
 from .cfn_parameters import TemplateError, checked_parameters
 from .cfn_target import Target
@@ -41,6 +42,10 @@ HANDLERS: dict[str, Handler] = {
     "AWS::SecretsManager::Secret": cfn_storage.secret,
     "AWS::Logs::LogGroup": cfn_storage.log_group,
     "AWS::CloudWatch::Alarm": cfn_storage.alarm,
+    "AWS::CloudWatch::Dashboard": cfn_monitoring.dashboard,
+    "AWS::SNS::Topic": cfn_monitoring.topic,
+    "AWS::SNS::TopicPolicy": cfn_monitoring.topic_policy,
+    "AWS::SNS::Subscription": cfn_monitoring.subscription,
     "AWS::SQS::Queue": cfn_storage.queue,
     "AWS::SQS::QueuePolicy": cfn_storage.queue_policy,
     "AWS::IAM::Role": cfn_compute.role,
@@ -89,13 +94,16 @@ class Provisioner:
 
     def provision(self) -> Provisioned:
         resolved: dict[str, dict[str, Any]] = {}
+        conditions = evaluated(self.template.conditions, self.intrinsics.resolve)
         for logical_id in creation_order(self.template.resources):
             resource = self.template.resources[logical_id]
+            if "Condition" in resource and not conditions[resource["Condition"]]:
+                continue  # as CloudFormation: not created for these parameter values
             handler = HANDLERS.get(resource["Type"])
             if handler is None:
                 raise TemplateError(f"{logical_id}: the local stack cannot create {resource['Type']} resources yet")
             properties = self.intrinsics.resolve(resource.get("Properties", {}))
             resolved[logical_id] = properties
             self.intrinsics.created[logical_id] = handler(self.target, logical_id, properties)
-        types = {logical: res["Type"] for logical, res in self.template.resources.items()}
+        types = {logical: self.template.resources[logical]["Type"] for logical in resolved}
         return Provisioned(resources=dict(self.intrinsics.created), properties=resolved, types=types)

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from avatar_pipeline.errors import PipelineError
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from .cfn_parameters import TemplateError
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         return _refuse("no AWS credentials: configure a profile or environment credentials for --stack-name")
     except EndpointConnectionError as error:
         return _refuse(f"no stack answers at {error.kwargs.get('endpoint_url', 'its endpoint')}: is it running?")
+    except PipelineError as error:  # a failed AWS call, as the layer's own helpers name it
+        return _refuse(str(error))
     except ClientError as error:
         failure = error.response.get("Error", {})
         return _refuse(f"{error.operation_name}: {failure.get('Code')}: {failure.get('Message')}")

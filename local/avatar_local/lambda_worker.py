@@ -9,6 +9,7 @@ which the context counts down to.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import sys
@@ -52,6 +53,10 @@ def main() -> None:
     code_dir, handler_spec, *layer_dirs = sys.argv[1:]
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # One write per line (print's text and newline together), so lines of concurrent workers never interleave in the
+    # shared log; unbuffered (PYTHONUNBUFFERED), print would write the two apart.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True, write_through=False)
     sys.path[:0] = [code_dir, *layer_dirs]
     os.chdir(code_dir)
     module_name, _, function_name = handler_spec.rpartition(".")

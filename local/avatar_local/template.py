@@ -67,6 +67,7 @@ class ExpandedTemplate:
     parameters: dict[str, dict[str, Any]]
     outputs: dict[str, Any]
     local_paths: dict[str, Path] = field(default_factory=dict)  # placeholder key -> source folder/file
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     def local_path(self, placeholder_key: str) -> Path:
         return self.local_paths[placeholder_key]
@@ -91,6 +92,7 @@ def expand(template_path: Path, parameter_values: dict[str, str], region: str) -
         parameters=cfn.get("Parameters", {}),
         outputs=cfn.get("Outputs", {}),
         local_paths=local_paths,
+        conditions=cfn.get("Conditions", {}),
     )
 
 

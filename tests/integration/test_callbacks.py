@@ -104,8 +104,19 @@ def test_whichever_comes_second_resumes_the_wait_once(store: CallbackStore, outc
     assert duplicate.outcome.status == "succeeded", "the first outcome stays"
     ((token, kind, output),) = sfn.sent
     resumed = ProviderTask.model_validate_json(output)
-    assert (token, kind, resumed.status, resumed.completed_at) == ("token-1", "success", "succeeded", NOW)
+    assert (token, kind, resumed.status, resumed.detected_at) == ("token-1", "success", "succeeded", NOW)
     assert [task.task_id for task in freed] == ["pred-1"]
+
+
+def test_the_providers_completion_time_in_a_callback_reaches_the_resumed_task(store: CallbackStore) -> None:
+    finished = NOW - timedelta(seconds=2)
+    store.route(TASK.provider, "alice-1", 1, NOW)
+    store.arm("alice-1", 1, "token-1", TASK)
+    sfn = FakeSfn()
+    done = outcome().model_copy(update={"provider_completed_at": finished})
+    assert resume(store.settle("alice-1", 1, done), sfn, task_done=lambda _task: None)
+    resumed = ProviderTask.model_validate_json(sfn.sent[0][2])
+    assert (resumed.provider_completed_at, resumed.detected_at) == (finished, NOW)
 
 
 def test_a_failed_task_fails_the_wait_and_a_callback_for_another_task_resumes_nothing(store: CallbackStore) -> None:

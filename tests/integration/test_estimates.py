@@ -42,7 +42,7 @@ def _done(seconds: float, profile: float = 100.0, provider: str = PROVIDER) -> P
         next_wait_seconds=0,
         estimated_generation_seconds=profile,
         profile_estimate_seconds=profile,
-        completed_at=NOW + timedelta(seconds=seconds),
+        detected_at=NOW + timedelta(seconds=seconds),
         observed_generation_seconds=seconds,
     )
 

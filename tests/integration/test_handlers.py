@@ -480,7 +480,7 @@ def test_a_success_teaches_its_provider_how_long_generation_takes_and_the_next_s
         "next_wait_seconds": 0,
         "estimated_generation_seconds": 12.0,
         "profile_estimate_seconds": 12.0,
-        "completed_at": "2025-03-01T12:00:40+00:00",
+        "detected_at": "2025-03-01T12:00:40+00:00",
         "observed_generation_seconds": 36.0,
     }
     output = {
@@ -494,6 +494,7 @@ def test_a_success_teaches_its_provider_how_long_generation_takes_and_the_next_s
         "duration_seconds": 2.0,
         "estimated_cost_usd": 0.3,
         "persisted_at": "2025-03-01T12:01:00+00:00",
+        "timings": {"generation_seconds": 36.0, "generation_seconds_source": "detected", "detection_lag_seconds": None},
     }
     event = {
         "outcome": "succeeded",
@@ -501,7 +502,10 @@ def test_a_success_teaches_its_provider_how_long_generation_takes_and_the_next_s
         "execution_name": "exec-learn",
         "state": {**claimed, "task": task, "output": output},
     }
-    invoke("record_outcome", event)
+    detail = invoke("record_outcome", event)
+    assert detail["timings"] == output["timings"]
+    record = boto3.client("dynamodb").get_item(TableName=TABLE, Key={"job_id": {"S": "j-learn"}})["Item"]
+    assert record["timings"]["M"]["generation_seconds_source"] == {"S": "detected"}, "jobs show reads it there"
     key = {"pk": {"S": "estimate#wavespeed/omnihuman-1.5"}, "sk": {"S": "estimate"}}
     item = boto3.client("dynamodb").get_item(TableName=ADMISSION_TABLE, Key=key)["Item"]
     assert float(item["correction"]["N"]) == pytest.approx(2.0), "36 s against 12 s: 3x, weighed ½ against the profile"

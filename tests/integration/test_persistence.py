@@ -49,7 +49,8 @@ OUTPUT_BUCKET = "avatar-output"
 TASK_ID = "pred-42"
 REQUESTED = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 SUBMITTED = REQUESTED + timedelta(seconds=3)
-COMPLETED = SUBMITTED + timedelta(seconds=40)
+COMPLETED = SUBMITTED + timedelta(seconds=40)  # when the status check found it done
+PROVIDER_COMPLETED = SUBMITTED + timedelta(seconds=37.5)  # when the provider says it finished
 NOW = COMPLETED + timedelta(seconds=5)
 LOOPBACK_ALLOWED = FetchPolicy(allow_loopback=True)
 
@@ -185,7 +186,8 @@ def make_task() -> ProviderTask:
         polls=4,
         next_wait_seconds=0,
         estimated_generation_seconds=12.0,
-        completed_at=COMPLETED,
+        provider_completed_at=PROVIDER_COMPLETED,
+        detected_at=COMPLETED,
     )
 
 
@@ -273,12 +275,16 @@ def test_success_writes_the_video_and_result_json(
     assert result["timings"] == {
         "requested_at": REQUESTED.isoformat(),
         "submitted_at": SUBMITTED.isoformat(),
-        "generation_completed_at": COMPLETED.isoformat(),
+        "provider_completed_at": PROVIDER_COMPLETED.isoformat(),
+        "detected_at": COMPLETED.isoformat(),
         "persisted_at": NOW.isoformat(),
-        "generation_seconds": 40.0,
+        "generation_seconds": 37.5,
+        "generation_seconds_source": "provider",
+        "detection_lag_seconds": 2.5,
         "total_seconds": 48.0,
         "status_checks": 4,
     }
+    assert persisted.timings == result["timings"], "what RecordOutcome copies onto the job's record"
     assert result["estimated_cost_usd"] == round(0.15 * persisted.duration_seconds, 4)
     assert result["estimated_cost_usd"] == pytest.approx(0.30, abs=0.02)
     assert persisted.estimated_cost_usd == result["estimated_cost_usd"]

@@ -41,9 +41,20 @@ def test_the_observed_ratio_is_against_the_profile_not_the_corrected_estimate() 
     assert observed_ratio(done) == 1.5
 
 
-def test_without_an_observed_time_the_completion_time_is_used() -> None:
-    done = _task(status="succeeded", completed_at=NOW + timedelta(seconds=300))
+def test_without_an_observed_time_the_detection_time_is_used() -> None:
+    done = _task(status="succeeded", detected_at=NOW + timedelta(seconds=300))
     assert observed_ratio(done) == 0.5
+
+
+def test_the_providers_own_completion_time_comes_first() -> None:
+    """The checks say 900 s (they noticed late); the provider says it finished after 450 s: that is what it took."""
+    done = _task(
+        status="succeeded",
+        observed_generation_seconds=900.0,
+        detected_at=NOW + timedelta(seconds=920),
+        provider_completed_at=NOW + timedelta(seconds=450),
+    )
+    assert observed_ratio(done) == 0.75
 
 
 @pytest.mark.parametrize(
@@ -54,7 +65,8 @@ def test_without_an_observed_time_the_completion_time_is_used() -> None:
         {"status": "succeeded", "observed_generation_seconds": 600.0, "profile_estimate_seconds": 0.0},
         {"status": "succeeded"},  # no time at all
         {"status": "succeeded", "observed_generation_seconds": 0.0},
-        {"status": "succeeded", "completed_at": NOW - timedelta(seconds=5)},  # a clock gone backwards
+        {"status": "succeeded", "detected_at": NOW - timedelta(seconds=5)},  # a clock gone backwards
+        {"status": "succeeded", "provider_completed_at": NOW - timedelta(seconds=5)},  # the provider's clock behind
     ],
 )
 def test_tasks_without_a_reliable_time_teach_nothing(changes: dict[str, object]) -> None:

@@ -561,7 +561,9 @@ def test_check_running(api: respx.MockRouter, adapter: kling.KlingAdapter, statu
 def test_check_succeeded(api: respx.MockRouter, adapter: kling.KlingAdapter) -> None:
     api.get(QUERY).respond(200, json=task("succeed", videos=[{"id": "v1", "url": VIDEO, "duration": "4.0"}]))
     check = adapter.check(_job(), TaskRef(TASK))
-    assert check == TaskCheck(status="succeeded", provider_status="succeed")
+    # updated_at (ms) of a succeeded task: when its status last changed, to succeed, by Kling's clock.
+    finished = datetime.fromtimestamp(1_750_000_001, UTC)
+    assert check == TaskCheck(status="succeeded", provider_status="succeed", completed_at=finished)
 
 
 @pytest.mark.parametrize(("reported", "units"), [("2", 2.0), (1.5, 1.5), ("n/a", None)])

@@ -500,7 +500,7 @@ def test_every_dead_letter_queue_has_an_alarm() -> None:
     watched = {
         r["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
         for r in TEMPLATE.resources.values()
-        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["Namespace"] == "AWS/SQS"
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace") == "AWS/SQS"
     }
     assert queues == watched
 

@@ -196,6 +196,33 @@ def test_completed_with_outputs_succeeds(api: respx.MockRouter, adapter: wavespe
     assert (check.status, check.provider_status) == ("succeeded", "completed")
 
 
+def test_a_completed_prediction_finished_at_created_at_plus_its_inference_time(
+    api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter
+) -> None:
+    """WaveSpeed's only completion stamp: ``created_at`` plus ``timings.inference`` (milliseconds)."""
+    api.get(RESULT_PATH).respond(200, json=envelope("completed", outputs=[OUTPUT], timings={"inference": 41_250}))
+    check = adapter.check(_job(), TaskRef(TASK))
+    assert check.completed_at == datetime(2025, 3, 1, 12, 0, 41, 250_000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"timings": {}},
+        {"timings": None},
+        {"created_at": None},
+        {"created_at": "yesterday"},
+        {"timings": {"inference": "1"}},
+    ],
+)
+def test_a_prediction_without_a_readable_completion_stamp_reports_none(
+    api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter, changes: dict[str, Any]
+) -> None:
+    api.get(RESULT_PATH).respond(200, json=envelope("completed", outputs=[OUTPUT], **changes))
+    check = adapter.check(_job(), TaskRef(TASK))
+    assert (check.status, check.completed_at) == ("succeeded", None)
+
+
 def test_completed_without_outputs_is_a_failed_task(api: respx.MockRouter, adapter: wavespeed.WaveSpeedAdapter) -> None:
     api.get(RESULT_PATH).respond(200, json=envelope("completed", outputs=[]))
     with pytest.raises(ProviderTaskFailed) as caught:

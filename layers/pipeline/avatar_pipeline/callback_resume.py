@@ -28,7 +28,8 @@ def resume(record: CallbackRecord, sfn: SFNClient, *, task_done: Callable[[Provi
                 update={
                     "status": "succeeded",
                     "next_wait_seconds": 0,
-                    "completed_at": outcome.received_at,
+                    "detected_at": outcome.received_at,
+                    "provider_completed_at": outcome.provider_completed_at,
                     "reported_units": outcome.reported_units,
                 }
             )

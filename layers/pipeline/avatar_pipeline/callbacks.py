@@ -39,6 +39,7 @@ class CallbackOutcome(BaseModel):
     cause: str = ""
     reported_units: float | None = None
     received_at: datetime
+    provider_completed_at: datetime | None = None  # when the provider says the task finished, where it says so
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ class ProviderCapabilities:
     min_image_side_px: int | None = None
     # Allowed width/height ratio, inclusive.
     aspect_ratio_range: tuple[float, float] | None = None
+    # True where the provider's API says when a task finished (WaveSpeed: created_at + timings.inference; Kling: the
+    # task's updated_at): generation time by its clock, and a detection lag (timings.py). Volcengine says nothing.
+    reports_completion_time: bool = False
 
 
 _WAVESPEED_IMAGES = frozenset({"png", "jpeg", "webp"})
@@ -45,6 +48,7 @@ WAVESPEED_OMNIHUMAN = ProviderCapabilities(
     supports_seed=False,
     price_per_output_second_usd=0.12,
     generation_seconds_per_audio_second=5.0,
+    reports_completion_time=True,
 )
 
 WAVESPEED_OMNIHUMAN_15 = ProviderCapabilities(
@@ -60,6 +64,7 @@ WAVESPEED_OMNIHUMAN_15 = ProviderCapabilities(
     supports_seed=False,
     price_per_output_second_usd=0.15,
     generation_seconds_per_audio_second=6.0,
+    reports_completion_time=True,
 )
 
 WAVESPEED_HUNYUAN_AVATAR = ProviderCapabilities(
@@ -75,6 +80,7 @@ WAVESPEED_HUNYUAN_AVATAR = ProviderCapabilities(
     supports_seed=True,
     price_per_output_second_usd=0.03,  # $0.15 per 5 s
     generation_seconds_per_audio_second=8.0,
+    reports_completion_time=True,
 )
 
 VOLCENGINE_OMNIHUMAN_15 = ProviderCapabilities(
@@ -108,6 +114,7 @@ KLING_AVATAR = ProviderCapabilities(
     generation_seconds_per_audio_second=8.0,
     min_image_side_px=300,
     aspect_ratio_range=(1 / 2.5, 2.5),
+    reports_completion_time=True,
 )
 
 CAPABILITIES: dict[str, ProviderCapabilities] = {

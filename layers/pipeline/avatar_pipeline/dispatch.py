@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
-from .admission import AdmissionStore
+from .admission import AdmissionStore, Waiter
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -26,12 +26,23 @@ GONE = frozenset({"TaskDoesNotExist", "InvalidToken", "TaskTimedOut"})
 MAX_ROUNDS = 20
 
 
+@dataclass(frozen=True)
+class AccountState:
+    """An account's slots as a dispatch left them, and since when its oldest waiter waits (None: nobody waits)."""
+
+    account: str
+    in_use: int
+    limit: int
+    oldest_queued_since: str | None
+
+
 @dataclass
 class Dispatched:
     woken: int = 0
     expired: int = 0
     gone: int = 0
     accounts: list[str] = field(default_factory=list)
+    states: list[AccountState] = field(default_factory=list)
 
 
 def dispatch(store: AdmissionStore, sfn: SFNClient, accounts: list[str], now: datetime) -> Dispatched:
@@ -53,7 +64,23 @@ def dispatch(store: AdmissionStore, sfn: SFNClient, accounts: list[str], now: da
             for waiter in waiters:
                 if store.grant(waiter, now):
                     _wake(store, sfn, account, waiter.key, waiter.token, done)
+        done.states.append(account_state(store, account))
     return done
+
+
+def account_state(store: AdmissionStore, account: str) -> AccountState:
+    oldest = store.oldest_waiters(account, 1)
+    return AccountState(
+        account=account,
+        in_use=int(store.slots(account).get("in_use", 0)),
+        limit=store.limit(account),
+        oldest_queued_since=queued_since(oldest[0]) if oldest else None,
+    )
+
+
+def queued_since(waiter: Waiter) -> str:
+    """A waiter's sort key is ``wait#<queued_since>#<slot key>``: the ISO time it joined the queue."""
+    return waiter.sort_key.split("#", 2)[1]
 
 
 def _wake(store: AdmissionStore, sfn: SFNClient, account: str, key: str, token: str, done: Dispatched) -> None:

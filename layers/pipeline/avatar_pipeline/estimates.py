@@ -19,6 +19,7 @@ from .dynamo import from_item, to_value
 from .models import ProviderTask
 from .observability import logger
 from .s3errors import error_code
+from .timings import provider_generation_seconds
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,12 +45,14 @@ def blended(correction: float, samples: int, observed: float) -> float:
 
 def observed_ratio(task: ProviderTask) -> float | None:
     """What the finished task took ÷ its profile estimate; None without a reliable time (audio of unknown length,
-    no completion time)."""
+    no completion time). The provider's own completion time where it reports one, else what the checks tell."""
     if task.status != "succeeded" or not task.profile_estimate_seconds or task.profile_estimate_seconds <= 0:
         return None
-    seconds = task.observed_generation_seconds
-    if seconds is None and task.completed_at is not None:
-        seconds = (task.completed_at - task.submitted_at).total_seconds()
+    seconds = provider_generation_seconds(task)
+    if seconds is None:
+        seconds = task.observed_generation_seconds
+    if seconds is None and task.detected_at is not None:
+        seconds = (task.detected_at - task.submitted_at).total_seconds()
     if seconds is None or seconds <= 0:
         return None
     return seconds / task.profile_estimate_seconds

@@ -217,8 +217,9 @@ class ProviderTask(BaseModel):
     next_wait_seconds: int
     estimated_generation_seconds: float  # the profile's, corrected by what this provider's jobs took (estimates.py)
     profile_estimate_seconds: float | None = None  # the profile's alone; None when the audio's length is unknown
-    completed_at: datetime | None = None
-    observed_generation_seconds: float | None = None  # what the task took, as well as the checks tell it
+    detected_at: datetime | None = None  # when we learned the task was done (the status check or the callback)
+    provider_completed_at: datetime | None = None  # when the provider says it finished, where its API says so
+    observed_generation_seconds: float | None = None  # what the task took: the provider's time, else the checks'
     reported_units: float | None = None  # what the provider charged, in its units, when it says
     callbacks: bool = False  # the provider was told to call back; the wait is also resumed by a callback
 
@@ -241,6 +242,7 @@ class PersistedResult(BaseModel):
     c2pa: str | None = None  # the C2PA manifest's label, when outputs are signed
     c2pa_failure: str | None = None  # why signing failed, when it was not required
     persisted_at: datetime
+    timings: dict[str, Any] | None = None  # result.json's timings (timings.py); copied onto the record at success
 
 
 class StepFailure(BaseModel):

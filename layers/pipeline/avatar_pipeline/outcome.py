@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from .errors import ProviderUnavailable
+from .job_metrics import outcome_published
 from .jobs import Claim, JobStore
 from .models import JobRef, StepFailure
 from .redaction import redact
@@ -55,9 +56,15 @@ class Outcomes:
     on_end: Callable[[dict[str, Any]], None] = lambda item: None
 
     def succeeded(
-        self, ref: JobRef, attempt: int, execution_arn: str, fields: dict[str, Any], now: datetime
+        self,
+        ref: JobRef,
+        attempt: int,
+        execution_arn: str,
+        fields: dict[str, Any],
+        now: datetime,
     ) -> dict[str, Any]:
-        """``fields``: what the success adds to the record and the event (output URIs, task id, sizes, cost)."""
+        """``fields``: what the success adds to the record and the event: output URIs, task id, sizes, costs,
+        timings."""
         item = self.close(ref.job_id, attempt, execution_arn, "SUCCEEDED", fields, now)
         detail = {**self._detail(ref.job_id, attempt, item or {}, execution_arn), **fields}
         if item is not None:
@@ -144,6 +151,8 @@ class Outcomes:
             condition="attempt = :attempt AND execution_arn = :me",
             values={":type": detail_type, ":attempt": attempt, ":me": execution_arn},
         )
+        # Counted once per attempt's outcome: a step retried after this point finds it published.
+        outcome_published(detail_type == SUCCEEDED_DETAIL_TYPE, detail)
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         entry: PutEventsRequestEntryTypeDef = {

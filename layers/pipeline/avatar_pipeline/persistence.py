@@ -24,6 +24,7 @@ from .pricing import JobCosts, PriceBook
 from .providers.base import ProviderAdapter, TaskRef
 from .providers.http import CONNECT_TIMEOUT_SECONDS
 from .s3errors import aws_failure
+from .timings import job_timings
 from .transfer import DEFAULT_PART_BYTES, BadBody, CopyOutcome, Mp4BodyCheck, OutOfTime
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ def persist_result(
         aigc_label=finishing.label.model_dump() if finishing.label is not None else None,
         **c2pa,
         persisted_at=now,
+        timings=job_timings(job, task, now),
     )
     body = json.dumps(result_document(job, task, media, persisted, copied), indent=2, sort_keys=True)
     try:
@@ -142,7 +144,6 @@ def persist_result(
 def result_document(
     job: Job, task: ProviderTask, media: ValidatedMedia, persisted: PersistedResult, copied: CopyOutcome
 ) -> dict[str, Any]:
-    completed = task.completed_at or persisted.persisted_at
     return {
         "job_id": job.job_id,
         "provider": job.provider,
@@ -158,15 +159,7 @@ def result_document(
             "sha256": copied.sha256,
             "duration_seconds": copied.duration_seconds,
         },
-        "timings": {
-            "requested_at": job.requested_at.isoformat(),
-            "submitted_at": task.submitted_at.isoformat(),
-            "generation_completed_at": completed.isoformat(),
-            "persisted_at": persisted.persisted_at.isoformat(),
-            "generation_seconds": round((completed - task.submitted_at).total_seconds(), 3),
-            "total_seconds": round((persisted.persisted_at - job.requested_at).total_seconds(), 3),
-            "status_checks": task.polls,
-        },
+        "timings": persisted.timings or job_timings(job, task, persisted.persisted_at),
         "estimated_cost_usd": persisted.estimated_cost_usd,
         **JobCosts(persisted.estimated_cost_usd, persisted.actual_units, persisted.actual_cost_usd).reported(
             persisted.duration_seconds
@@ -215,6 +208,7 @@ def _already_persisted(s3: S3Client, bucket: str, result_key: str, task_id: str)
         c2pa=document.get("c2pa"),
         c2pa_failure=document.get("c2pa_error"),
         persisted_at=document["timings"]["persisted_at"],
+        timings=document["timings"],
     )
 
 

@@ -36,7 +36,8 @@ def check_task(
                 "polls": polls,
                 "status": "succeeded",
                 "next_wait_seconds": 0,
-                "completed_at": now,
+                "detected_at": now,
+                "provider_completed_at": check.completed_at,
                 "observed_generation_seconds": observed_seconds(task, now),
                 "reported_units": check.reported_units,
             }

@@ -92,6 +92,7 @@ def handle(request: WebhookRequest, context: WebhookContext, now: datetime) -> W
         cause=report.cause,
         reported_units=report.reported_units,
         received_at=now,
+        provider_completed_at=report.completed_at,
     )
     settled = context.store.settle(route.job_id, route.attempt, outcome)
     resumed = context.resume(settled)

@@ -10,12 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from avatar_pipeline.capabilities import CAPABILITIES
+from avatar_pipeline.job_listing import BY_PROVIDER, BY_STATUS, JobIndex, query_index
 from boto3.dynamodb.types import TypeDeserializer
 
 from .target import OperatorStack, UsageError
 
-STATUS_INDEX = "status-updated_at-index"
-PROVIDER_INDEX = "provider-claimed_at-index"
 STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
 ACTIVE = ("QUEUED", "RUNNING")
 _WINDOW = re.compile(r"^(\d+)([mhdw])$")
@@ -83,39 +82,18 @@ def list_jobs(
     if provider is not None and provider not in CAPABILITIES:
         raise UsageError(f"--provider expects one of {', '.join(sorted(CAPABILITIES))}, got {provider!r}")
     if provider is not None:
-        jobs = list(_query(stack, PROVIDER_INDEX, "provider", provider, "claimed_at", after))
+        jobs = list(_query(stack, BY_PROVIDER, provider, after))
         jobs = [job for job in jobs if status is None or job.get("status") == status]
     else:
-        jobs = [
-            job
-            for each in ((status,) if status else STATUSES)
-            for job in _query(stack, STATUS_INDEX, "status", each, "updated_at", after)
-        ]
+        jobs = [job for each in ((status,) if status else STATUSES) for job in _query(stack, BY_STATUS, each, after)]
     return sorted(jobs, key=lambda job: str(job.get("updated_at", "")), reverse=True)
 
 
 def jobs_by_provider(stack: OperatorStack, after: datetime) -> list[dict[str, Any]]:
     """Every job claimed since ``after``, one index query per provider."""
-    return [
-        job
-        for provider in sorted(CAPABILITIES)
-        for job in _query(stack, PROVIDER_INDEX, "provider", provider, "claimed_at", after)
-    ]
+    return [job for provider in sorted(CAPABILITIES) for job in _query(stack, BY_PROVIDER, provider, after)]
 
 
-def _query(
-    stack: OperatorStack, index: str, hash_name: str, hash_value: str, range_name: str, after: datetime
-) -> Iterator[dict[str, Any]]:
-    pages = (
-        stack.client("dynamodb")
-        .get_paginator("query")
-        .paginate(
-            TableName=stack.jobs_table,
-            IndexName=index,
-            KeyConditionExpression="#h = :h AND #r >= :after",
-            ExpressionAttributeNames={"#h": hash_name, "#r": range_name},
-            ExpressionAttributeValues={":h": {"S": hash_value}, ":after": {"S": after.isoformat()}},
-        )
-    )
-    for page in pages:
-        yield from (_from_item(item) for item in page.get("Items", []))
+def _query(stack: OperatorStack, index: JobIndex, value: str, after: datetime) -> Iterator[dict[str, Any]]:
+    found = query_index(stack.client("dynamodb"), stack.jobs_table, index, value, since=after.isoformat())
+    return (plain(job) for job in found)

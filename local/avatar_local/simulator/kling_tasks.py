@@ -31,7 +31,8 @@ class _Record:
 
 
 class KlingTasks:
-    """Kling's records of the store's tasks; ``updated_at`` is when a query or a callback first reported a status."""
+    """Kling's records of the store's tasks; ``updated_at`` is when the task ended, for a final status, else when a
+    query or a callback first reported the status."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -69,7 +70,9 @@ class KlingTasks:
         with self._lock:
             record = self._records.setdefault(task.id, _Record(created_ms, created_ms))
             if _ORDER[status] > _ORDER[record.status]:
-                record.status, record.updated_ms = status, max(record.created_ms, _ms(time.time()))
+                # A final status changed when the task ended, as Kling stamps it; an earlier one, when first seen.
+                changed = task.finished_at.timestamp() if task.finished_at is not None else time.time()
+                record.status, record.updated_ms = status, max(record.created_ms, _ms(changed))
             return record.created_ms, record.updated_ms
 
 

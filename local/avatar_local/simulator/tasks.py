@@ -104,7 +104,6 @@ class TaskStore:
         self._stopping.set()
 
     def _process(self, task: Task, created: float, slot: Slot, fail_with: str | None, on_change: Listener) -> None:
-        started = time.monotonic()
         on_change(self._update(task.id, status="running"))
         video: bytes | None = None
         error = fail_with or ""
@@ -121,13 +120,15 @@ class TaskStore:
             return
         # Freed first, so a client that sees the task end finds the slot free.
         slot.release()
+        finished_at = datetime.now(UTC)
         finished = self._update(
             task.id,
             status="failed" if error else "succeeded",
             error=error,
             video=video,
-            inference_ms=round((time.monotonic() - started) * 1000),
-            finished_at=datetime.now(UTC),
+            # No queueing here: the whole task is inference, so created_at + inference is when it finished.
+            inference_ms=round((finished_at - task.created_at).total_seconds() * 1000),
+            finished_at=finished_at,
         )
         on_change(finished)
 

@@ -46,6 +46,8 @@ class TaskCheck:
     next_stage: str | None = None
     # What the provider says the finished task was charged, in its own units (Kling: final_unit_deduction).
     reported_units: float | None = None
+    # When the provider says the task finished, where its API reports it (WaveSpeed, Kling); None otherwise.
+    completed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class CallbackReport:
     status: TaskStatus | Literal["failed"]
     cause: str = ""
     reported_units: float | None = None
+    completed_at: datetime | None = None  # the provider's own completion time, where it reports one
 
     @classmethod
     def of(cls, task_id: str, check: Callable[[], TaskCheck]) -> CallbackReport:
@@ -72,7 +75,7 @@ class CallbackReport:
             found = check()
         except ProviderTaskFailed as failed:
             return cls(task_id, "failed", failed.cause)
-        return cls(task_id, found.status, reported_units=found.reported_units)
+        return cls(task_id, found.status, reported_units=found.reported_units, completed_at=found.completed_at)
 
 
 @dataclass(frozen=True)

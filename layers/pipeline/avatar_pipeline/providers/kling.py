@@ -207,7 +207,9 @@ def _status(found: KlingTask) -> TaskCheck:
     if status == "succeed":
         if found.video_url is None:
             raise ProviderTaskFailed(f"kling task {task_id} succeeded without an output video")
-        return TaskCheck(status="succeeded", provider_status=status, reported_units=_units(found))
+        return TaskCheck(
+            status="succeeded", provider_status=status, reported_units=_units(found), completed_at=_updated(found)
+        )
     if status == "failed":
         reason = clip(found.task_status_msg or "no reason given")
         raise ProviderTaskFailed(f"kling task {task_id} failed: {reason}")
@@ -223,6 +225,11 @@ def _units(task: KlingTask) -> float | None:
         return float(task.final_unit_deduction) if task.final_unit_deduction is not None else None
     except ValueError:
         return None
+
+
+def _updated(task: KlingTask) -> datetime | None:
+    """A finished task's ``updated_at``: when its status last changed, to ``succeed``, by Kling's clock."""
+    return datetime.fromtimestamp(task.updated_at / 1000, UTC) if task.updated_at is not None else None
 
 
 def _task_path(task_id: str) -> str:

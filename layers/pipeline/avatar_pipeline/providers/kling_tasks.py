@@ -38,6 +38,7 @@ class KlingTask(BaseModel):
     task_result: KlingTaskResult | None = None
     task_info: KlingTaskInfo | None = None
     created_at: int | None = None  # milliseconds since the epoch
+    updated_at: int | None = None  # milliseconds since the epoch: the last status change
     final_unit_deduction: str | float | None = None  # the units the finished task was charged, as Kling reports
 
     @property

@@ -7,7 +7,7 @@ is an HTTP status (an error may come as HTTP 200 with the error's status as ``co
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -40,6 +40,22 @@ class Prediction(BaseModel):
     status: str
     outputs: list[str] = Field(default_factory=list)
     error: str | None = None
+    created_at: str | None = None  # ISO 8601, e.g. 2023-04-01T12:34:56.789Z
+    timings: dict[str, Any] | None = None  # {"inference": milliseconds}
+
+    def completed_at(self) -> datetime | None:
+        """When the provider finished, by its own clock: ``created_at`` plus ``timings.inference`` (its only
+        completion stamp); None when either is missing or unreadable."""
+        inference = (self.timings or {}).get("inference")
+        if not self.created_at or not isinstance(inference, int | float) or isinstance(inference, bool):
+            return None
+        try:
+            created = datetime.fromisoformat(self.created_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        return created + timedelta(milliseconds=inference)
 
 
 class WaveSpeedDialect:
@@ -164,7 +180,7 @@ def _task_check(prediction: Prediction) -> TaskCheck:
     if prediction.status == "completed":
         if not prediction.outputs:
             raise ProviderTaskFailed(f"wavespeed task {task_id} completed without an output video")
-        return TaskCheck(status="succeeded", provider_status=prediction.status)
+        return TaskCheck(status="succeeded", provider_status=prediction.status, completed_at=prediction.completed_at())
     if prediction.status == "failed":
         reason = prediction.error or "no reason given"
         raise ProviderTaskFailed(f"wavespeed task {task_id} failed: {reason}")
