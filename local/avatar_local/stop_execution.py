@@ -1,4 +1,4 @@
-"""StopExecution as AWS records it, which moto's interpreter does not.
+"""StopExecution and SendTaskFailure as AWS records them, which moto's interpreter does not.
 
 moto's ``stop_execution`` response handler reads only the ARN and its backend stops the execution with
 ``error=""`` and ``cause=""``; the interpreter keeps them on its ``ProgramStopped`` state (the
@@ -7,9 +7,13 @@ copies neither onto the execution, and the execution stays RUNNING until its cur
 task runs on to its end). AWS records the request's error and cause (DescribeExecution, ``ExecutionAborted``) and
 the execution is ABORTED, with its stop date, as soon as StopExecution answers.
 
-Patches moto 5.2.x (checked with 5.2.5), which lacks this: StopExecution's error and cause are dropped.
-``tests/integration/test_moto_upstream.py`` (test_stop_execution_moto_ignores_the_error_and_cause) fails once an
-upgrade brings it; then this module goes.
+moto's ``send_task_failure`` response handler reads the token and the error but not the cause, so a task failed by
+a callback (a provider's own reason for failing a generation) reaches the state machine's ``Catch`` with
+``Cause: null``; AWS keeps it.
+
+Patches moto 5.2.x (checked with 5.2.5), which lacks this: StopExecution's error and cause, and SendTaskFailure's
+cause, are dropped. ``tests/integration/test_moto_upstream.py`` (test_stop_execution_moto_ignores_the_error_and_cause,
+test_send_task_failure_moto_ignores_the_cause) fails once an upgrade brings it; then this module goes.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
@@ -47,7 +51,7 @@ def _record_stop(execution: Execution) -> None:
 
 
 def install_stop_execution_details() -> Callable[[], None]:
-    """Patches the handler, the stop and the status it leaves; returns the function that undoes it."""
+    """Patches the handlers, the stop and the status it leaves; returns the function that undoes it."""
     original_stop = Execution.stop
     original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
 
@@ -57,6 +61,13 @@ def install_stop_execution_details() -> Callable[[], None]:
             stop_date=datetime.now(UTC), error=response._get_param("error"), cause=response._get_param("cause")
         )
         return ActionResult({"stopDate": execution.stop_date})
+
+    def send_task_failure(response: StepFunctionResponse) -> EmptyResult:
+        # The interpreter's backend (execute_state_machine on) takes the cause; the stub typing moto declares does not.
+        response.stepfunction_backend.send_task_failure(  # type: ignore[call-arg]
+            response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+        )
+        return EmptyResult()
 
     def stop(execution: Execution, stop_date: datetime, error: str | None, cause: str | None) -> None:
         original_stop(execution, stop_date, error, cause)
@@ -68,6 +79,7 @@ def install_stop_execution_details() -> Callable[[], None]:
 
     return replace(
         (StepFunctionResponse, "stop_execution", stop_execution),
+        (StepFunctionResponse, "send_task_failure", send_task_failure),
         (Execution, "stop", stop),
         (BaseExecutionWorkerCommunication, "_reflect_execution_status", reflect_execution_status),
     )

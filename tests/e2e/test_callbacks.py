@@ -163,6 +163,7 @@ def test_a_failed_task_s_callback_fails_the_job_at_once(callback_stack: Stack, p
 
     assert described["status"] == "FAILED"
     assert described.get("error") == "ProviderTaskFailed", described
+    assert "simulated generation failure" in described.get("cause", ""), "the provider's reason reaches the cause"
     assert "CheckStatus" not in _entered(callback_stack, execution)
     assert len(callback_stack.submissions(folder)) == 1
 

@@ -84,6 +84,13 @@ def test_stop_execution_moto_ignores_the_error_and_cause(moto: None) -> None:
     assert "cause" not in inspect.getsource(StepFunctionResponse.stop_execution)
 
 
+def test_send_task_failure_moto_ignores_the_cause(moto: None) -> None:
+    """send_task_failure: moto's SendTaskFailure handler reads the token and the error, not the cause."""
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    assert "cause" not in inspect.getsource(StepFunctionResponse.send_task_failure)
+
+
 def test_eventbridge_a_rule_does_not_start_a_state_machine(moto: None) -> None:
     """eventbridge: moto's rule delivery has no Step Functions (or Lambda) target."""
     sfn, events = _client("stepfunctions"), _client("events")

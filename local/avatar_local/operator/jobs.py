@@ -36,8 +36,9 @@ def jobs_list(stack: OperatorStack, *, status: str | None, provider: str | None,
         return 0
     what = " ".join(filter(None, (status, provider))) or "all"
     table = Table(title=f"Jobs ({what}) updated since {window}: {len(jobs)} ({stack.name})")
-    for column in ("job", "status", "provider", "try", "updated (UTC)", "est. USD", "error / output"):
-        table.add_column(column, overflow="fold")
+    for column in ("job", "status", "provider", "try", "updated (UTC)", "est. USD"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("error / output key", overflow="fold")
     for job in jobs:
         cost = job.get("estimated_cost_usd")
         table.add_row(
@@ -47,7 +48,7 @@ def jobs_list(stack: OperatorStack, *, status: str | None, provider: str | None,
             str(job.get("attempt", "-")),
             short_time(job.get("updated_at")),
             f"{cost:.4f}" if cost is not None else "-",
-            str(job.get("error") or job.get("output_uri") or ""),
+            str(job.get("error") or _key_of(job.get("output_uri"))),
         )
     out.table(table)
     return 0
@@ -74,13 +75,15 @@ def jobs_show(stack: OperatorStack, job_id: str, *, out: Output) -> int:
     table = Table(title=f"Job {job_id} ({stack.name})", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
+    rows = {**shown, **{f"timings.{name}": value for name, value in (shown.get("timings") or {}).items()}}
     for name in (
         "status", "attempt", "provider", "provider_task_id", "origin", "claimed_at", "finished_at", "elapsed_seconds",
         "queued_seconds", "error", "cause", "output_uri", "result_uri", "duration_seconds", "estimated_cost_usd",
-        "estimated_cost_usd_per_output_second", "actual_cost_usd", "actual_cost_usd_per_output_second", "timings",
+        "estimated_cost_usd_per_output_second", "actual_cost_usd", "actual_cost_usd_per_output_second",
+        *(f"timings.{name}" for name in shown.get("timings") or {}),
     ):  # fmt: skip
-        if shown.get(name) not in (None, "", {}):
-            value = shown[name]
+        if rows.get(name) not in (None, "", {}):
+            value = rows[name]
             shown_value = json.dumps(value) if isinstance(value, dict | list) else str(value)
             table.add_row(name, styled_status(value) if name == "status" else shown_value)
     out.table(table)
@@ -144,6 +147,11 @@ def jobs_cancel(stack: OperatorStack, job_id: str, *, wait_seconds: float, out: 
     else:
         _say(out, outcome, f"job {job_id} attempt {record.get('attempt')} is {record.get('status')}")
     return 0
+
+
+def _key_of(uri: object) -> str:
+    """An output's key in the output bucket (the bucket is the stack's)."""
+    return str(uri).split("/", 3)[3] if uri and str(uri).startswith("s3://") and str(uri).count("/") >= 3 else ""
 
 
 def _say(out: Output, document: dict[str, Any], line: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,15 +36,16 @@ class Output:
         if self.as_json:
             print(text, file=sys.stderr, flush=True)
         else:
-            self.console.print(text, markup=False)
+            self.console.print(text, markup=False, soft_wrap=True)
 
     def table(self, table: Table) -> None:
         self.console.print(table)
 
 
 def _width() -> int | None:
-    """The terminal's width; piped into a file or a log, wide enough that ids and URIs stay on one line."""
-    return None if Console().is_terminal else PIPED_WIDTH
+    """The terminal's width (or ``COLUMNS``); piped into a file or a log, wide enough that ids and URIs stay on one
+    line."""
+    return None if Console().is_terminal or os.environ.get("COLUMNS") else PIPED_WIDTH
 
 
 def styled_status(status: object) -> str:
@@ -60,4 +62,4 @@ def seconds_between(start: object, end: object) -> float | None:
 
 
 def short_time(stamp: object) -> str:
-    return str(stamp)[:19].replace("T", " ") if stamp else "-"
+    return str(stamp)[:16].replace("T", " ") if stamp else "-"

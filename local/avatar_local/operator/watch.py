@@ -102,10 +102,11 @@ def _follow(
     if out.as_json or not out.console.is_terminal:
         last = ""
         while True:
-            line = job_summary(view) if isinstance(view, JobView) else _counts(view)
-            if line != last:
-                out.line(line)
-                last = line
+            # A line when something other than the clock changed: state, place, checks, counts.
+            key = job_summary(view, with_times=False) if isinstance(view, JobView) else _counts(view)
+            if key != last:
+                out.line(job_summary(view) if isinstance(view, JobView) else key)
+                last = key
             if view.ended or (deadline is not None and time.monotonic() > deadline):
                 return view
             time.sleep(interval)
@@ -118,7 +119,7 @@ def _follow(
     return view
 
 
-def job_summary(view: JobView) -> str:
+def job_summary(view: JobView, *, with_times: bool = True) -> str:
     parts = [f"job {view.job_id} attempt {view.attempt}: {view.status}"]
     if view.state and not view.ended:
         parts.append(f"in {view.state}")
@@ -127,7 +128,7 @@ def job_summary(view: JobView) -> str:
     if view.slots_in_use:
         parts.append(f"holding a slot ({view.slots_in_use} in use)")
     parts.append(f"{view.status_checks} status checks")
-    if view.generating_seconds is not None and not view.ended:
+    if with_times and view.generating_seconds is not None and not view.ended:
         parts.append(
             f"generating {_duration(view.generating_seconds)} of ~{_duration(view.expected_generation_seconds)}"
         )
@@ -150,8 +151,9 @@ def job_panel(view: JobView) -> RenderableType:
         table.add_row("slot", f"held ({view.slots_in_use} of the account's slots in use)")
     table.add_row("status checks", str(view.status_checks))
     table.add_row("elapsed", _duration(view.elapsed_seconds))
-    expected = _duration(view.expected_generation_seconds)
-    table.add_row("generating", f"{_duration(view.generating_seconds)} of ~{expected} expected")
+    if view.generating_seconds is not None:
+        expected = _duration(view.expected_generation_seconds)
+        table.add_row("generating", f"{_duration(view.generating_seconds)} of ~{expected} expected")
     if view.ended:
         table.add_row("outcome", view.output_uri or f"{view.error}: {view.cause}")
     return table
