@@ -19,7 +19,6 @@ from .target import OperatorStack, UsageError
 
 CANCEL_ERROR = "JobCancelled"
 RETRYABLE = ("FAILED", "CANCELLED")
-LISTED = ("job_id", "status", "provider", "attempt", "updated_at", "error", "estimated_cost_usd", "output_uri")
 
 
 def require_job(stack: OperatorStack, job_id: str) -> dict[str, Any]:

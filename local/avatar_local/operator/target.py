@@ -35,12 +35,12 @@ class OperatorStack:
     """Where a stack's jobs live, and how to reach its AWS (the local endpoint and keys, or the default chain)."""
 
     name: str
-    input_bucket: str
-    output_bucket: str
-    state_machine_arn: str
-    batch_state_machine_arn: str
     jobs_table: str
     admission_table: str
+    state_machine_arn: str
+    batch_state_machine_arn: str
+    input_bucket: str
+    output_bucket: str
     session_options: dict[str, str] = field(default_factory=dict)
     endpoint_url: str | None = None
 
