@@ -6,6 +6,9 @@ LAMBDA_PLATFORM ?= manylinux2014_aarch64
 PIP ?= pip
 # Further pip install options of one layer (the credentials layer sets --no-deps).
 LAYER_PIP_OPTIONS ?=
+# Top-level packages of a layer that ship their sources beside their bytecode (sourceless.sh); all others ship
+# bytecode alone.
+KEEP_SOURCES ?=
 LAYERS_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
 # The Lambda python3.13 runtime provides boto3 and what it depends on. A copy in a layer would come before the
 # runtime's on sys.path: aws-xray-sdk's requirement on botocore alone brought a second, newer botocore (24 MiB,
@@ -25,7 +28,8 @@ define install_requirements
 		$(addsuffix -*.dist-info,$(RUNTIME_DISTRIBUTIONS)) $(UNUSED)
 endef
 
-# $(1): the layer's python/ folder, complete. Fails the build if it would shadow a module of the runtime; compiles it.
+# $(1): the layer's python/ folder, complete. Fails the build if it would shadow a module of the runtime; compiles it,
+# and drops the sources of what is not in KEEP_SOURCES.
 define finish_layer
 	for name in $(RUNTIME_PROVIDED); do \
 		if [ -e "$(1)/$$name" ] || [ -e "$(1)/$$name.py" ]; then \
@@ -34,4 +38,5 @@ define finish_layer
 		fi; \
 	done
 	sh "$(LAYERS_DIR)bytecode.sh" "$(1)"
+	sh "$(LAYERS_DIR)sourceless.sh" "$(1)" $(KEEP_SOURCES)
 endef

@@ -8,6 +8,9 @@ import pytest
 from avatar_local.template import load_template
 from avatar_pipeline import aws as pipeline_aws
 from moto import mock_aws
+from moto.core.request import Request as MotoRequest
+
+from tests import moto_bodies
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +28,14 @@ FAKE_AWS_ENV = {
 def clear_client_caches() -> None:
     for factory in (pipeline_aws.s3, pipeline_aws.dynamodb, pipeline_aws.events, pipeline_aws.stepfunctions):
         factory.cache_clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def moto_takes_bytearray_bodies() -> Iterator[None]:
+    """As S3 does (``tests.moto_bodies``; ``test_moto_upstream`` shows the gap)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(MotoRequest, "from_primitives", classmethod(moto_bodies.from_primitives))
+        yield
 
 
 @pytest.fixture

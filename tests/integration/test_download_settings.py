@@ -83,7 +83,7 @@ def persisted() -> PersistedResult:
         video_uri="s3://avatar-output/v.mp4",
         result_uri="s3://avatar-output/result.json",
         size_bytes=1,
-        sha256="0" * 64,
+        crc32="AAAAAA==",
         duration_seconds=None,
         estimated_cost_usd=None,
         persisted_at=datetime(2025, 3, 1, tzinfo=UTC),

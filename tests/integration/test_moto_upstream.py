@@ -14,7 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
+from avatar_pipeline import crc32
 from moto import mock_aws
+from moto.core.request import Request as MotoRequest
+
+from tests import moto_bodies
 
 pytestmark = pytest.mark.integration
 
@@ -207,3 +211,22 @@ def test_variables_and_jsonata_cannot_be_evaluated(moto: None) -> None:
     described = _run(definition, payload={"job": {"job_id": "x"}})
     assert described["status"] == "FAILED"
     assert "NoneType" in described.get("cause", "")
+
+
+def test_in_process_moto_refuses_a_bytearray_body(moto: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tests.moto_bodies``: S3 stores a bytearray body; moto's in-process mock fails on it inside werkzeug."""
+    monkeypatch.setattr(MotoRequest, "from_primitives", classmethod(moto_bodies.PLAIN_FROM_PRIMITIVES))
+    s3 = _client("s3")
+    s3.create_bucket(Bucket="upstream")
+    upload = s3.create_multipart_upload(Bucket="upstream", Key="k")["UploadId"]
+    body = bytearray(b"part")
+    with pytest.raises(AttributeError, match="bytearray"):
+        # With its CRC given, as a copy sends a part: botocore then sends the body as it is, not wrapped in a stream.
+        s3.upload_part(
+            Bucket="upstream",
+            Key="k",
+            UploadId=upload,
+            PartNumber=1,
+            Body=body,
+            ChecksumCRC32=crc32.encoded(crc32.of(body)),
+        )

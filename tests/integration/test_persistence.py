@@ -1,7 +1,6 @@
 """``persist_result``: the provider's video, fetched from a local HTTP server, lands verified in (moto) S3."""
 
 import gzip
-import hashlib
 import io
 import json
 import struct
@@ -40,6 +39,7 @@ from avatar_pipeline.signed_output import C2paSigner
 from botocore.exceptions import ClientError
 
 from tests.bombs import MIB, compressed_zeros
+from tests.s3_checksums import crc32_of, stored_crc32
 
 MIN_PART_BYTES = 5 * MIB  # S3's smallest non-final part
 
@@ -244,14 +244,15 @@ def test_success_writes_the_video_and_result_json(
     adapter = FakeAdapter([f"{server.url}/v.mp4"])
     persisted = persist(adapter, s3, http)
 
-    sha = hashlib.sha256(talking_mp4).hexdigest()
+    crc = crc32_of(talking_mp4)
     video = s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/video.mp4")
     assert video["Body"].read() == talking_mp4
     assert video["ContentType"] == "video/mp4"
     assert persisted.video_uri == f"s3://{OUTPUT_BUCKET}/campaign-7/job-1/video.mp4"
     assert persisted.result_uri == f"s3://{OUTPUT_BUCKET}/campaign-7/job-1/result.json"
     assert persisted.version_id == video["VersionId"]
-    assert (persisted.size_bytes, persisted.sha256) == (len(talking_mp4), sha)
+    assert (persisted.size_bytes, persisted.crc32) == (len(talking_mp4), crc)
+    assert stored_crc32(s3, OUTPUT_BUCKET, "campaign-7/job-1/video.mp4") == crc, "S3's own checksum of what it stored"
     assert persisted.duration_seconds == pytest.approx(2.0, abs=0.1)
     assert adapter.asked == [TASK_ID]
 
@@ -269,7 +270,7 @@ def test_success_writes_the_video_and_result_json(
         "video_uri": persisted.video_uri,
         "version_id": video["VersionId"],
         "size_bytes": len(talking_mp4),
-        "sha256": sha,
+        "checksum": {"algorithm": "CRC32", "type": "FULL_OBJECT", "value": crc},
         "duration_seconds": persisted.duration_seconds,
     }
     assert result["timings"] == {
@@ -295,7 +296,7 @@ def test_large_video_streams_in_parts(server: MediaServer, s3: Any, http: httpx.
     body = talking_mp4 + struct.pack(">I", 8 + padding) + b"free" + bytes(padding)
     server.replies["/big.mp4"] = Reply(body=body)
     persisted = persist(FakeAdapter([f"{server.url}/big.mp4"]), s3, http, part_bytes=MIN_PART_BYTES)
-    assert persisted.sha256 == hashlib.sha256(body).hexdigest()
+    assert persisted.crc32 == crc32_of(body) == stored_crc32(s3, OUTPUT_BUCKET, "campaign-7/job-1/video.mp4")
     head = s3.head_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/video.mp4")
     assert head["ContentLength"] == len(body)
     assert head["ETag"].strip('"').endswith("-3")
@@ -310,7 +311,7 @@ def test_expired_url_is_replaced_by_a_fresh_one(
     persisted = persist(adapter, s3, http)
     assert adapter.asked == [TASK_ID, TASK_ID]
     assert server.requests == ["/expired.mp4", "/fresh.mp4"]
-    assert persisted.sha256 == hashlib.sha256(talking_mp4).hexdigest()
+    assert persisted.crc32 == crc32_of(talking_mp4)
     assert s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/video.mp4")["Body"].read() == talking_mp4
 
 
@@ -328,7 +329,7 @@ def test_compressed_transfer_stores_the_decoded_video(
     """Content-Length counts the gzip bytes on the wire; what is verified and stored is the MP4 itself."""
     server.replies["/gz.mp4"] = Reply(body=gzip.compress(talking_mp4), encoding="gzip")
     persisted = persist(FakeAdapter([f"{server.url}/gz.mp4"]), s3, http)
-    assert persisted.sha256 == hashlib.sha256(talking_mp4).hexdigest()
+    assert persisted.crc32 == crc32_of(talking_mp4)
     assert s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/video.mp4")["Body"].read() == talking_mp4
 
 
@@ -656,12 +657,13 @@ def test_every_layout_is_stored_labelled_with_its_streams_unchanged(
     with av.open(io.BytesIO(stored)) as container:
         assert json.loads(container.metadata["AIGC"]) == LABEL.model_dump()
     assert _packets(stored) == _packets(source)
-    assert (persisted.size_bytes, persisted.sha256) == (len(stored), hashlib.sha256(stored).hexdigest())
+    assert (persisted.size_bytes, persisted.crc32) == (len(stored), crc32_of(stored))
+    assert stored_crc32(s3, OUTPUT_BUCKET, VIDEO_KEY) == persisted.crc32
     assert persisted.aigc_label == LABEL.model_dump()
     result = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/result.json")["Body"].read())
     assert result["aigc_label"] == {"fields": LABEL.model_dump(), "provider_tagged": None}
     assert result["c2pa"] is None
-    assert result["output"]["sha256"] == persisted.sha256
+    assert result["output"]["checksum"]["value"] == persisted.crc32
     listed = s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="staging/").get("Contents", [])
     assert listed == []  # the staged provider file is gone once video.mp4 is written
 
@@ -718,7 +720,7 @@ def test_with_a_certificate_chain_the_labelled_video_is_signed(
     result = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/result.json")["Body"].read())
     assert result["c2pa"] == report.label == persisted.c2pa
     assert "c2pa_error" not in result
-    assert persisted.sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert persisted.crc32 == crc32_of(stored.read_bytes()) == stored_crc32(s3, OUTPUT_BUCKET, VIDEO_KEY)
     assert s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="staging/").get("KeyCount", 0) == 0
 
 

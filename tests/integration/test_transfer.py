@@ -1,6 +1,5 @@
 """``copy_stream_to_s3``: streamed, verified multipart copies into a versioned (moto) bucket."""
 
-import hashlib
 import itertools
 import struct
 import time
@@ -9,9 +8,13 @@ from typing import Any
 
 import boto3
 import pytest
+from avatar_pipeline import aws as pipeline_aws
 from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable
+from avatar_pipeline.parts import UPLOAD_THREADS
 from avatar_pipeline.transfer import BadBody, Mp4BodyCheck, OutOfTime, copy_stream_to_s3
 from botocore.exceptions import ClientError, EndpointConnectionError
+
+from tests.s3_checksums import crc32_of, stored_crc32
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +92,12 @@ def large_mp4(talking_mp4: bytes) -> bytes:
     return talking_mp4 + struct.pack(">I", 8 + padding) + b"free" + bytes(padding)
 
 
+def padded(mp4: bytes, total: int) -> bytes:
+    """``mp4`` followed by a ``free`` box that brings it to ``total`` bytes."""
+    padding = total - len(mp4) - 8
+    return mp4 + struct.pack(">I", 8 + padding) + b"free" + bytes(padding)
+
+
 def chunks(data: bytes, size: int = CHUNK) -> Iterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
@@ -105,7 +114,7 @@ def test_large_mp4_is_stored_complete_in_several_parts(s3: Any, large_mp4: bytes
         chunks(large_mp4), s3=spy, bucket=BUCKET, key=KEY, declared_length=len(large_mp4), part_bytes=PART
     )
     assert outcome.size_bytes == len(large_mp4)
-    assert outcome.sha256 == hashlib.sha256(large_mp4).hexdigest()
+    assert outcome.crc32 == stored_crc32(s3, BUCKET, KEY) == crc32_of(large_mp4)
     assert outcome.duration_seconds == pytest.approx(2.0, abs=0.1)
     assert outcome.version_id is not None
 
@@ -116,9 +125,8 @@ def test_large_mp4_is_stored_complete_in_several_parts(s3: Any, large_mp4: bytes
     assert stored["ETag"].strip('"').endswith(f"-{len(spy.part_sizes)}")
     assert len(spy.part_sizes) == 3
     assert sum(spy.part_sizes) == len(large_mp4)
-    # Bounded memory: no part is bigger than one part plus the chunk that crossed the threshold.
-    assert max(spy.part_sizes) <= PART + CHUNK
-    assert all(size >= PART for size in spy.part_sizes[:-1]), "S3 needs 5 MiB for every part but the last"
+    # Bounded memory: every part but the last is exactly one part buffer (S3 needs 5 MiB for each of them).
+    assert spy.part_sizes[:-1] == [PART, PART]
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
 
@@ -128,7 +136,7 @@ def test_small_mp4_is_a_single_part(s3: Any, talking_mp4: bytes) -> None:
         chunks(talking_mp4, 1000), s3=spy, bucket=BUCKET, key=KEY, declared_length=None, part_bytes=PART
     )
     assert spy.part_sizes == [len(talking_mp4)]
-    assert outcome.sha256 == hashlib.sha256(talking_mp4).hexdigest()
+    assert outcome.crc32 == stored_crc32(s3, BUCKET, KEY) == crc32_of(talking_mp4)
     assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == talking_mp4
 
 
@@ -289,3 +297,86 @@ def test_a_failed_abort_does_not_hide_why_the_copy_failed(s3: Any, talking_mp4: 
             chunks(talking_mp4[:-10]), s3=failing_s3, bucket=BUCKET, key=KEY, declared_length=None, part_bytes=PART
         )
     assert "abort_multipart_upload" in failing_s3.calls
+
+
+class PartRecordingS3(SpyS3):
+    """A ``SpyS3`` that keeps what each upload_part and the completion were given (the body's identity, not bytes)."""
+
+    def __init__(self, client: Any, fail_part: int | None = None) -> None:
+        super().__init__(client)
+        self.parts: list[dict[str, Any]] = []
+        self.completion: dict[str, Any] = {}
+        self.fail_part = fail_part
+
+    def upload_part(self, **kwargs: Any) -> Any:
+        body = kwargs["Body"]
+        self.parts.append({**kwargs, "Body": (id(body), type(body).__name__, crc32_of(bytes(body)))})
+        if kwargs["PartNumber"] == self.fail_part:
+            raise client_error("InternalError", "UploadPart")
+        return super().upload_part(**kwargs)
+
+    def complete_multipart_upload(self, **kwargs: Any) -> Any:
+        self.completion = kwargs
+        return self._client.complete_multipart_upload(**kwargs)
+
+
+def test_each_part_carries_its_crc_and_the_object_crc_is_given_to_s3_at_completion(s3: Any, large_mp4: bytes) -> None:
+    """S3 checks every part against its CRC-32 and the object against the combined one (FULL_OBJECT)."""
+    spy = PartRecordingS3(s3)
+    outcome = copy_stream_to_s3(
+        chunks(large_mp4), s3=spy, bucket=BUCKET, key=KEY, declared_length=len(large_mp4), part_bytes=PART
+    )
+    assert [part["ChecksumCRC32"] for part in spy.parts] == [part["Body"][2] for part in spy.parts]
+    assert {part["ChecksumAlgorithm"] for part in spy.parts} == {"CRC32"}
+    assert spy.completion["ChecksumCRC32"] == outcome.crc32 == crc32_of(large_mp4)
+    assert spy.completion["ChecksumType"] == "FULL_OBJECT"
+    completed = spy.completion["MultipartUpload"]["Parts"]
+    in_order = sorted(spy.parts, key=lambda part: part["PartNumber"])
+    assert [part["ChecksumCRC32"] for part in completed] == [part["ChecksumCRC32"] for part in in_order]
+
+
+def test_part_buffers_are_reused_not_made_per_part(s3: Any, talking_mp4: bytes) -> None:
+    """Twelve parts go through the same few buffers: at most one being filled and one per upload in flight."""
+    body = padded(talking_mp4, 12 * PART + 1000)
+    spy = PartRecordingS3(s3)
+    copy_stream_to_s3(chunks(body), s3=spy, bucket=BUCKET, key=KEY, declared_length=len(body), part_bytes=PART)
+    full_parts = [part["Body"] for part in spy.parts if part["Body"][1] == "bytearray"]
+    assert len(spy.parts) == 13  # twelve full parts and a last, short one
+    assert len(full_parts) == 12
+    assert len({identity for identity, _kind, _crc in full_parts}) <= UPLOAD_THREADS + 1
+    assert s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read() == body
+
+
+def test_a_part_failing_mid_body_stops_the_copy_without_waiting_for_a_buffer(s3: Any, talking_mp4: bytes) -> None:
+    """A failed part's buffer comes back to the pool, so the reader cannot block on it; the failure is raised."""
+    body = padded(talking_mp4, 8 * PART)
+    spy = PartRecordingS3(s3, fail_part=2)
+    with pytest.raises(ProviderUnavailable, match="uploading part 2"):
+        copy_stream_to_s3(chunks(body), s3=spy, bucket=BUCKET, key=KEY, declared_length=len(body), part_bytes=PART)
+    assert len(spy.parts) < 8, "the copy stopped soon after the failed part, not at the end of the body"
+    assert_nothing_stored(s3)
+
+
+def test_the_pipeline_client_sends_parts_with_a_crc_and_an_unsigned_payload(mocked_aws: None, large_mp4: bytes) -> None:
+    """One pass over the bytes: the part's CRC-32 is sent, and botocore does not hash the payload for SigV4."""
+    client = pipeline_aws.s3()
+    client.create_bucket(Bucket=BUCKET)
+    sent: list[dict[str, str]] = []
+
+    def keep_headers(request: Any, **_: Any) -> None:
+        sent.append(
+            {
+                name.lower(): value if isinstance(value, str) else value.decode()
+                for name, value in request.headers.items()
+            }
+        )
+
+    client.meta.events.register("before-send.s3.UploadPart", keep_headers)
+    copy_stream_to_s3(
+        chunks(large_mp4), s3=client, bucket=BUCKET, key=KEY, declared_length=len(large_mp4), part_bytes=PART
+    )
+    assert len(sent) == 3
+    for headers in sent:
+        assert headers["x-amz-content-sha256"] == "UNSIGNED-PAYLOAD"
+        assert "x-amz-checksum-crc32" in headers
+    assert stored_crc32(client, BUCKET, KEY) == crc32_of(large_mp4)

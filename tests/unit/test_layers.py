@@ -106,3 +106,53 @@ def test_bytecode_is_for_python_313_and_used_whatever_the_sources_mtime(tmp_path
     pyc = (tmp_path / "__pycache__" / "app.cpython-313.pyc").read_bytes()
     # PEP 552 flags: bit 0 hash-based, bit 1 check_source; unchecked-hash is hash-based and never checked.
     assert int.from_bytes(pyc[4:8], "little") == 0b01
+
+
+DECODE_WITH_THE_LAYER = """
+import io, sys
+sys.path.insert(0, sys.argv[1])
+from PIL import Image, features
+for path in sys.argv[2:]:
+    with Image.open(path) as image:
+        image.load()
+        print(image.format, image.size)
+print("avif", features.check("avif"), "freetype", features.check("freetype2"), "lcms", features.check("littlecms2"))
+"""
+
+
+def _python313() -> str:
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = sorted(pyenv.glob("versions/3.13*/bin/python3.13"))
+    if not found:
+        pytest.skip("no Python 3.13 here to import a layer built for the runtime")
+    return str(found[0])
+
+
+def test_the_imaging_layer_as_built_decodes_jpeg_png_and_webp_without_the_modules_it_drops(tmp_path: Path) -> None:
+    """The imaging Makefile, for this machine's platform: what it leaves out must not be what a check needs."""
+    import platform
+
+    from PIL import Image
+
+    python = _python313()
+    built = tmp_path / "layer"
+    variables = [f"ARTIFACTS_DIR={built}", f"LAMBDA_PLATFORM=manylinux2014_{platform.machine()}"]
+    variables.append(f"PIP={sys.executable} -m pip")
+    subprocess.run(["make", "-s", "-C", str(ROOT / "layers/imaging"), "build-ImagingLayer", *variables], check=True)
+    layer = built / "python"
+    assert not list(layer.glob("PIL/_avif*")) and not list(layer.glob("pillow.libs/libfreetype*"))
+    assert not list(layer.rglob("*.py")), "third-party modules ship as bytecode alone"
+    images = []
+    for image_format, suffix in (("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp")):
+        path = tmp_path / f"portrait.{suffix}"
+        Image.new("RGB", (64, 48), (200, 120, 90)).save(path, format=image_format)
+        images.append(str(path))
+    decoded = subprocess.run(
+        [python, "-S", "-c", DECODE_WITH_THE_LAYER, str(layer), *images], capture_output=True, text=True, check=True
+    )
+    assert decoded.stdout.splitlines() == [
+        "JPEG (64, 48)",
+        "PNG (64, 48)",
+        "WEBP (64, 48)",
+        "avif False freetype False lcms False",
+    ]

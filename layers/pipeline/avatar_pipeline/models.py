@@ -232,7 +232,7 @@ class PersistedResult(BaseModel):
     result_uri: str
     version_id: str | None = None
     size_bytes: int
-    sha256: str
+    crc32: str | None = None  # the video's FULL_OBJECT CRC-32 as S3 reports it (base64)
     duration_seconds: float | None
     estimated_cost_usd: float | None
     actual_units: float | None = None  # what the provider reported charging, in its units (Kling)

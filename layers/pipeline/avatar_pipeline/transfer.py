@@ -47,7 +47,7 @@ class BodyCheck(Protocol):
 @dataclass(frozen=True)
 class CopyOutcome:
     size_bytes: int
-    sha256: str
+    crc32: str  # the object's FULL_OBJECT CRC-32 as S3 writes it (base64), checked by S3 at completion
     duration_seconds: float | None
     version_id: str | None
 
@@ -110,7 +110,9 @@ def copy_stream_to_s3(
     check = check if check is not None else Mp4BodyCheck()
     target = f"s3://{bucket}/{key}"
     try:
-        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)["UploadId"]
+        upload_id = s3.create_multipart_upload(
+            Bucket=bucket, Key=key, ContentType=content_type, ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
+        )["UploadId"]
     except (ClientError, BotoCoreError) as error:
         raise aws_failure(error, f"starting an upload to {target}") from error
     parts = Parts(s3, bucket, key, upload_id, part_bytes)
@@ -144,11 +146,11 @@ def _upload_parts(
     if declared_length is not None and total != declared_length:
         raise BadBody(f"the body is truncated: {total} of {declared_length} bytes arrived")
     check.finish(total)
-    version_id, sha256 = parts.complete()
+    version_id, checksum = parts.complete()
     scanner = check.scanner if isinstance(check, Mp4BodyCheck) else None
     return CopyOutcome(
         size_bytes=total,
-        sha256=sha256,
+        crc32=checksum,
         duration_seconds=scanner.duration_seconds if scanner else None,
         version_id=version_id,
     )
