@@ -36,6 +36,7 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "d
 LAMBDA_VERSION = "3.13"
 IMPORT_TARGET_MS = 300.0
 SIZE_TARGET_MIB = 25.0
+SIGNER_LAYER = "CredentialsLayer"
 MIB = 1024 * 1024
 # What the runtime and the template give every function (LAMBDA_TASK_ROOT makes Powertools and X-Ray act as on Lambda).
 LAMBDA_ENVIRONMENT = {
@@ -174,7 +175,6 @@ def files(path: Path, pattern: str = "*") -> int:
 class Measured:
     function: Function
     old: Timing
-    no_bytecode: Timing
     built: Timing
     old_size: int
     size: int
@@ -182,11 +182,10 @@ class Measured:
 
 @dataclass(frozen=True)
 class Layouts:
-    """A twin of .aws-sam/build for this machine, the same without __pycache__, the old single layer for this machine
-    and for the Lambda target (for its size), and what the runtime provides."""
+    """A twin of .aws-sam/build for this machine, the old single layer for this machine and for the Lambda target (for
+    its size), and what the runtime provides."""
 
     built: Path
-    bare: Path
     old: Path
     old_deployed: Path
     runtime: Path
@@ -195,10 +194,8 @@ class Layouts:
 def _layouts(tmp: Path, python: Interpreter) -> Layouts:
     host, version = f"manylinux2014_{platform.machine()}", ".".join(python.version.split(".")[:2])
     sam_build(tmp / "built", LAMBDA_PLATFORM=host, LAMBDA_PYTHON=version)
-    shutil.copytree(tmp / "built", tmp / "bare", ignore=shutil.ignore_patterns("__pycache__"))
     return Layouts(
         built=tmp / "built",
-        bare=tmp / "bare",
         old=old_layout(tmp / "old", version, host),
         old_deployed=old_layout(tmp / "old-deployed", LAMBDA_VERSION, "manylinux2014_aarch64"),
         runtime=runtime_packages(tmp / "runtime", python),
@@ -212,8 +209,7 @@ def _measure(function: Function, at: Layouts, python: Interpreter, runs: int) ->
     deployed = [BUILD / function.name, *(BUILD / layer for layer in function.layers)]
     return Measured(
         function,
-        old=timing(at.bare, [at.old]),
-        no_bytecode=timing(at.bare, [at.bare / layer for layer in function.layers]),
+        old=timing(at.built, [at.old]),
         built=timing(at.built, [at.built / layer for layer in function.layers]),
         old_size=size([BUILD / function.name, at.old_deployed]),
         size=size(deployed),
@@ -237,16 +233,16 @@ def rows(runs: int = 5) -> list[Row]:
 
 
 def _print_layers(old: Path) -> None:
-    print("layers (unzipped, as deployed): size, files, .pyc for the runtime")
-    tag = f"cpython-{LAMBDA_VERSION.replace('.', '')}.pyc"
+    print("layers (unzipped, as deployed): size, files, bytecode files (.pyc), source files (.py)")
     for name, path in [("old single layer", old), *((p.name, p) for p in sorted(BUILD.glob("*Layer")))]:
-        print(f"  {name:18} {size([path]) / MIB:6.1f} MiB {files(path):6} files {files(path, '*.' + tag):6} .pyc")
+        counts = f"{files(path):6} files {files(path, '*.pyc'):6} .pyc {files(path, '*.py'):6} .py"
+        print(f"  {name:18} {size([path]) / MIB:6.1f} MiB {counts}")
 
 
 def _print_functions(measured: list[Measured]) -> None:
-    print("handler import, CPU ms (wall ms): old layout | as built without its .pyc | as built; function + layers")
+    print("handler import, CPU ms (wall ms): old layout | as built; function + layers")
     for m in measured:
-        timings = " | ".join(f"{t.cpu_ms:4.0f} ({t.wall_ms:4.0f})" for t in (m.old, m.no_bytecode, m.built))
+        timings = " | ".join(f"{t.cpu_ms:4.0f} ({t.wall_ms:4.0f})" for t in (m.old, m.built))
         pillow = ", loads Pillow" if m.built.pillow else ""
         print(f"  {m.function.name:22} {timings}   {m.old_size / MIB:4.1f} -> {m.size / MIB:4.1f} MiB{pillow}")
 
@@ -256,6 +252,7 @@ def _rows(measured: list[Measured]) -> list[Row]:
     slowest = max(measured, key=lambda m: m.built.cpu_ms)
     largest = max(measured, key=lambda m: m.size)
     largest_old = max(m.old_size for m in measured)
+    unsigned = max((m for m in measured if SIGNER_LAYER not in m.function.layers), key=lambda m: m.size)
     return [
         Row(
             metric=f"handler import as built by sam build, CPU time (slowest: {slowest.function.name}; "
@@ -274,6 +271,15 @@ def _rows(measured: list[Measured]) -> list[Row]:
             after=f"{largest.size / MIB:.1f} MiB",
             ratio=f"{largest.size / largest_old:.2f}x",
             met=largest.size <= SIZE_TARGET_MIB * MIB,
+        ),
+        Row(
+            metric=f"largest function plus its layers, unzipped, but the one with the C2PA signer "
+            f"({unsigned.function.name}; {SIGNER_LAYER} is one native library of c2pa-python)",
+            target=f"≤ {SIZE_TARGET_MIB:.0f} MiB",
+            before=f"{largest_old / MIB:.1f} MiB",
+            after=f"{unsigned.size / MIB:.1f} MiB",
+            ratio=f"{unsigned.size / largest_old:.2f}x",
+            met=unsigned.size <= SIZE_TARGET_MIB * MIB,
         ),
     ]
 

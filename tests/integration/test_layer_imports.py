@@ -1,0 +1,139 @@
+"""The layers as their Makefiles build them (for this machine's platform, Python 3.13 as on Lambda): bytecode alone
+for third-party modules, Pillow without the extensions image checks never use, Powertools without its event handler.
+What is left out must not be what a handler imports or a check decodes."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+from avatar_local.template import load_template
+from PIL import Image
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py")
+IMPORT_HANDLER = """
+import sys
+sys.path[:0] = sys.argv[1:]
+import app
+print("PIL" in sys.modules)
+"""
+DECODE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from PIL import Image, features
+for path in sys.argv[2:]:
+    with Image.open(path) as image:
+        image.load()
+        print(image.format, image.size)
+print("avif", features.check("avif"), "freetype", features.check("freetype2"), "lcms", features.check("littlecms2"))
+"""
+
+
+def _python313() -> str:
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = sorted(pyenv.glob("versions/3.13*/bin/python3.13"))
+    if not found:
+        pytest.skip("no Python 3.13 here to import layers built for the runtime")
+    return str(found[0])
+
+
+def _build(layer: str, target: Path) -> Path:
+    variables = [f"ARTIFACTS_DIR={target}", f"LAMBDA_PLATFORM=manylinux2014_{platform.machine()}"]
+    variables.append(f"PIP={sys.executable} -m pip")
+    subprocess.run(
+        ["make", "-s", "-C", str(ROOT / "layers" / layer), f"build-{layer.capitalize()}Layer", *variables],
+        check=True,
+        capture_output=True,
+    )
+    return target / "python"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    _python313()
+    root = tmp_path_factory.mktemp("layers")
+    runtime = root / "runtime"
+    runtime.mkdir()
+    site = Path(sysconfig.get_paths()["purelib"])
+    for name in RUNTIME_PROVIDED:
+        copy = shutil.copytree if (site / name).is_dir() else shutil.copy2
+        copy(site / name, runtime / name)
+    return {
+        "pipeline": _build("pipeline", root / "pipeline"),
+        "imaging": _build("imaging", root / "imaging"),
+        "runtime": runtime,
+    }
+
+
+def test_every_handler_imports_from_the_layers_as_built(built: dict[str, Path]) -> None:
+    template = load_template(ROOT / "template.yaml")
+    functions = {
+        Path(resource["Properties"]["CodeUri"]).name: [ref["Ref"] for ref in resource["Properties"].get("Layers", [])]
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "avatar-pipeline"}
+    for folder, layers in sorted(functions.items()):
+        path = [str(ROOT / "functions" / folder), str(built["pipeline"])]
+        path += [str(built["imaging"])] if "ImagingLayer" in layers else []
+        done = subprocess.run(
+            [_python313(), "-S", "-c", IMPORT_HANDLER, *path, str(built["runtime"])],
+            cwd=ROOT / "functions" / folder,
+            env={**env, "LAMBDA_TASK_ROOT": str(ROOT / "functions" / folder)},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, f"{folder}: {done.stderr}"
+        assert done.stdout.strip() == str("ImagingLayer" in layers), folder
+
+
+def test_third_party_modules_ship_as_bytecode_alone_and_the_pipeline_with_its_sources(built: dict[str, Path]) -> None:
+    sources = {path.relative_to(built["pipeline"]).parts[0] for path in built["pipeline"].rglob("*.py")}
+    assert sources == {"avatar_pipeline"}
+    assert not list(built["imaging"].rglob("*.py"))
+    assert (built["pipeline"] / "pydantic" / "main.pyc").is_file()
+
+
+def test_nothing_left_in_powertools_imports_its_event_handler_but_lazily(built: dict[str, Path]) -> None:
+    """A tripwire for Powertools upgrades: the modules that name the event handler we leave out. shared/functions
+    imports it inside pydantic_to_dict (Powertools' JSON encoder, for idempotency and set_secret, neither used);
+    auth_alpha is an integration nothing imports."""
+    powertools = built["pipeline"] / "aws_lambda_powertools"
+    assert not (powertools / "event_handler").exists()
+    naming = {
+        str(path.relative_to(powertools))
+        for path in powertools.rglob("*.pyc")
+        if b"aws_lambda_powertools.event_handler" in path.read_bytes()
+    }
+    assert {name for name in naming if not name.startswith("utilities/auth_alpha/")} == {"shared/functions.pyc"}
+
+
+def test_the_imaging_layer_decodes_jpeg_png_and_webp_without_the_extensions_it_drops(
+    built: dict[str, Path], tmp_path: Path
+) -> None:
+    layer = built["imaging"]
+    assert not list(layer.glob("PIL/_avif*"))
+    assert not list(layer.glob("pillow.libs/libfreetype*"))
+    images = []
+    for image_format, suffix in (("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp")):
+        path = tmp_path / f"portrait.{suffix}"
+        Image.new("RGB", (64, 48), (200, 120, 90)).save(path, format=image_format)
+        images.append(str(path))
+    decoded = subprocess.run(
+        [_python313(), "-S", "-c", DECODE, str(layer), *images], capture_output=True, text=True, check=True
+    )
+    assert decoded.stdout.splitlines() == [
+        "JPEG (64, 48)",
+        "PNG (64, 48)",
+        "WEBP (64, 48)",
+        "avif False freetype False lcms False",
+    ]
