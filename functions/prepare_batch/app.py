@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from avatar_pipeline import aws
-from avatar_pipeline.batches import BatchIgnored, batch_source, prepare_batch
+from avatar_pipeline.batch_items import BatchIgnored
+from avatar_pipeline.batches import batch_source, prepare_batch
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.settings import EnvSettings, InputBucket, load_settings
 from aws_lambda_powertools.metrics import MetricUnit

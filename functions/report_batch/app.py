@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.batch_items import BatchSummary
 from avatar_pipeline.batch_report import report_batch
-from avatar_pipeline.batches import BatchSummary
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.settings import EnvSettings, EventBus, InputBucket, JobsTable, OutputBucket, load_settings
 from aws_lambda_powertools.metrics import MetricUnit

@@ -170,6 +170,10 @@ def mib_per_second(run: Callable[[], None], mib: int) -> float:
     return mib / (time.perf_counter() - started)
 
 
+def median_mib_per_second(run: Callable[[], None], mib: int, runs: int) -> float:
+    return statistics.median(mib_per_second(run, mib) for _ in range(runs))
+
+
 def child_rates(url: str, endpoint: str, mib: int, runs: int) -> None:
     raw: list[float] = []
     copied: list[float] = []

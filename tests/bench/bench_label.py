@@ -92,11 +92,11 @@ def raw_transfer(endpoint: str, key: str) -> None:
 
 
 def s3_to_s3(endpoint: str, key: str) -> None:
-    label_staged_video(s3_client(endpoint, signed=False), BUCKET, key, "out/video.mp4", LABEL)
+    label_staged_video(s3_client(endpoint), BUCKET, key, "out/video.mp4", LABEL)
 
 
 def through_tmp(endpoint: str, key: str) -> None:
-    s3 = s3_client(endpoint, signed=False)
+    s3 = s3_client(endpoint)
     with tempfile.TemporaryDirectory(prefix="bench-label-") as folder:
         staged, labelled = Path(folder) / "staged.mp4", Path(folder) / "labelled.mp4"
         s3.download_file(BUCKET, key, str(staged))

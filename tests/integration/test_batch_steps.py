@@ -13,8 +13,9 @@ from typing import Any
 import boto3
 import pytest
 from avatar_pipeline import batch_report, batches
+from avatar_pipeline.batch_items import BatchIgnored, BatchSummary
 from avatar_pipeline.batch_report import REPORT_COLUMNS, job_records, report_batch
-from avatar_pipeline.batches import BatchIgnored, BatchSource, BatchSummary, batch_source, prepare_batch
+from avatar_pipeline.batches import BatchSource, batch_source, prepare_batch
 from avatar_pipeline.dynamo import to_value
 from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable
 from botocore.stub import Stubber

@@ -5,12 +5,11 @@ import json
 from typing import Any
 
 import pytest
+from avatar_pipeline.batch_items import BATCH_ITEMS, BatchItem
 from avatar_pipeline.batch_rows import MAX_ROW_BYTES, MAX_ROWS
 from avatar_pipeline.batches import (
-    BATCH_ITEMS,
     MAX_BATCH_BYTES,
     Batch,
-    BatchItem,
     batch_ref,
     batch_source,
     is_batch_key,

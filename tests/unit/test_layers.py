@@ -28,6 +28,7 @@ for folder in sys.argv[1:]:
 import boto3, botocore.client
 clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
 loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules}
+loaded["adapters"] = "avatar_pipeline.providers.registry" in sys.modules
 print(json.dumps({**loaded, "clients": clients, "session": boto3.DEFAULT_SESSION is not None}))
 """
 
@@ -65,6 +66,15 @@ def test_handlers_without_the_imaging_layer_never_import_pillow_and_none_creates
     # Clients come from avatar_pipeline.aws's cached factories, at the first invocation that needs one.
     assert everything["clients"] == []
     assert everything["session"] is False
+
+
+def test_handlers_that_call_no_provider_never_import_the_adapters() -> None:
+    """They check requests against the capability table; the registry imports every adapter (about 30 ms)."""
+    folders = {Path(p["CodeUri"]).name for p in FUNCTIONS.values()}
+    calling = {folder for folder in folders if "adapter_for" in (ROOT / "functions" / folder / "app.py").read_text()}
+    assert calling == {"submit_job", "check_status", "persist_result", "webhook"}
+    assert _imports(sorted(folders - calling))["adapters"] is False
+    assert _imports(sorted(calling))["adapters"] is True
 
 
 def test_no_layer_requires_what_the_runtime_provides_and_pillow_is_in_the_imaging_layer_alone() -> None:

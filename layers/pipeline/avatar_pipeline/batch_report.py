@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from .batches import BATCH_ITEMS, BatchItem, BatchSummary
+from .batch_items import BATCH_ITEMS, BatchItem, BatchSummary
 from .dynamo import from_item
 from .errors import InvalidRequest, ProviderUnavailable
 from .outcome import EVENT_SOURCE

@@ -21,9 +21,10 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .batch_csv import csv_rows
+from .batch_items import BATCH_ITEMS, BatchIgnored, BatchItem, BatchRef, BatchSummary
 from .batch_rows import ParsedRow, collect, jsonl_rows
 from .errors import InvalidRequest, describe_validation
 from .job_ids import MAX_SLUG_CHARS, batch_row_job_id
@@ -43,32 +44,6 @@ _FORMATS: dict[str, Literal["csv", "jsonl"]] = {".csv": "csv", ".jsonl": "jsonl"
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
-class BatchRef(BaseModel):
-    """Which batch: ``key`` is the batch file's ``s3://`` URI, ``folder`` its folder key (relative media resolve
-    against it)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    batch_id: str
-    key: str
-    folder: str
-
-
-class BatchItem(BaseModel):
-    """One row as the Map hands it to a job execution. ``request`` is None for a bad row, and ``problem`` says
-    why (``row 7: not a JSON object (line 7)``); its job id is still derived, so its failure is recorded."""
-
-    batch: BatchRef
-    row: int
-    job_id: str
-    request: dict[str, Any] | None
-    problem: str | None
-
-
-BATCH_ITEMS = TypeAdapter(list[BatchItem])
-
-
 class Batch(BaseModel):
     batch: BatchRef
     items: list[BatchItem]
@@ -76,21 +51,6 @@ class Batch(BaseModel):
     @property
     def bad_rows(self) -> int:
         return sum(item.problem is not None for item in self.items)
-
-
-class BatchSummary(BaseModel):
-    """PrepareBatch's output: where the Map reads the items, and what ReportBatch reports on."""
-
-    batch: BatchRef
-    items: S3Location
-    rows: int
-    bad_rows: int
-
-
-class BatchIgnored(BaseModel):
-    """An object that is not a batch file: the execution ends quietly."""
-
-    ignored: str
 
 
 @dataclass(frozen=True)

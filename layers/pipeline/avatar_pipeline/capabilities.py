@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import InvalidRequest
+
 MIB = 1024 * 1024
 
 
@@ -127,3 +129,12 @@ CAPABILITIES: dict[str, ProviderCapabilities] = {
         KLING_AVATAR,
     )
 }
+
+
+def capabilities_of(provider_id: str) -> ProviderCapabilities:
+    """``provider_id``'s row; ``InvalidRequest`` naming the ids there are for any other. Functions that only check a
+    request against a provider read this table, not the registry, which imports every adapter."""
+    capabilities = CAPABILITIES.get(provider_id)
+    if capabilities is None:
+        raise InvalidRequest(f"unknown provider {provider_id!r}; available: {', '.join(sorted(CAPABILITIES))}")
+    return capabilities

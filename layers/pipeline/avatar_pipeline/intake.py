@@ -15,7 +15,8 @@ from typing import Any, Protocol
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
 from pydantic import BaseModel
 
-from .batches import BatchItem
+from .batch_items import BatchItem
+from .capabilities import CAPABILITIES
 from .errors import InvalidRequest
 from .job_ids import derived_job_id, execution_ref, well_formed_job_id
 from .job_requests import (
@@ -26,7 +27,6 @@ from .job_requests import (
     request_hash,
 )
 from .models import Job, JobRef, Origin, S3Location, StepFailure
-from .providers.registry import PROVIDERS
 from .triggers import BatchRowTrigger, PairTrigger, parse_trigger
 
 MANIFEST_PREFIX = "jobs/"
@@ -86,7 +86,7 @@ def take_trigger(
     stem = trigger.stem if trigger.stem is not None else _image_stem(raw.get("image"))
     job_id = trigger.job_id or well_formed_job_id(raw.get("job_id")) or derived_job_id(stem, trigger.fingerprint)
     named = raw.get("provider")
-    provider = named if isinstance(named, str) and named in PROVIDERS else default_provider
+    provider = named if isinstance(named, str) and named in CAPABILITIES else default_provider
     ref = JobRef(job_id=job_id, origin=trigger.origin, provider=provider)
     try:
         job = _job(trigger, job_id, input_bucket, default_provider, now or datetime.now(UTC))

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from .capabilities import capabilities_of
 from .errors import InvalidRequest, describe_validation
 from .models import JobRequest, MediaSource, S3Location
 from .options import parse_options
-from .providers.registry import provider_entry
 
 MAX_MANIFEST_DEPTH = 32
 
@@ -48,7 +48,7 @@ def manifest_body(raw: bytes, uri: str) -> Any:
 
 
 def check_against_provider(request: JobRequest, provider: str) -> None:
-    caps = provider_entry(provider).capabilities
+    caps = capabilities_of(provider)
     if request.prompt is not None:
         if not caps.supports_prompt:
             raise InvalidRequest(f"{provider} does not take a prompt")

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .capabilities import CAPABILITIES
-from .errors import InvalidRequest
+from .capabilities import capabilities_of
 
 
 def parse_prices(text: str) -> dict[str, float]:
@@ -26,12 +25,7 @@ def parse_prices(text: str) -> dict[str, float]:
 
 
 def price_per_second(provider: str, prices: dict[str, float]) -> float | None:
-    # The capability table, not the provider registry: every function's settings read prices, and the registry
-    # imports every adapter and its HTTP client.
-    capabilities = CAPABILITIES.get(provider)
-    if capabilities is None:
-        raise InvalidRequest(f"unknown provider {provider!r}; available: {', '.join(sorted(CAPABILITIES))}")
-    published = capabilities.price_per_output_second_usd
+    published = capabilities_of(provider).price_per_output_second_usd
     return published if published is not None else prices.get(provider)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
-from .batches import BatchItem
+from .batch_items import BatchItem
 from .errors import InvalidRequest, describe_validation
 from .pairs import PAIR_DETAIL_TYPE, PAIR_SOURCE
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .capabilities import capabilities_of
 from .download import Answered, Refused, TooManyRedirects, Unreachable, stream_to_s3
 from .errors import InvalidMedia, InvalidRequest
 from .fetch import FetchPolicy
 from .models import Job, MediaProbe, MediaSource, S3Location, ValidatedMedia
 from .probe import probe_audio, probe_image
-from .providers.registry import provider_entry
 from .s3reader import RangedS3Reader
 from .settings import DEFAULT_TIMEOUT_SECONDS
 from .storage import object_size
@@ -39,7 +39,7 @@ def validate_media(
     read_timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> ValidatedMedia:
     """``read_timeout_seconds`` bounds each wait for the bytes of an https input."""
-    caps = provider_entry(job.provider).capabilities
+    caps = capabilities_of(job.provider)
     image_location = _stored(
         job, "image", job.image, caps.max_image_bytes, s3, input_bucket, http, fetch_policy, read_timeout_seconds
     )

@@ -15,8 +15,8 @@ from ..capabilities import (
     WAVESPEED_OMNIHUMAN,
     WAVESPEED_OMNIHUMAN_15,
     ProviderCapabilities,
+    capabilities_of,
 )
-from ..errors import InvalidRequest
 from . import kling, volcengine, wavespeed
 from .base import ProviderAdapter
 
@@ -49,10 +49,8 @@ PROVIDERS: dict[str, ProviderEntry] = {
 
 
 def provider_entry(provider_id: str) -> ProviderEntry:
-    entry = PROVIDERS.get(provider_id)
-    if entry is None:
-        raise InvalidRequest(f"unknown provider {provider_id!r}; available: {', '.join(sorted(PROVIDERS))}")
-    return entry
+    capabilities_of(provider_id)  # an unknown id: InvalidRequest naming the known ones (both tables hold the same)
+    return PROVIDERS[provider_id]
 
 
 def adapter_for(provider_id: str, settings: ProviderSettings, client: httpx.Client) -> ProviderAdapter:
