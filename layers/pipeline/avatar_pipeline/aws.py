@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, signature_version="s3v4")
 # Uploads carry a CRC-32 that S3 checks (parts.py): a SigV4 SHA-256 of each payload as well would be a second pass
 # over every byte for no more safety. botocore leaves payloads unsigned by itself only when it computes the
-# checksum; the copy computes its own, once, so it says so here. (Over HTTPS, as on AWS, the request still is.)
+# checksum; the copy computes its own, once, so it says so here. Headers are still signed, and on AWS the requests
+# go over HTTPS.
 S3_CONFIG = _CONFIG.merge(Config(s3={"payload_signing_enabled": False}))
 
 
