@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from avatar_pipeline.providers.registry import CONTRACT_PROVIDER_IDS
 
 from tests.dashboard_metrics import NAMESPACE, SERVICE_NAME, Shown, emitted_metrics, shown, widgets_from_template
 
@@ -24,13 +25,7 @@ from .conftest import Stack, wait_until
 
 pytestmark = pytest.mark.e2e
 
-PROVIDERS = (
-    "volcengine/omnihuman-1.5",
-    "wavespeed/omnihuman",
-    "wavespeed/omnihuman-1.5",
-    "wavespeed/hunyuan-avatar",
-    "kling/avatar",
-)
+PROVIDERS = CONTRACT_PROVIDER_IDS
 REPORTS_COMPLETION = {"wavespeed/omnihuman", "wavespeed/omnihuman-1.5", "wavespeed/hunyuan-avatar", "kling/avatar"}
 
 

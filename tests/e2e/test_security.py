@@ -21,18 +21,13 @@ from typing import Any
 import httpx
 import pytest
 from avatar_local.samples import portrait_png, speech_audio
+from avatar_pipeline.providers.registry import CONTRACT_PROVIDER_IDS
 
 from .conftest import Stack, _seen_events
 
 pytestmark = pytest.mark.e2e
 
-PROVIDERS = (
-    "volcengine/omnihuman-1.5",
-    "wavespeed/omnihuman",
-    "wavespeed/omnihuman-1.5",
-    "wavespeed/hunyuan-avatar",
-    "kling/avatar",
-)
+PROVIDERS = CONTRACT_PROVIDER_IDS
 # What a SigV4 presigned URL carries in its query (any case: some encoders lower-case it).
 PRESIGNED = re.compile(r"x-amz-(signature|credential|security-token)", re.IGNORECASE)
 URL = re.compile(r"https?://[^\s\"'\\]+")
