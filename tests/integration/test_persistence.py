@@ -419,6 +419,27 @@ def test_a_rerun_after_everything_was_stored_copies_nothing_again(
     assert len(s3.list_object_versions(Bucket=OUTPUT_BUCKET, Prefix="campaign-7/job-1/video.mp4")["Versions"]) == 1
 
 
+def test_a_rerun_finds_a_result_json_written_before_checksums_and_copies_nothing(
+    server: MediaServer, s3: Any, http: httpx.Client, talking_mp4: bytes
+) -> None:
+    """A job stored by an earlier release has ``output.sha256`` and no ``output.checksum``: still found, kept as is."""
+    server.replies["/v.mp4"] = Reply(body=talking_mp4)
+    first = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http)
+    document = json.loads(s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/result.json")["Body"].read())
+    del document["output"]["checksum"]
+    document["output"]["sha256"] = "0" * 64
+    old = json.dumps(document).encode()
+    s3.put_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/result.json", Body=old)
+    rerun_adapter = FakeAdapter([f"{server.url}/v.mp4"])
+
+    again = persist(rerun_adapter, s3, http)
+
+    assert rerun_adapter.asked == [], "no new download"
+    assert again.crc32 is None
+    assert again.model_dump(exclude={"crc32"}) == first.model_dump(exclude={"crc32"})
+    assert s3.get_object(Bucket=OUTPUT_BUCKET, Key="campaign-7/job-1/result.json")["Body"].read() == old
+
+
 def test_a_result_host_that_does_not_resolve_is_retried_as_unavailable(s3: Any, http: httpx.Client) -> None:
     def failing(host: str, port: int) -> list[Any]:
         raise OSError("Temporary failure in name resolution")
