@@ -20,7 +20,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 EXPANDED_TEMPLATE := .aws-sam/expanded/template.json
 # What lint holds to no dead code (vulture) and no repeated code (pylint's duplicate-code, at its default of 4
 # lines); complexity is ruff's C901 (pyproject.toml).
-PRODUCTION_CODE := layers/pipeline/avatar_pipeline local/avatar_local functions
+PRODUCTION_CODE := layers/pipeline/avatar_pipeline layers/credentials/content_signing local/avatar_local functions
 
 .PHONY: install security policy-check policy-inventory lint test unit integration e2e demo build validate deploy bench bench-scale clean
 

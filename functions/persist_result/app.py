@@ -25,7 +25,7 @@ from avatar_pipeline.settings import (
     ProviderSettings,
     load_settings,
 )
-from avatar_pipeline.signed_output import C2paSigner
+from avatar_pipeline.signed_output import SignerFunction
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -38,10 +38,11 @@ class Settings(ProviderSettings, PricingSettings):
     aigc_label: AigcLabelMode = "required"
     aigc_content_producer: AigcContentProducer
     aigc_content_propagator: AigcContentPropagator
+    signer_function: str = Field(alias="SIGNER_FUNCTION", min_length=1)
 
     def finishing_for(self, job: Job) -> Finishing:
         """The label the job's video gets (none with AigcLabel=off) and, when the secret holds a C2PA certificate
-        chain and key, its signer."""
+        chain and key, its signer (SignVideo, which reads them itself)."""
         label: AigcLabel | None = None
         if self.aigc_label == "required":
             defaults = AigcDefaults(
@@ -51,7 +52,7 @@ class Settings(ProviderSettings, PricingSettings):
         c2pa = optional_credentials(self.provider_secret_arn, "c2pa") or {}
         signer = None
         if c2pa.get("certificate_chain") and c2pa.get("private_key"):
-            signer = C2paSigner(job.provider, c2pa["certificate_chain"], c2pa["private_key"], c2pa.get("tsa_url"))
+            signer = SignerFunction(self.signer_function, generator=job.provider)
         return Finishing(label=label, signer=signer)
 
 

@@ -14,15 +14,16 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import av
 import boto3
 from avatar_pipeline.aigc import AigcLabel
-from avatar_pipeline.content_credentials import ContentCredentialsError, ManifestReport, read_manifest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from content_signing.manifests import ContentCredentialsError, ManifestReport, read_manifest
 from cryptography import x509
 
 from .operator.target import UsageError
@@ -57,7 +58,7 @@ def _inspect_file(path: Path, shown: str, anchors: str | None, anchor: Path | No
     document: dict[str, Any] = {
         "source": shown,
         "aigc": aigc,
-        "c2pa": manifest.model_dump(mode="json") if manifest else None,
+        "c2pa": asdict(manifest) if manifest else None,
         "c2pa_error": error,
         "trust_anchor": str(anchor) if anchor else None,
     }

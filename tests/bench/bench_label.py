@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 from avatar_pipeline.aigc import AigcLabel
-from avatar_pipeline.labelling import STREAM_CHUNK_BYTES, label_staged_video
+from avatar_pipeline.labelling import label_staged_video
 from avatar_pipeline.mp4_label_apply import label_file
 from avatar_pipeline.transfer import Mp4BodyCheck, copy_stream_to_s3
 
@@ -31,6 +31,8 @@ from table import Row, render
 BUCKET = "bench"
 LABEL = AigcLabel(ContentProducer="bench", ProduceID="bench-job", ContentPropagator="bench").as_json()
 RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+# The baseline (through /tmp) uploads its file in 1 MiB reads.
+STREAM_CHUNK_BYTES = 1024 * 1024
 
 
 class StagedVideoS3Handler(NoOpS3Handler):

@@ -14,7 +14,7 @@ import pytest
 from avatar_local.mp4info import inspect_mp4
 from avatar_local.samples import portrait_png, speech_audio
 from avatar_local.simulator.mp4_variants import VARIANTS
-from avatar_pipeline.content_credentials import read_manifest
+from content_signing.manifests import read_manifest
 
 from .conftest import Stack
 
@@ -134,8 +134,17 @@ def test_every_layout_a_provider_returns_is_stored_labelled(stack: Stack, layout
         assert json.loads(container.metadata["AIGC"])["ProduceID"] == output["job_id"]
         frames = sum(1 for _ in container.decode(video=0))
     assert frames == round(AUDIO_SECONDS * 15)  # the renderer's 15 fps, as long as the voice
-    staged = s3.list_object_versions(Bucket=bucket, Prefix=f"staging/{output['job_id']}/").get("Versions", [])
-    assert len(staged) == 1  # the provider's file as it came, kept until the lifecycle rule expires it
+    prefix = f"staging/{output['job_id']}/"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 0  # all deleted once video.mp4 is stored
+    versions = s3.list_object_versions(Bucket=bucket, Prefix=prefix).get("Versions", [])
+    # The provider's file as it came (and the labelled and signed files), kept until the lifecycle rule expires them.
+    staged = [version for version in versions if version["Key"].endswith("/provider.mp4")]
+    assert len(staged) == 1
+    assert sorted(version["Key"].rpartition("/")[2] for version in versions) == [
+        "labelled.mp4",
+        "provider.mp4",
+        "signed.mp4",
+    ]
     provider_file = s3.get_object(Bucket=bucket, Key=staged[0]["Key"], VersionId=staged[0]["VersionId"])["Body"]
     assert _demuxed(video) == _demuxed(provider_file.read())
     result = json.loads(s3.get_object(Bucket=bucket, Key=output["result_uri"].split("/", 3)[3])["Body"].read())

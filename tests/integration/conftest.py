@@ -26,7 +26,13 @@ FAKE_AWS_ENV = {
 
 
 def clear_client_caches() -> None:
-    for factory in (pipeline_aws.s3, pipeline_aws.dynamodb, pipeline_aws.events, pipeline_aws.stepfunctions):
+    for factory in (
+        pipeline_aws.s3,
+        pipeline_aws.dynamodb,
+        pipeline_aws.events,
+        pipeline_aws.stepfunctions,
+        pipeline_aws.signing_lambda,
+    ):
         factory.cache_clear()
 
 

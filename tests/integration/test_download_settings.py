@@ -16,6 +16,7 @@ import pytest
 from avatar_pipeline.models import PersistedResult, ValidatedMedia
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES
 from avatar_pipeline.pricing import PriceBook
+from avatar_pipeline.signed_output import SignerFunction
 
 from tests.integration.test_persistence import make_job, make_media, make_task
 
@@ -73,6 +74,7 @@ def handler_env(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROVIDER_SECRET_ARN", secret["ARN"])
     monkeypatch.setenv("AIGC_CONTENT_PRODUCER", "Studio 9131")
     monkeypatch.setenv("AIGC_CONTENT_PROPAGATOR", "Studio CDN")
+    monkeypatch.setenv("SIGNER_FUNCTION", "avatar-sign-video")
 
 
 def persisted() -> PersistedResult:
@@ -159,8 +161,8 @@ def test_persist_result_signs_when_the_secret_holds_a_chain_and_labels_unless_of
     handler.lambda_handler(event, Context(remaining_millis=600_000))
     finishing = given["finishing"]
     assert finishing.label is None
-    assert (finishing.signer.generator, finishing.signer.certificate_chain_pem) == (make_job().provider, "CHAIN PEM")
-    assert finishing.signer.tsa_url is None
+    # SignVideo reads the key itself: PersistResult passes on only which function signs, and the generator.
+    assert finishing.signer == SignerFunction("avatar-sign-video", generator=make_job().provider)
 
 
 def test_validate_media_is_given_the_read_timeout(handler_env: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,7 @@
 """The layers as their Makefiles build them (for this machine's platform, Python 3.13 as on Lambda): bytecode alone
-for third-party modules, Pillow without the extensions image checks never use, Powertools without its event handler.
-What is left out must not be what a handler imports or a check decodes."""
+for third-party modules, Pillow without the extensions image checks never use, Powertools without its event handler
+(and in the credentials layer, without what SignVideo never uses). What is left out must not be what a handler
+imports, a check decodes or SignVideo signs with."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import pytest
 from avatar_local.template import load_template
+from avatar_local.test_chain import make_test_chain
 from PIL import Image
+
+from tests.unit.test_content_credentials import make_mp4
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +29,36 @@ import sys
 sys.path[:0] = sys.argv[1:]
 import app
 print("PIL" in sys.modules)
+"""
+# SignVideo's work with nothing but the credentials layer and the runtime's boto3: its handler's Powertools logger
+# and secret reader, and content_signing's whole path (with S3 as a folder), down to the reader sign_mp4 checks with.
+SIGN = """
+import os, shutil, sys
+from pathlib import Path
+sys.path[:0] = sys.argv[1:3]
+from aws_lambda_powertools import Logger
+from content_signing.manifests import read_manifest
+from content_signing.signing_key import signing_key
+from content_signing.stored_video import SignRequest, SigningKey, sign_stored_video
+
+class Folder:
+    def download_file(self, bucket, key, path):
+        shutil.copy(Path(sys.argv[3]) / key, path)
+    def upload_file(self, path, bucket, key, ExtraArgs):
+        shutil.copy(path, Path(sys.argv[3]) / key)
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "SignVideo", 512, "request-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:SignVideo"
+
+@Logger(service="avatar-pipeline").inject_lambda_context
+def handler(event, context):
+    return sign_stored_video(Folder(), SignRequest.parse(event), SigningKey(os.environ["CHAIN"], os.environ["KEY"]))
+
+request = {"job_id": "j", "bucket": "b", "generator": "wavespeed/omnihuman-1.5"}
+outcome = handler({**request, "source_key": "video.mp4", "destination_key": "signed.mp4"}, Context())
+report = read_manifest(Path(sys.argv[3]) / "signed.mp4")
+print(outcome.manifest_label, report.signature_valid, "pydantic" in sys.modules)
 """
 DECODE = """
 import sys
@@ -70,21 +104,26 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {
         "pipeline": _build("pipeline", root / "pipeline"),
         "imaging": _build("imaging", root / "imaging"),
+        "credentials": _build("credentials", root / "credentials"),
         "runtime": runtime,
     }
 
 
-def test_every_handler_imports_from_the_layers_as_built(built: dict[str, Path]) -> None:
+def test_every_handler_imports_from_its_layers_as_built(built: dict[str, Path]) -> None:
     template = load_template(ROOT / "template.yaml")
     functions = {
         Path(resource["Properties"]["CodeUri"]).name: [ref["Ref"] for ref in resource["Properties"].get("Layers", [])]
         for resource in template["Resources"].values()
         if resource["Type"] == "AWS::Serverless::Function"
     }
+    assert not template["Globals"]["Function"].get("Layers")
     env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "POWERTOOLS_SERVICE_NAME": "avatar-pipeline"}
+    env["PROVIDER_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:providers"
     for folder, layers in sorted(functions.items()):
-        path = [str(ROOT / "functions" / folder), str(built["pipeline"])]
-        path += [str(built["imaging"])] if "ImagingLayer" in layers else []
+        path = [
+            str(ROOT / "functions" / folder),
+            *(str(built[layer.removesuffix("Layer").lower()]) for layer in layers),
+        ]
         done = subprocess.run(
             [_python313(), "-S", "-c", IMPORT_HANDLER, *path, str(built["runtime"])],
             cwd=ROOT / "functions" / folder,
@@ -96,9 +135,26 @@ def test_every_handler_imports_from_the_layers_as_built(built: dict[str, Path]) 
         assert done.stdout.strip() == str("ImagingLayer" in layers), folder
 
 
-def test_third_party_modules_ship_as_bytecode_alone_and_the_pipeline_with_its_sources(built: dict[str, Path]) -> None:
+def test_the_credentials_layer_alone_runs_sign_videos_path(built: dict[str, Path], tmp_path: Path) -> None:
+    chain = make_test_chain()
+    source = make_mp4(tmp_path / "video.mp4")
+    done = subprocess.run(
+        [_python313(), "-S", "-c", SIGN, str(built["credentials"]), str(built["runtime"]), str(source.parent)],
+        env={"PATH": "/usr/bin:/bin", "CHAIN": chain.certificate_chain_pem, "KEY": chain.private_key_pem},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    label, valid, loaded = done.stdout.splitlines()[-1].split()
+    assert (label.startswith("urn:"), valid, loaded) == (True, "True", "False")
+
+
+def test_third_party_modules_ship_as_bytecode_alone_and_our_packages_with_their_sources(built: dict[str, Path]) -> None:
     sources = {path.relative_to(built["pipeline"]).parts[0] for path in built["pipeline"].rglob("*.py")}
     assert sources == {"avatar_pipeline"}
+    assert {path.relative_to(built["credentials"]).parts[0] for path in built["credentials"].rglob("*.py")} == {
+        "content_signing"
+    }
     assert not list(built["imaging"].rglob("*.py"))
     assert (built["pipeline"] / "pydantic" / "main.pyc").is_file()
 

@@ -21,7 +21,6 @@ from avatar_local.simulator.mp4_variants import VARIANTS, variant
 from avatar_local.test_chain import make_test_chain
 from avatar_pipeline.aigc import AigcLabel
 from avatar_pipeline.capabilities import WAVESPEED_OMNIHUMAN_15
-from avatar_pipeline.content_credentials import read_manifest
 from avatar_pipeline.errors import InvalidRequest, ProviderUnavailable, ResultUnavailable
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, JobRequest, MediaProbe, MediaSource, ProviderTask, S3Location, ValidatedMedia
@@ -35,10 +34,12 @@ from avatar_pipeline.providers.base import (
     TaskCheck,
     TaskRef,
 )
-from avatar_pipeline.signed_output import C2paSigner
 from botocore.exceptions import ClientError
+from content_signing.manifests import read_manifest
+from content_signing.stored_video import SigningKey
 
 from tests.bombs import MIB, compressed_zeros
+from tests.in_process_signer import InProcessSigner
 from tests.s3_checksums import crc32_of, stored_crc32
 
 MIN_PART_BYTES = 5 * MIB  # S3's smallest non-final part
@@ -721,7 +722,9 @@ def test_with_a_certificate_chain_the_labelled_video_is_signed(
     server: MediaServer, s3: Any, http: httpx.Client, layout: str, tmp_path: Any
 ) -> None:
     chain = make_test_chain()
-    signer = C2paSigner("wavespeed/omnihuman-1.5", chain.certificate_chain_pem, chain.private_key_pem)
+    signer = InProcessSigner(
+        s3, "wavespeed/omnihuman-1.5", SigningKey(chain.certificate_chain_pem, chain.private_key_pem)
+    )
     server.replies["/v.mp4"] = Reply(body=variant(layout))
     persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, finishing=Finishing(LABEL, signer))
 
@@ -749,7 +752,7 @@ def test_a_manifest_that_fails_to_sign_fails_the_job_when_the_label_is_required(
     server: MediaServer, s3: Any, http: httpx.Client
 ) -> None:
     chain, other = make_test_chain(), make_test_chain()
-    mismatched = C2paSigner("kling/avatar", chain.certificate_chain_pem, other.private_key_pem)
+    mismatched = InProcessSigner(s3, "kling/avatar", SigningKey(chain.certificate_chain_pem, other.private_key_pem))
     server.replies["/v.mp4"] = Reply(body=variant("moov_first"))
     with pytest.raises(ResultUnavailable, match="content credentials could not be signed"):
         persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, finishing=Finishing(LABEL, mismatched))
@@ -760,7 +763,7 @@ def test_without_the_label_a_failed_signature_is_recorded_and_the_job_succeeds(
     server: MediaServer, s3: Any, http: httpx.Client
 ) -> None:
     chain, other = make_test_chain(), make_test_chain()
-    mismatched = C2paSigner("kling/avatar", chain.certificate_chain_pem, other.private_key_pem)
+    mismatched = InProcessSigner(s3, "kling/avatar", SigningKey(chain.certificate_chain_pem, other.private_key_pem))
     source = variant("moov_first")
     server.replies["/v.mp4"] = Reply(body=source)
     persisted = persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, finishing=Finishing(None, mismatched))

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 from avatar_local.test_chain import GeneratedChain, KeyKind, make_test_chain
-from avatar_pipeline.content_credentials import (
+from content_signing.manifests import (
     CREATED,
     TRAINED_ALGORITHMIC_MEDIA,
     ContentCredentialsError,

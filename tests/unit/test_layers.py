@@ -24,7 +24,8 @@ IMPORT_HANDLERS = """
 import gc, importlib.util, json, sys
 for folder in sys.argv[1:]:
     spec = importlib.util.spec_from_file_location("handler_" + folder, f"functions/{folder}/app.py")
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # registered, as an import would
+    spec.loader.exec_module(module)
 import boto3, botocore.client
 clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
 loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules}
@@ -36,12 +37,13 @@ print(json.dumps({**loaded, "clients": clients, "session": boto3.DEFAULT_SESSION
 def _layers(properties: dict[str, object]) -> list[str]:
     own = properties.get("Layers", [])
     assert isinstance(own, list)
-    return [ref["Ref"] for ref in [*TEMPLATE["Globals"]["Function"]["Layers"], *own]]
+    return [ref["Ref"] for ref in [*TEMPLATE["Globals"]["Function"].get("Layers", []), *own]]
 
 
 def _imports(folders: list[str]) -> dict[str, object]:
     # LAMBDA_TASK_ROOT, as on Lambda: elsewhere the X-Ray SDK's sampler makes a client of its own at import.
     env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "avatar-pipeline", "AWS_DEFAULT_REGION": "us-east-1"}
+    env["PROVIDER_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:providers"
     env["LAMBDA_TASK_ROOT"] = str(ROOT / "functions")
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_HANDLERS, *folders], cwd=ROOT, env=env, capture_output=True, text=True, check=True
@@ -50,20 +52,23 @@ def _imports(folders: list[str]) -> dict[str, object]:
     return result
 
 
-def test_only_validate_media_has_the_imaging_layer_and_every_function_the_pipeline_layer() -> None:
+def test_only_validate_media_has_the_imaging_layer_and_only_sign_video_the_credentials_layer() -> None:
     layers = {logical: _layers(properties) for logical, properties in FUNCTIONS.items()}
     assert {logical for logical, names in layers.items() if "ImagingLayer" in names} == {"ValidateMediaFunction"}
-    assert all(names[0] == "PipelineLayer" for names in layers.values())
+    # SignVideo's one layer keeps it within 25 MiB: c2pa-python's native library is 20 MiB by itself.
+    assert layers.pop("SignVideoFunction") == ["CredentialsLayer"]
+    assert all(names[0] == "PipelineLayer" and "CredentialsLayer" not in names for names in layers.values())
 
 
-def test_handlers_without_the_imaging_layer_never_import_pillow_and_none_creates_a_client_at_import() -> None:
+def test_handlers_import_only_their_layers_and_none_creates_a_client_at_import() -> None:
     without = [Path(p["CodeUri"]).name for p in FUNCTIONS.values() if "ImagingLayer" not in _layers(p)]
     assert _imports(without)["pillow"] is False
+    unsigned = [Path(p["CodeUri"]).name for p in FUNCTIONS.values() if "CredentialsLayer" not in _layers(p)]
+    assert _imports(unsigned)["c2pa"] is False
     everything = _imports(sorted(Path(p["CodeUri"]).name for p in FUNCTIONS.values()))
     assert everything["pillow"] is True
-    # c2pa-python (the credentials layer) is imported inside avatar_pipeline.content_credentials' functions only.
-    assert everything["c2pa"] is False
-    # Clients come from avatar_pipeline.aws's cached factories, at the first invocation that needs one.
+    assert everything["c2pa"] is True
+    # Clients come from cached factories, at the first invocation that needs one.
     assert everything["clients"] == []
     assert everything["session"] is False
 
@@ -91,13 +96,16 @@ def test_no_layer_requires_what_the_runtime_provides_and_pillow_is_in_the_imagin
     assert {layer for layer, names in pinned.items() if "c2pa-python" in names} == {"credentials"}
 
 
-def test_the_credentials_layer_pins_the_c2pa_python_the_tests_use() -> None:
-    pins = [
-        line.strip()
-        for line in (ROOT / "layers/credentials/requirements.txt").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    assert pins == [next(pin for pin in _pyproject_pins() if pin.startswith("c2pa-python=="))]
+def test_the_credentials_layer_pins_the_c2pa_python_the_tests_use_and_the_pipeline_layers_powertools() -> None:
+    pins = _pins("credentials")
+    assert next(pin for pin in pins if pin.startswith("c2pa-python==")) in _pyproject_pins()
+    pipeline_powertools = next(pin for pin in _pins("pipeline") if pin.startswith("aws-lambda-powertools"))
+    assert "aws-lambda-powertools" + pipeline_powertools.partition("]")[2] in pins
+
+
+def _pins(layer: str) -> list[str]:
+    lines = (ROOT / f"layers/{layer}/requirements.txt").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def _pyproject_pins() -> list[str]:

@@ -54,9 +54,11 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
         for resource in _resources(statement)
     }
     # ValidateMedia stores https inputs it fetched, under fetched/ of the INPUT bucket and nowhere else;
-    # PrepareBatch writes a batch's rows under batches-normalized/ of it, ReportBatch its reports under batches/.
+    # PrepareBatch writes a batch's rows under batches-normalized/ of it, ReportBatch its reports under batches/;
+    # SignVideo writes the signed file under staging/ of the output bucket, which PersistResult stores as video.mp4.
     assert s3_writes == {
         ("PersistResultFunction", str({"Fn::Sub": "${OutputBucket.Arn}/*"})),
+        ("SignVideoFunction", str({"Fn::Sub": "${OutputBucket.Arn}/staging/*"})),
         ("ValidateMediaFunction", str({"Fn::Sub": "${InputBucket.Arn}/fetched/*"})),
         ("PrepareBatchFunction", str({"Fn::Sub": "${InputBucket.Arn}/batches-normalized/*"})),
         ("ReportBatchFunction", str({"Fn::Sub": "${OutputBucket.Arn}/batches/*"})),
@@ -111,14 +113,14 @@ def test_only_persist_writes_outputs_and_the_jobs_table_is_the_only_table() -> N
     }
 
 
-def test_only_persist_result_and_the_batch_report_can_touch_the_output_bucket() -> None:
+def test_only_persist_result_its_signer_and_the_batch_report_can_touch_the_output_bucket() -> None:
     touching = {
         logical
         for logical in FUNCTIONS
         for statement in _statements(logical)
         if any("OutputBucket" in str(resource) for resource in _resources(statement))
     }
-    assert touching == {"PersistResultFunction", "ReportBatchFunction"}
+    assert touching == {"PersistResultFunction", "SignVideoFunction", "ReportBatchFunction"}
 
 
 def test_buckets_are_private_encrypted_and_tls_only() -> None:
@@ -224,6 +226,12 @@ S3_ACCESS: dict[str, set[tuple[str, str, str | None]]] = {
         ("s3:ListBucket", "OutputBucket", None),
         ("s3:DeleteObject", "OutputBucket/staging/*", None),  # the provider's file, once video.mp4 is labelled
     },
+    # Signs the labelled file PersistResult staged, into a signed file beside it (a multipart upload when large).
+    "SignVideoFunction": {
+        ("s3:GetObject", "OutputBucket/staging/*", None),
+        ("s3:PutObject", "OutputBucket/staging/*", None),
+        ("s3:AbortMultipartUpload", "OutputBucket/staging/*", None),
+    },
     "RecordOutcomeFunction": set(),
     "PairDropFunction": {("s3:ListBucket", "InputBucket", "drop/*")},
     "ClaimJobFunction": set(),
@@ -280,8 +288,9 @@ def test_state_machine_role_invokes_only_its_own_functions() -> None:
         for resource in _resources(s)
     }
     # PairDrop, Reconcile and DispatchSlots are started by EventBridge or by other functions, the batch steps by the
-    # batch state machine, the Webhook by providers through its URL, not by it.
+    # batch state machine, the Webhook by providers through its URL, SignVideo by PersistResult, not by it.
     assert invoked == set(FUNCTIONS) - {
+        "SignVideoFunction",
         "WebhookFunction",
         "PairDropFunction",
         "ReconcileFunction",
@@ -327,7 +336,7 @@ def test_function_s3_access_is_exactly_what_it_needs(logical: str) -> None:
             assert resource == "OutputBucket/*" or action in S3_READS, (logical, action, resource)
 
 
-def test_only_the_functions_that_call_providers_read_the_provider_secret() -> None:
+def test_only_the_functions_that_call_providers_or_sign_read_the_provider_secret() -> None:
     readers: dict[str, list[tuple[list[str], Any]]] = {}
     for logical in FUNCTIONS:
         for statement in _statements(logical):
@@ -339,6 +348,7 @@ def test_only_the_functions_that_call_providers_read_the_provider_secret() -> No
         "CheckStatusFunction": expected,
         "PersistResultFunction": expected,
         "WebhookFunction": expected,  # verifies callbacks: WaveSpeed's webhook secret, Kling's task re-read
+        "SignVideoFunction": expected,  # the c2pa entry: the signing key never travels in an invocation
     }
 
 

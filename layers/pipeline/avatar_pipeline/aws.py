@@ -46,3 +46,15 @@ def stepfunctions() -> SFNClient:
 @cache
 def lambda_client() -> LambdaClient:
     return boto3.client("lambda", config=_CONFIG)
+
+
+# SignVideo runs for up to its 900 s timeout while PersistResult waits on the answer; botocore's 60 s read timeout
+# would give up (and its retry would sign again). One attempt: the state machine retries PersistResult as a whole.
+_SIGNING_CONFIG = _CONFIG.merge(
+    Config(read_timeout=910, connect_timeout=10, retries={"mode": "standard", "total_max_attempts": 1})
+)
+
+
+@cache
+def signing_lambda() -> LambdaClient:
+    return boto3.client("lambda", config=_SIGNING_CONFIG)

@@ -3,7 +3,8 @@ rewritten into the job's ``video.mp4`` with its AIGC label, without re-encoding 
 
 The plan (``mp4_label_plan``) is the output as source ranges and new bytes; here the ranges are streamed out of the
 staged object with ranged GETs and the whole goes through the same multipart upload as the provider's download, so
-``video.mp4`` only appears, labelled, when its upload completes, and its SHA-256 is that of the labelled bytes.
+``video.mp4`` only appears, labelled, when its upload completes, and its checksum is that of the labelled bytes.
+A staged file that is finished already (labelled and signed) is copied the same way, as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .mp4_boxes import Mp4Error, RangeReader
-from .mp4_label_plan import Bytes, LabelPlan, prepare_label_plan
+from .mp4_label_plan import Bytes, Copy, LabelPlan, prepare_label_plan
 from .s3errors import aws_failure
 from .transfer import DEFAULT_PART_BYTES, CopyOutcome, Mp4BodyCheck, copy_stream_to_s3
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 STAGING_PREFIX = "staging/"
-STREAM_CHUNK_BYTES = 1024 * 1024
 # The media is read in ranges of RANGE_BYTES, RANGES_IN_FLIGHT at a time (one GET stream is far below S3's rate):
 # at most RANGES_IN_FLIGHT * RANGE_BYTES held, besides the upload's parts.
 RANGE_BYTES = 8 * 1024 * 1024
@@ -59,6 +59,37 @@ def label_staged_video(
         plan = prepare_label_plan(_range_reader(s3, bucket, staged_key), size, label_json)
     except Mp4Error as error:
         raise LabelRefused(f"the video at {source} cannot be labelled: {error}") from error
+    return _store(s3, bucket, staged_key, video_key, plan, part_bytes=part_bytes, deadline=deadline)
+
+
+def copy_staged_video(
+    s3: S3Client,
+    bucket: str,
+    staged_key: str,
+    video_key: str,
+    *,
+    part_bytes: int = DEFAULT_PART_BYTES,
+    deadline: float | None = None,
+) -> CopyOutcome:
+    """The staged file as ``video.mp4``, byte for byte, checked as an MP4 like every output."""
+    try:
+        size = s3.head_object(Bucket=bucket, Key=staged_key)["ContentLength"]
+    except (ClientError, BotoCoreError) as error:
+        raise aws_failure(error, f"reading s3://{bucket}/{staged_key}") from error
+    plan = LabelPlan(segments=(Copy(0, size),), source_size=size, moov_growth=0)
+    return _store(s3, bucket, staged_key, video_key, plan, part_bytes=part_bytes, deadline=deadline)
+
+
+def _store(
+    s3: S3Client,
+    bucket: str,
+    staged_key: str,
+    video_key: str,
+    plan: LabelPlan,
+    *,
+    part_bytes: int,
+    deadline: float | None,
+) -> CopyOutcome:
     return copy_stream_to_s3(
         _labelled_chunks(s3, bucket, staged_key, plan),
         s3=s3,

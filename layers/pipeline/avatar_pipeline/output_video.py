@@ -1,5 +1,5 @@
-"""``video.mp4`` from the provider's staged file: labelled S3 to S3, or labelled and signed through ``/tmp`` when
-C2PA content credentials are configured. A video that cannot be labelled, or signed while the label is required,
+"""``video.mp4`` from the provider's staged file: labelled S3 to S3, and signed by SignVideo when C2PA content
+credentials are configured (``signed_output``). A video that cannot be labelled, or signed while the label is required,
 is refused with the contract's ``ResultUnavailable`` and never stored as ``video.mp4``."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .aigc import AigcLabel
 from .errors import ProviderUnavailable, ResultUnavailable
 from .labelling import LabelRefused, discard_staged_video, label_staged_video
-from .signed_output import C2paSigner, SigningFailed, signed_video
+from .signed_output import SigningFailed, VideoSigner, signed_video
 from .transfer import CopyOutcome, OutOfTime
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class Finishing:
     """What is done to the provider's file before it becomes video.mp4."""
 
     label: AigcLabel | None
-    signer: C2paSigner | None
+    signer: VideoSigner | None
 
     @property
     def needed(self) -> bool:
@@ -43,6 +43,7 @@ def finish_staged_video(
     video_key: str,
     finishing: Finishing,
     *,
+    job_id: str,
     part_bytes: int,
     deadline: float,
 ) -> FinishedVideo:
@@ -61,6 +62,7 @@ def finish_staged_video(
                 video_key,
                 label_json,
                 finishing.signer,
+                job_id=job_id,
                 must_sign=finishing.label is not None,
                 part_bytes=part_bytes,
                 deadline=deadline,

@@ -107,7 +107,14 @@ def persist_result(
     c2pa: dict[str, str | None] = {}
     if finishing.needed:
         video = finish_staged_video(
-            s3, output_bucket, download_key, video_key, finishing, part_bytes=part_bytes, deadline=deadline
+            s3,
+            output_bucket,
+            download_key,
+            video_key,
+            finishing,
+            job_id=job.job_id,
+            part_bytes=part_bytes,
+            deadline=deadline,
         )
         copied, c2pa = video.copied, {"c2pa": video.c2pa, "c2pa_failure": video.c2pa_failure}
     audio = media.audio.duration_seconds if media.audio else None

@@ -26,6 +26,9 @@ TRANSIENT_CODES = frozenset(
         "ProvisionedThroughputExceededException",
         "RequestLimitExceeded",
         "InternalServerError",
+        # Lambda's Invoke: throttled, or its service failing.
+        "TooManyRequestsException",
+        "ServiceException",
     }
 )
 

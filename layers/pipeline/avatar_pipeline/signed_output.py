@@ -1,23 +1,25 @@
-"""The output video when C2PA content credentials are configured: the staged provider file brought to ``/tmp``,
-labelled there, signed with a C2PA manifest (``content_credentials``), and uploaded as ``video.mp4``, the one
-object that appears. At most two copies of the video are on disk at once."""
+"""The output video when C2PA content credentials are configured: the staged provider file labelled S3 to S3,
+signed by SignVideo, and the signed file stored as ``video.mp4``, checked like every output.
+
+Signing runs in a function of its own because the C2PA library (c2pa-python, one 20 MiB native library) would
+take this one past its size budget; SignVideo has the credentials layer alone. It reads the key from the provider
+secret itself, so no key material travels in an invocation. The labelled and signed intermediates live under
+``staging/`` beside the provider's file and go with it.
+"""
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
+import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .content_credentials import ContentCredentialsError, sign_mp4
-from .labelling import STREAM_CHUNK_BYTES, LabelRefused
-from .mp4_boxes import Mp4Error
-from .mp4_label_apply import label_file
+from . import aws
+from .errors import ProviderUnavailable, ResultUnavailable
+from .labelling import copy_staged_video, discard_staged_video, label_staged_video
 from .s3errors import aws_failure
-from .transfer import DEFAULT_PART_BYTES, CopyOutcome, Mp4BodyCheck, copy_stream_to_s3
+from .transfer import DEFAULT_PART_BYTES, CopyOutcome
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -28,11 +30,49 @@ class SigningFailed(Exception):
 
 
 @dataclass(frozen=True)
-class C2paSigner:
+class SignOutcome:
+    manifest_label: str | None  # the signed manifest's label
+    failure: str | None  # why the video could not be signed
+
+
+class VideoSigner(Protocol):
+    """Signs ``s3://bucket/source_key`` into ``destination_key``."""
+
+    def sign(self, job_id: str, bucket: str, source_key: str, destination_key: str) -> SignOutcome: ...
+
+
+@dataclass(frozen=True)
+class SignerFunction:
+    """SignVideo, invoked synchronously (its event and answer: ``content_signing.stored_video``)."""
+
+    function_name: str
     generator: str  # the provider id, e.g. wavespeed/omnihuman-1.5
-    certificate_chain_pem: str
-    private_key_pem: str
-    tsa_url: str | None = None  # a timestamp authority, only if the secret names one (no network otherwise)
+
+    def sign(self, job_id: str, bucket: str, source_key: str, destination_key: str) -> SignOutcome:
+        event = {
+            "job_id": job_id,
+            "bucket": bucket,
+            "source_key": source_key,
+            "destination_key": destination_key,
+            "generator": self.generator,
+        }
+        what = f"invoking {self.function_name} to sign s3://{bucket}/{source_key}"
+        try:
+            response = aws.signing_lambda().invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())
+            answer: Any = json.loads(response["Payload"].read() or b"null")
+        except (ClientError, BotoCoreError) as error:
+            raise aws_failure(error, what, permanent=ResultUnavailable) from error
+        except ValueError as error:
+            raise ProviderUnavailable(f"{what}: its answer is not JSON ({error}) (retried)") from error
+        if response.get("FunctionError") or not isinstance(answer, dict):
+            detail = (
+                answer if not isinstance(answer, dict) else f"{answer.get('errorType')}: {answer.get('errorMessage')}"
+            )
+            raise ProviderUnavailable(f"{what} failed ({detail}) (retried)")
+        label, failure = answer.get("manifest_label"), answer.get("failure")
+        if not (isinstance(label, str) and label) and not (isinstance(failure, str) and failure):
+            raise ProviderUnavailable(f"{what}: the answer has neither manifest_label nor failure (retried)")
+        return SignOutcome(label if isinstance(label, str) else None, failure if isinstance(failure, str) else None)
 
 
 @dataclass(frozen=True)
@@ -48,60 +88,33 @@ def signed_video(
     staged_key: str,
     video_key: str,
     label_json: str | None,
-    signer: C2paSigner,
+    signer: VideoSigner,
     *,
+    job_id: str,
     must_sign: bool,
     part_bytes: int = DEFAULT_PART_BYTES,
     deadline: float | None = None,
 ) -> SignedVideo:
-    with tempfile.TemporaryDirectory(prefix="persist-") as folder:
-        current = Path(folder) / "provider.mp4"
-        try:
-            s3.download_file(bucket, staged_key, str(current))
-        except (ClientError, BotoCoreError) as error:
-            raise aws_failure(error, f"reading s3://{bucket}/{staged_key}") from error
-        if label_json is not None:
-            current = _labelled(current, Path(folder) / "labelled.mp4", label_json)
-        manifest_label, failure = None, None
-        try:
-            signed = Path(folder) / "signed.mp4"
-            manifest_label = sign_mp4(
-                current,
-                signed,
-                generator=signer.generator,
-                certificate_chain_pem=signer.certificate_chain_pem,
-                private_key_pem=signer.private_key_pem,
-                tsa_url=signer.tsa_url,
-            ).label
-            current.unlink()
-            current = signed
-        except ContentCredentialsError as error:
-            if must_sign:
-                raise SigningFailed(str(error)) from error
-            failure = str(error)
-        copied = copy_stream_to_s3(
-            _chunks(current),
-            s3=s3,
-            bucket=bucket,
-            key=video_key,
-            declared_length=current.stat().st_size,
-            check=Mp4BodyCheck(),
-            part_bytes=part_bytes,
-            deadline=deadline,
-        )
-    return SignedVideo(copied, manifest_label, failure)
-
-
-def _labelled(source: Path, destination: Path, label_json: str) -> Path:
+    labelled_key, signed_key = _sibling(staged_key, "labelled"), _sibling(staged_key, "signed")
     try:
-        label_file(source, destination, label_json)
-    except Mp4Error as error:
-        raise LabelRefused(f"the provider's video cannot be labelled: {error}") from error
-    source.unlink()
-    return destination
+        source = staged_key
+        if label_json is not None:
+            label_staged_video(
+                s3, bucket, staged_key, labelled_key, label_json, part_bytes=part_bytes, deadline=deadline
+            )
+            source = labelled_key
+        outcome = signer.sign(job_id, bucket, source, signed_key)
+        if outcome.failure is not None and must_sign:
+            raise SigningFailed(outcome.failure)
+        stored = signed_key if outcome.failure is None else source
+        copied = copy_staged_video(s3, bucket, stored, video_key, part_bytes=part_bytes, deadline=deadline)
+    finally:
+        for key in (labelled_key, signed_key):
+            discard_staged_video(s3, bucket, key)
+    return SignedVideo(copied, outcome.manifest_label, outcome.failure)
 
 
-def _chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as file:
-        while chunk := file.read(STREAM_CHUNK_BYTES):
-            yield chunk
+def _sibling(staged_key: str, name: str) -> str:
+    """``staging/<job>/<attempt>/provider.mp4`` → ``staging/<job>/<attempt>/<name>.mp4``."""
+    folder, _, _ = staged_key.rpartition("/")
+    return f"{folder}/{name}.mp4"

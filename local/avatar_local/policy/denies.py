@@ -11,6 +11,8 @@ ANONYMOUS = "anonymous"
 # The functions that talk to providers, and so need their credentials (submit, status checks, result download,
 # and the webhook, which verifies callbacks and re-reads Kling tasks).
 PROVIDER_CALLERS = {"SubmitJobFunction", "CheckStatusFunction", "PersistResultFunction", "WebhookFunction"}
+# They and SignVideo, which reads the secret's c2pa key itself, are the secret's only readers.
+SECRET_READERS = PROVIDER_CALLERS | {"SignVideoFunction"}
 
 
 def deny_requests(deployment: Deployment, principals: dict[str, Principal]) -> list[Request]:
@@ -30,15 +32,22 @@ def deny_requests(deployment: Deployment, principals: dict[str, Principal]) -> l
             "Validate never writes the output bucket",
             expect="Denied",
         ),
+        Request(
+            "SignVideoFunction",
+            "s3:PutObject",
+            output_key,
+            "SignVideo writes only under staging/: PersistResult stores video.mp4",
+            expect="Denied",
+        ),
     ]
     for name in principals:
-        if name not in PROVIDER_CALLERS:
+        if name not in SECRET_READERS:
             found.append(
                 Request(
                     name,
                     "secretsmanager:GetSecretValue",
                     secret,
-                    "only provider callers read the secret",
+                    "only provider callers and SignVideo read the secret",
                     expect="Denied",
                 )
             )

@@ -5,8 +5,10 @@ The manifest says the video was made by a trained model (action ``c2pa.created``
 as the claim generator and as the action's software agent. The signer is built from PEM text, as the provider
 secret holds it: ``c2pa.certificate_chain`` (the signing certificate first, then any intermediates) and
 ``c2pa.private_key`` (PKCS#8, unencrypted); the algorithm follows the key. Nothing goes to the network: no
-time-stamp authority unless one is named, no remote manifests, no OCSP. ``c2pa`` (c2pa-python, a 20 MiB native
-library) is in the credentials layer, which only PersistResult gets: it is imported inside the functions only.
+time-stamp authority unless one is named, no remote manifests, no OCSP.
+
+Only the standard library and ``c2pa`` (c2pa-python, a 20 MiB native library): this package and c2pa make up the
+credentials layer, the one layer of SignVideo, the one function that signs.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+import c2pa
 
 CREATED = "c2pa.created"
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
@@ -46,27 +49,24 @@ class ContentCredentialsError(Exception):
     """The MP4 could not be signed or read; the message says why and never quotes key material."""
 
 
-class SignedManifest(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True)
+class SignedManifest:
     label: str
     algorithm: str
     generator: str
     manifest_bytes: int
 
 
-class ActionReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True)
+class ActionReport:
     action: str
     digital_source_type: str | None
     software_agent: str | None
 
 
-class ManifestReport(BaseModel):
+@dataclass(frozen=True)
+class ManifestReport:
     """The active manifest of an MP4's manifest store, and what validating it found."""
-
-    model_config = ConfigDict(frozen=True)
 
     label: str
     generator: str | None
@@ -107,7 +107,6 @@ def sign_mp4(
     tsa_url: str | None = None,
 ) -> SignedManifest:
     """Writes ``source`` with a C2PA manifest embedded to ``destination`` (removed again if signing fails)."""
-    import c2pa  # the credentials layer: see the module's docstring
 
     algorithm = signing_algorithm(private_key_pem)
     info = {"name": generator, **({"version": generator_version} if generator_version else {})}
@@ -146,7 +145,6 @@ def read_manifest(path: Path, *, trust_anchors_pem: str | None = None) -> Manife
     With ``trust_anchors_pem`` (one or more PEM certificates) those anchors replace the SDK's built-in trust list
     and ``trusted`` says whether the signing certificate chains to one of them.
     """
-    import c2pa  # the credentials layer: see the module's docstring
 
     verify: dict[str, Any] = {"verify_after_reading": True, "verify_trust": trust_anchors_pem is not None, **_OFFLINE}
     settings: dict[str, Any] = {"verify": verify}
