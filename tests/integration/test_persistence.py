@@ -34,6 +34,7 @@ from avatar_pipeline.providers.base import (
     TaskCheck,
     TaskRef,
 )
+from avatar_pipeline.signed_output import SignOutcome
 from botocore.exceptions import ClientError
 from content_signing.manifests import read_manifest
 from content_signing.stored_video import SigningKey
@@ -772,3 +773,22 @@ def test_without_the_label_a_failed_signature_is_recorded_and_the_job_succeeds(
     assert (result["c2pa"], result["aigc_label"]) == (None, None)
     assert "signing" in result["c2pa_error"]
     assert persisted.c2pa_failure == result["c2pa_error"]
+
+
+class SignerThatWritesNothing:
+    """Answers that it signed, but no signed file is there (SignVideo's upload lost, or the file removed since)."""
+
+    def sign(self, job_id: str, bucket: str, source_key: str, destination_key: str) -> SignOutcome:
+        return SignOutcome("urn:c2pa:nothing-written", None)
+
+
+def test_a_signer_that_says_it_signed_but_stored_nothing_is_retried_and_stores_nothing(
+    server: MediaServer, s3: Any, http: httpx.Client
+) -> None:
+    server.replies["/v.mp4"] = Reply(body=variant("moov_first"))
+    with pytest.raises(ProviderUnavailable, match=r"reading s3://.*/signed\.mp4 failed: it does not exist"):
+        persist(FakeAdapter([f"{server.url}/v.mp4"]), s3, http, finishing=Finishing(LABEL, SignerThatWritesNothing()))
+    assert s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="campaign-7/").get("KeyCount", 0) == 0
+    # The intermediates are gone; the provider's file stays for the retry to overwrite (or the lifecycle rule).
+    staged = s3.list_objects_v2(Bucket=OUTPUT_BUCKET, Prefix="staging/").get("Contents", [])
+    assert [item["Key"].rpartition("/")[2] for item in staged] == ["provider.mp4"]

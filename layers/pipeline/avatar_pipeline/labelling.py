@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .errors import ProviderUnavailable
 from .mp4_boxes import Mp4Error, RangeReader
 from .mp4_label_plan import Bytes, Copy, LabelPlan, prepare_label_plan
 from .s3errors import aws_failure
@@ -75,7 +76,8 @@ def copy_staged_video(
     try:
         size = s3.head_object(Bucket=bucket, Key=staged_key)["ContentLength"]
     except (ClientError, BotoCoreError) as error:
-        raise aws_failure(error, f"reading s3://{bucket}/{staged_key}") from error
+        # The file was staged by this attempt moments ago: missing or refused, a fresh attempt stages it again.
+        raise aws_failure(error, f"reading s3://{bucket}/{staged_key}", permanent=ProviderUnavailable) from error
     plan = LabelPlan(segments=(Copy(0, size),), source_size=size, moov_growth=0)
     return _store(s3, bucket, staged_key, video_key, plan, part_bytes=part_bytes, deadline=deadline)
 
