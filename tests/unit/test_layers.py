@@ -29,6 +29,11 @@ import boto3, botocore.client
 clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
 loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules}
 loaded["adapters"] = "avatar_pipeline.providers.registry" in sys.modules
+loaded.update({name: name in sys.modules for name in ("httpx", "sqlite3")})
+http = sys.modules.get("avatar_pipeline.providers.http")
+loaded["traced_http"] = http is not None and any(
+    c.__module__ == "aws_xray_sdk.ext.httpx.patch" for c in http.DeadlineClient.__mro__
+)
 print(json.dumps({**loaded, "clients": clients, "session": boto3.DEFAULT_SESSION is not None}))
 """
 
@@ -48,6 +53,11 @@ def _imports(folders: list[str]) -> dict[str, object]:
     )
     result: dict[str, object] = json.loads(done.stdout)
     return result
+
+
+def _handlers_calling(name: str) -> set[str]:
+    folders = {Path(p["CodeUri"]).name for p in FUNCTIONS.values()}
+    return {folder for folder in folders if name in (ROOT / "functions" / folder / "app.py").read_text()}
 
 
 def test_only_validate_media_has_the_imaging_layer_and_every_function_the_pipeline_layer() -> None:
@@ -71,10 +81,21 @@ def test_handlers_without_the_imaging_layer_never_import_pillow_and_none_creates
 def test_handlers_that_call_no_provider_never_import_the_adapters() -> None:
     """They check requests against the capability table; the registry imports every adapter (about 30 ms)."""
     folders = {Path(p["CodeUri"]).name for p in FUNCTIONS.values()}
-    calling = {folder for folder in folders if "adapter_for" in (ROOT / "functions" / folder / "app.py").read_text()}
+    calling = _handlers_calling("adapter_for")
     assert calling == {"submit_job", "check_status", "persist_result", "webhook"}
     assert _imports(sorted(folders - calling))["adapters"] is False
     assert _imports(sorted(calling))["adapters"] is True
+
+
+def test_only_handlers_that_make_http_calls_import_httpx_and_their_client_is_traced() -> None:
+    """X-Ray patches httpx where the client is made, not with everything it supports (httpx, sqlite3: about 23 ms)."""
+    folders = {Path(p["CodeUri"]).name for p in FUNCTIONS.values()}
+    calling = _handlers_calling("invocation_client")
+    assert calling == {"submit_job", "check_status", "persist_result", "webhook", "validate_media"}
+    without = _imports(sorted(folders - calling))
+    assert (without["httpx"], without["sqlite3"]) == (False, False)
+    for folder in sorted(calling):
+        assert _imports([folder])["traced_http"] is True, folder
 
 
 def test_no_layer_requires_what_the_runtime_provides_and_pillow_is_in_the_imaging_layer_alone() -> None:
