@@ -30,6 +30,7 @@ clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.
 loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules}
 loaded["adapters"] = "avatar_pipeline.providers.registry" in sys.modules
 loaded.update({name: name in sys.modules for name in ("httpx", "sqlite3")})
+loaded["event_classes"] = "aws_lambda_powertools.utilities.data_classes" in sys.modules
 http = sys.modules.get("avatar_pipeline.providers.http")
 loaded["traced_http"] = http is not None and any(
     c.__module__ == "aws_xray_sdk.ext.httpx.patch" for c in http.DeadlineClient.__mro__
@@ -96,6 +97,11 @@ def test_only_handlers_that_make_http_calls_import_httpx_and_their_client_is_tra
     assert (without["httpx"], without["sqlite3"]) == (False, False)
     for folder in sorted(calling):
         assert _imports([folder])["traced_http"] is True, folder
+
+
+def test_no_handler_imports_every_powertools_event_class() -> None:
+    """The Webhook reads its function URL event itself: the data classes' package imports all of them (about 12 ms)."""
+    assert _imports(sorted(Path(p["CodeUri"]).name for p in FUNCTIONS.values()))["event_classes"] is False
 
 
 def test_no_layer_requires_what_the_runtime_provides_and_pillow_is_in_the_imaging_layer_alone() -> None:
