@@ -25,15 +25,18 @@ import gc, importlib.util, json, sys
 for folder in sys.argv[1:]:
     spec = importlib.util.spec_from_file_location("handler_" + folder, f"functions/{folder}/app.py")
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
-import boto3, botocore.client
+import boto3, botocore.client, http.client
 clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
 loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules}
 loaded["adapters"] = "avatar_pipeline.providers.registry" in sys.modules
 loaded.update({name: name in sys.modules for name in ("httpx", "sqlite3", "jwt")})
+# X-Ray wraps (wrapt, so __wrapped__) botocore's calls and http.client's requests beneath them.
+traced = (botocore.client.BaseClient._make_api_call, http.client.HTTPConnection._send_request)
+loaded["traced_aws"] = all(hasattr(method, "__wrapped__") for method in traced)
 loaded["event_classes"] = "aws_lambda_powertools.utilities.data_classes" in sys.modules
-http = sys.modules.get("avatar_pipeline.providers.http")
-loaded["traced_http"] = http is not None and any(
-    c.__module__ == "aws_xray_sdk.ext.httpx.patch" for c in http.DeadlineClient.__mro__
+client = sys.modules.get("avatar_pipeline.providers.http")
+loaded["traced_http"] = client is not None and any(
+    c.__module__ == "aws_xray_sdk.ext.httpx.patch" for c in client.DeadlineClient.__mro__
 )
 print(json.dumps({**loaded, "clients": clients, "session": boto3.DEFAULT_SESSION is not None}))
 """
@@ -95,6 +98,7 @@ def test_only_handlers_that_make_http_calls_import_httpx_and_their_client_is_tra
     assert calling == {"submit_job", "check_status", "persist_result", "webhook", "validate_media"}
     without = _imports(sorted(folders - calling))
     assert (without["httpx"], without["sqlite3"]) == (False, False)
+    assert without["traced_aws"] is True
     for folder in sorted(calling):
         assert _imports([folder])["traced_http"] is True, folder
 

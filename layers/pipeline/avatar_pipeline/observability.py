@@ -36,7 +36,7 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 
 logger = Logger(logger_formatter=RedactingFormatter())
-# Only botocore here: httpx is patched where its client is made (providers/http.py), so a function that makes no HTTP
-# call imports neither httpx nor the sqlite3 that patching everything X-Ray supports would load (about 23 ms).
-tracer = Tracer(patch_modules=["botocore"])
+# What every function calls through (botocore, and http.client beneath it); httpx is patched where its client is made
+# (providers/http.py). Patching all X-Ray supports would import httpx and sqlite3 in every function (about 23 ms).
+tracer = Tracer(patch_modules=["botocore", "httplib"])
 metrics = Metrics()
