@@ -26,10 +26,19 @@ for folder in sys.argv[1:]:
     spec = importlib.util.spec_from_file_location("handler_" + folder, f"functions/{folder}/app.py")
     module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # registered, as an import would
     spec.loader.exec_module(module)
-import boto3, botocore.client
+import boto3, botocore.client, http.client
 clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
 loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules}
 loaded["adapters"] = "avatar_pipeline.providers.registry" in sys.modules
+loaded.update({name: name in sys.modules for name in ("httpx", "sqlite3", "jwt")})
+# X-Ray wraps (wrapt, so __wrapped__) botocore's calls and http.client's requests beneath them.
+traced = (botocore.client.BaseClient._make_api_call, http.client.HTTPConnection._send_request)
+loaded["traced_aws"] = all(hasattr(method, "__wrapped__") for method in traced)
+loaded["event_classes"] = "aws_lambda_powertools.utilities.data_classes" in sys.modules
+client = sys.modules.get("avatar_pipeline.providers.http")
+loaded["traced_http"] = client is not None and any(
+    c.__module__ == "aws_xray_sdk.ext.httpx.patch" for c in client.DeadlineClient.__mro__
+)
 print(json.dumps({**loaded, "clients": clients, "session": boto3.DEFAULT_SESSION is not None}))
 """
 
@@ -50,6 +59,11 @@ def _imports(folders: list[str]) -> dict[str, object]:
     )
     result: dict[str, object] = json.loads(done.stdout)
     return result
+
+
+def _handlers_calling(name: str) -> set[str]:
+    folders = {Path(p["CodeUri"]).name for p in FUNCTIONS.values()}
+    return {folder for folder in folders if name in (ROOT / "functions" / folder / "app.py").read_text()}
 
 
 def test_only_validate_media_has_the_imaging_layer_and_only_sign_video_the_credentials_layer() -> None:
@@ -76,10 +90,29 @@ def test_handlers_import_only_their_layers_and_none_creates_a_client_at_import()
 def test_handlers_that_call_no_provider_never_import_the_adapters() -> None:
     """They check requests against the capability table; the registry imports every adapter (about 30 ms)."""
     folders = {Path(p["CodeUri"]).name for p in FUNCTIONS.values()}
-    calling = {folder for folder in folders if "adapter_for" in (ROOT / "functions" / folder / "app.py").read_text()}
+    calling = _handlers_calling("adapter_for")
     assert calling == {"submit_job", "check_status", "persist_result", "webhook"}
     assert _imports(sorted(folders - calling))["adapters"] is False
     assert _imports(sorted(calling))["adapters"] is True
+
+
+def test_only_handlers_that_make_http_calls_import_httpx_and_their_client_is_traced() -> None:
+    """X-Ray patches httpx where the client is made, not with everything it supports (httpx, sqlite3: about 23 ms)."""
+    folders = {Path(p["CodeUri"]).name for p in FUNCTIONS.values()}
+    calling = _handlers_calling("invocation_client")
+    assert calling == {"submit_job", "check_status", "persist_result", "webhook", "validate_media"}
+    without = _imports(sorted(folders - calling))
+    assert (without["httpx"], without["sqlite3"]) == (False, False)
+    assert without["traced_aws"] is True
+    for folder in sorted(calling):
+        assert _imports([folder])["traced_http"] is True, folder
+
+
+def test_no_handler_imports_every_powertools_event_class_or_pyjwt() -> None:
+    """The Webhook reads its function URL event itself: the data classes' package imports all of them (about 12 ms).
+    PyJWT signs Kling's legacy key pair only, on the first call that needs a token (about 8 ms)."""
+    everything = _imports(sorted(Path(p["CodeUri"]).name for p in FUNCTIONS.values()))
+    assert (everything["event_classes"], everything["jwt"]) == (False, False)
 
 
 def test_no_layer_requires_what_the_runtime_provides_and_pillow_is_in_the_imaging_layer_alone() -> None:

@@ -36,5 +36,7 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 
 logger = Logger(logger_formatter=RedactingFormatter())
-tracer = Tracer()
+# What every function calls through (botocore, and http.client beneath it); httpx is patched where its client is made
+# (providers/http.py). Patching all X-Ray supports would import httpx and sqlite3 in every function (about 23 ms).
+tracer = Tracer(patch_modules=["botocore", "httplib"])
 metrics = Metrics()

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..errors import ProviderUnavailable
+from ..observability import tracer
 from ..settings import DEFAULT_TIMEOUT_SECONDS
 from .base import SubmitOutcomeUnknown
 
@@ -24,6 +25,9 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 LAMBDA_MARGIN_SECONDS = 5.0
 # Failures that prove the request never reached the provider: retrying cannot create a second task.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.WriteError, httpx.WriteTimeout)
+
+# Before DeadlineClient subclasses httpx.Client: X-Ray's patch replaces httpx.Client with its traced subclass.
+tracer.patch(["httpx"])
 
 RemainingSeconds = Callable[[], float]
 # Per invocation (a context variable, so handlers run side by side in one process never share a deadline).

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
-import jwt
 
 from ..errors import ProviderRejected
 from ..redaction import register
@@ -57,6 +56,10 @@ class JwtCache:
             issued = int(now)
             expires_at = issued + JWT_LIFETIME_SECONDS
             claims = {"iss": access_key, "exp": expires_at, "nbf": issued - JWT_NOT_BEFORE_SKEW_SECONDS}
+            # Only the legacy key pair signs: a deployment with an api_key, and every other provider's call or
+            # callback, never needs PyJWT (about 8 ms of each provider function's cold start).
+            import jwt
+
             value = jwt.encode(claims, secret_key, algorithm="HS256", headers={"alg": "HS256", "typ": "JWT"})
             self._tokens[access_key] = _Token(identity, value, expires_at)
             return value
