@@ -1,6 +1,6 @@
 """SignVideo: signs one stored video with C2PA content credentials, for PersistResult (``content_signing``).
 
-Its only layer is the credentials layer (c2pa-python and ``content_signing``); boto3 is the runtime's."""
+Its only layer is the credentials layer (c2pa-python, Powertools and ``content_signing``); boto3 is the runtime's."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from content_signing.signing_key import signing_key
@@ -34,6 +34,8 @@ class Settings:
 
 SETTINGS = Settings.from_environment()
 logger = Logger()
+# Its calls are botocore's (S3, Secrets Manager), as in the other functions' tracers.
+tracer = Tracer(patch_modules=["botocore", "httplib"])
 
 
 @cache
@@ -42,6 +44,7 @@ def s3() -> S3Client:
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = SignRequest.parse(event)
     logger.append_keys(job_id=request.job_id)

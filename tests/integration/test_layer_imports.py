@@ -36,7 +36,7 @@ SIGN = """
 import os, shutil, sys
 from pathlib import Path
 sys.path[:0] = sys.argv[1:3]
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from content_signing.manifests import read_manifest
 from content_signing.signing_key import signing_key
 from content_signing.stored_video import SignRequest, SigningKey, sign_stored_video
@@ -51,14 +51,19 @@ class Context:
     function_name, memory_limit_in_mb, aws_request_id = "SignVideo", 512, "request-1"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:SignVideo"
 
+tracer = Tracer(patch_modules=["botocore", "httplib"])
+
 @Logger(service="avatar-pipeline").inject_lambda_context
+@tracer.capture_lambda_handler
 def handler(event, context):
     return sign_stored_video(Folder(), SignRequest.parse(event), SigningKey(os.environ["CHAIN"], os.environ["KEY"]))
 
 request = {"job_id": "j", "bucket": "b", "generator": "wavespeed/omnihuman-1.5"}
 outcome = handler({**request, "source_key": "video.mp4", "destination_key": "signed.mp4"}, Context())
 report = read_manifest(Path(sys.argv[3]) / "signed.mp4")
-print(outcome.manifest_label, report.signature_valid, "pydantic" in sys.modules)
+import botocore.client
+traced = hasattr(botocore.client.BaseClient._make_api_call, "__wrapped__")
+print(outcome.manifest_label, report.signature_valid, traced, "pydantic" in sys.modules)
 """
 DECODE = """
 import sys
@@ -140,13 +145,21 @@ def test_the_credentials_layer_alone_runs_sign_videos_path(built: dict[str, Path
     source = make_mp4(tmp_path / "video.mp4")
     done = subprocess.run(
         [_python313(), "-S", "-c", SIGN, str(built["credentials"]), str(built["runtime"]), str(source.parent)],
-        env={"PATH": "/usr/bin:/bin", "CHAIN": chain.certificate_chain_pem, "KEY": chain.private_key_pem},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "CHAIN": chain.certificate_chain_pem,
+            "KEY": chain.private_key_pem,
+            # As on Lambda, so that the tracer patches (and so imports the X-Ray SDK from the layer).
+            "LAMBDA_TASK_ROOT": str(ROOT / "functions" / "sign_video"),
+            "AWS_LAMBDA_FUNCTION_NAME": "SignVideo",
+            "AWS_REGION": "us-east-1",
+        },
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    label, valid, loaded = done.stdout.splitlines()[-1].split()
-    assert (label.startswith("urn:"), valid, loaded) == (True, "True", "False")
+    label, valid, traced, loaded = done.stdout.splitlines()[-1].split()
+    assert (label.startswith("urn:"), valid, traced, loaded) == (True, "True", "True", "False")
 
 
 def test_third_party_modules_ship_as_bytecode_alone_and_our_packages_with_their_sources(built: dict[str, Path]) -> None:
