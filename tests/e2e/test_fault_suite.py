@@ -109,7 +109,12 @@ FAULTS = [
         expected="JobTimedOut",
         runner="short_submit_timeout",
     ),
-    Fault("Lambda crash: CheckStatus", crash=("CheckStatusFunction", "before")),
+    # WaveSpeed calls back: only a lost callback makes the wait time out into CheckStatus, so the crash surely comes.
+    Fault(
+        "Lambda crash: CheckStatus",
+        inject=({"operation": "callback", "fault": "lost"},),
+        crash=("CheckStatusFunction", "before"),
+    ),
     Fault(
         "Lambda crash: CheckStatus after a Volcengine subject-stage submit",
         provider="volcengine/omnihuman-1.5",
