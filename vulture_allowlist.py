@@ -37,6 +37,12 @@ do_PUT  # unused variable
 do_DELETE  # unused variable
 do_PATCH  # unused variable
 
+# The provider adapters: the registry names each by module and class (providers/registry.py) and imports a job's
+# when the job first needs it.
+KlingAdapter  # unused class
+VolcengineAdapter  # unused class
+WaveSpeedAdapter  # unused class
+
 # Fields of records, events, reports and provider bodies: written to JSON by pydantic or dataclasses, read by
 # people, by callers and by the tests.
 output_uri  # unused variable

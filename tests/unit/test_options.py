@@ -58,6 +58,17 @@ def test_the_capability_table_and_the_registry_cover_exactly_the_contract_provid
     assert all(entry.capabilities is CAPABILITIES[provider] for provider, entry in PROVIDERS.items())
 
 
+def test_every_registry_row_names_an_adapter_class_and_a_bad_row_fails_by_name() -> None:
+    from avatar_pipeline.providers.base import ProviderAdapter
+    from avatar_pipeline.providers.registry import ProviderEntry
+
+    for entry in PROVIDERS.values():
+        assert issubclass(entry.factory, ProviderAdapter)
+    wrong = ProviderEntry(CAPABILITIES["kling/avatar"], "kling_tasks.KlingTask")
+    with pytest.raises(TypeError, match=r"kling_tasks\.KlingTask is not a ProviderAdapter"):
+        _ = wrong.factory
+
+
 def test_cost_estimate_uses_the_price_per_output_second() -> None:
     assert estimated_cost_usd(WAVESPEED_OMNIHUMAN_15.provider_id, 4.0, {}) == pytest.approx(0.6)
     assert estimated_cost_usd(WAVESPEED_OMNIHUMAN_15.provider_id, None, {}) is None

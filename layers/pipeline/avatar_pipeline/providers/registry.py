@@ -1,10 +1,14 @@
-"""Provider id → adapter factory. Adding a provider is one module and one row here (plus its capabilities)."""
+"""Provider id → adapter factory. Adding a provider is one module and one row here (plus its capabilities).
+
+An adapter's module is imported when a job first needs it: a cold start pays for the job's provider, not for all.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import httpx
 
@@ -17,7 +21,6 @@ from ..capabilities import (
     ProviderCapabilities,
     capabilities_of,
 )
-from . import kling, volcengine, wavespeed
 from .base import ProviderAdapter
 
 if TYPE_CHECKING:
@@ -33,18 +36,30 @@ CONTRACT_PROVIDER_IDS: tuple[str, ...] = (
 )
 
 
+AdapterFactory = Callable[[ProviderCapabilities, str, httpx.Client, str], ProviderAdapter]
+
+
 @dataclass(frozen=True)
 class ProviderEntry:
     capabilities: ProviderCapabilities
-    factory: Callable[[ProviderCapabilities, str, httpx.Client, str], ProviderAdapter]
+    adapter: str
+    """``<module of this package>.<class>``: the ProviderAdapter subclass that talks to the provider."""
+
+    @property
+    def factory(self) -> AdapterFactory:
+        module, _, name = self.adapter.rpartition(".")
+        adapter = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+        if not (isinstance(adapter, type) and issubclass(adapter, ProviderAdapter)):
+            raise TypeError(f"{self.adapter} is not a ProviderAdapter")
+        return cast(AdapterFactory, adapter)
 
 
 PROVIDERS: dict[str, ProviderEntry] = {
-    "volcengine/omnihuman-1.5": ProviderEntry(VOLCENGINE_OMNIHUMAN_15, volcengine.VolcengineAdapter),
-    "wavespeed/omnihuman": ProviderEntry(WAVESPEED_OMNIHUMAN, wavespeed.WaveSpeedAdapter),
-    "wavespeed/omnihuman-1.5": ProviderEntry(WAVESPEED_OMNIHUMAN_15, wavespeed.WaveSpeedAdapter),
-    "wavespeed/hunyuan-avatar": ProviderEntry(WAVESPEED_HUNYUAN_AVATAR, wavespeed.WaveSpeedAdapter),
-    "kling/avatar": ProviderEntry(KLING_AVATAR, kling.KlingAdapter),
+    "volcengine/omnihuman-1.5": ProviderEntry(VOLCENGINE_OMNIHUMAN_15, "volcengine.VolcengineAdapter"),
+    "wavespeed/omnihuman": ProviderEntry(WAVESPEED_OMNIHUMAN, "wavespeed.WaveSpeedAdapter"),
+    "wavespeed/omnihuman-1.5": ProviderEntry(WAVESPEED_OMNIHUMAN_15, "wavespeed.WaveSpeedAdapter"),
+    "wavespeed/hunyuan-avatar": ProviderEntry(WAVESPEED_HUNYUAN_AVATAR, "wavespeed.WaveSpeedAdapter"),
+    "kling/avatar": ProviderEntry(KLING_AVATAR, "kling.KlingAdapter"),
 }
 
 
