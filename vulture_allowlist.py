@@ -55,6 +55,7 @@ bytes_read  # unused variable
 resolution  # unused variable
 has_video  # unused variable
 callback_url  # unused variable
+requester  # unused variable
 
 # Read by the tests only: the contract's lists, what a test counts, and the tests' reset hook and sample media.
 CONTRACT_ERROR_NAMES  # unused variable

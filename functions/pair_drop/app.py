@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.eventbridge import ObjectCreatedEvent
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.pairs import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, find_pair, media_kind, start_pair
 from avatar_pipeline.settings import EnvSettings, load_settings
 from avatar_pipeline.storage import existing_event_key
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
@@ -25,7 +24,7 @@ class Settings(EnvSettings):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(Settings)
-    s3_event = parse(event=event, model=S3EventNotificationEventBridgeModel)
+    s3_event = ObjectCreatedEvent.model_validate(event)
     bucket = s3_event.detail.bucket.name
     key = existing_event_key(aws.s3(), bucket, s3_event.detail.object.key)
     kind = media_kind(key)

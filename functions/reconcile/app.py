@@ -8,13 +8,13 @@ from typing import Any
 
 from avatar_pipeline import aws
 from avatar_pipeline.attempt_end import AttemptEnd
+from avatar_pipeline.eventbridge import EventBridgeEvent
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.outcome import Outcomes
 from avatar_pipeline.reconciler import ExecutionEnd, Reconciler
 from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -30,7 +30,7 @@ class Settings(AttemptEndSettings):
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load_settings(Settings)
-    envelope = EventBridgeModel.model_validate(event)
+    envelope = EventBridgeEvent.model_validate(event)
     store = JobStore(table=settings.jobs_table, dynamodb=aws.dynamodb())
     outcomes = Outcomes(
         store=store, events=aws.events(), event_bus=settings.event_bus_name, on_end=AttemptEnd.from_settings(settings)

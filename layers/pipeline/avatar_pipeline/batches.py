@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +26,7 @@ from .batch_csv import csv_rows
 from .batch_items import BATCH_ITEMS, BatchIgnored, BatchItem, BatchRef, BatchSummary
 from .batch_rows import ParsedRow, collect, jsonl_rows
 from .errors import InvalidRequest, describe_validation
+from .eventbridge import ObjectCreatedEvent
 from .job_ids import MAX_SLUG_CHARS, batch_row_job_id
 from .models import S3Location
 from .s3errors import aws_failure, error_code
@@ -70,7 +70,7 @@ class BatchSource:
 
 def batch_source(event: Any) -> BatchSource:
     try:
-        parsed = S3EventNotificationEventBridgeModel.model_validate(event)
+        parsed = ObjectCreatedEvent.model_validate(event)
     except ValidationError as error:
         raise InvalidRequest(f"malformed S3 event: {describe_validation(error)}") from error
     found = parsed.detail.object

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
 from pydantic import BaseModel
 
 from .batch_items import BatchItem
 from .capabilities import CAPABILITIES
 from .errors import InvalidRequest
+from .eventbridge import EventBridgeEvent, ObjectCreatedEvent
 from .job_ids import derived_job_id, execution_ref, well_formed_job_id
 from .job_requests import (
     check_against_provider,
@@ -108,7 +108,7 @@ def _identify(event: Any, execution_name: str, input_bucket: str, read_manifest:
     if not isinstance(event, dict):
         raise InvalidRequest(f"the execution input must be a JSON object (a job request), got {type(event).__name__}")
     match parse_trigger(event):
-        case S3EventNotificationEventBridgeModel() as s3_event:
+        case ObjectCreatedEvent() as s3_event:
             return _manifest(s3_event, input_bucket, read_manifest)
         case PairTrigger(detail=detail):
             image = str(detail.get("image", "")) if isinstance(detail, dict) else ""
@@ -123,16 +123,14 @@ def _identify(event: Any, execution_name: str, input_bucket: str, read_manifest:
             )
         case BatchRowTrigger(detail=row):
             return _batch_row(row)
-        case EventBridgeModel() as custom:
+        case EventBridgeEvent() as custom:
             origin = Origin(kind="event", delivery_id=f"event:{custom.id}", event_id=custom.id)
             return _Trigger(origin, f"event/{custom.id}", None, custom.detail)
         case _:
             return _Trigger(Origin.execution(execution_name), f"execution/{execution_name}", None, event)
 
 
-def _manifest(
-    s3_event: S3EventNotificationEventBridgeModel, input_bucket: str, read_manifest: ManifestReader
-) -> _Trigger | Ignored:
+def _manifest(s3_event: ObjectCreatedEvent, input_bucket: str, read_manifest: ManifestReader) -> _Trigger | Ignored:
     bucket, key, found = s3_event.detail.bucket.name, s3_event.detail.object.key, s3_event.detail.object
     if not key.startswith(MANIFEST_PREFIX) or not key.lower().endswith(MANIFEST_SUFFIX):
         return Ignored(ignored=f"s3://{bucket}/{key} is not a manifest ({MANIFEST_PREFIX}*{MANIFEST_SUFFIX})")

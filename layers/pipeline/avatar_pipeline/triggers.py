@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, S3EventNotificationEventBridgeModel
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
 from .batch_items import BatchItem
 from .errors import InvalidRequest, describe_validation
+from .eventbridge import EventBridgeEvent, ObjectCreatedEvent
 from .pairs import PAIR_DETAIL_TYPE, PAIR_SOURCE
 
 CUSTOM_EVENT_SOURCE = "avatar.pipeline"
@@ -44,13 +44,13 @@ def trigger_kind(event: Any) -> str:
     return _KINDS.get((event.get("source"), event.get("detail-type")), "console")
 
 
-Trigger = S3EventNotificationEventBridgeModel | PairTrigger | BatchRowTrigger | EventBridgeModel | dict[str, Any]
+Trigger = ObjectCreatedEvent | PairTrigger | BatchRowTrigger | EventBridgeEvent | dict[str, Any]
 _TRIGGERS: TypeAdapter[Trigger] = TypeAdapter(
     Annotated[
-        Annotated[S3EventNotificationEventBridgeModel, Tag("manifest")]
+        Annotated[ObjectCreatedEvent, Tag("manifest")]
         | Annotated[PairTrigger, Tag("pair")]
         | Annotated[BatchRowTrigger, Tag("batch")]
-        | Annotated[EventBridgeModel, Tag("event")]
+        | Annotated[EventBridgeEvent, Tag("event")]
         | Annotated[dict[str, Any], Tag("console")],
         Discriminator(trigger_kind),
     ]
