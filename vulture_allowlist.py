@@ -85,5 +85,3 @@ read_aigc_label  # unused function
 label_file  # unused function
 source_size  # unused variable
 moov_growth  # unused variable
-# Content credentials, used by the tests until PersistResult signs outputs with them and the local stack makes its own
-# test chain (design.md, "AIGC labelling and content credentials").
