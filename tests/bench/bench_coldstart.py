@@ -10,8 +10,9 @@ loads from disk.
 - As on Lambda, the runtime's bootstrap has imported its own modules before it imports the handler: the clock starts
   after the standard-library modules it imports (``BOOTSTRAP_IMPORTS``).
 - The floor: a handler that only imports what the design has every function use (boto3, pydantic, httpx, and
-  Powertools' logger, metrics and tracer, patched as observability.py and providers/http.py patch it), with the
-  pipeline layer. What a handler takes beyond it is the pipeline's own code.
+  Powertools' logger, metrics and tracer, patched as observability.py and providers/http.py patch it) and defines
+  one one-field model (pydantic at every boundary), with the pipeline layer. What a handler takes beyond it is the
+  pipeline's own code.
 - Each import alternates with its counterpart (old layout, built, floor), so that a slower spell of the machine falls
   on all of them; the least CPU time over the runs is kept (the machine's own speed drifts by a third from one
   session to the next: the old layout, rebuilt the same, took 837 to 1,049 ms in one run, 994 to 1,386 in another).
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import instructions
 from avatar_local.template import load_template
 from table import Row, render
 
@@ -59,11 +61,27 @@ LAMBDA_ENVIRONMENT = {
     "PROVIDER_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:providers",
 }
 # What the python3.13 runtime's bootstrap (awslambdaric: bootstrap.py and the modules it imports) has imported from the
-# standard library when it imports the handler.
-BOOTSTRAP_IMPORTS = ("importlib", "json", "logging", "os", "sys", "time", "traceback", "decimal", "math", "enum")
+# standard library when it imports the handler. On python3.12 and later it polls for invocations on a thread
+# (lambda_config.py, SUPPORTED_THREADPOLLING_ENVS), so the runtime client it makes before bootstrap.run imports the
+# handler has imported ThreadPoolExecutor (lambda_runtime_client.py).
+BOOTSTRAP_IMPORTS = (
+    "importlib",
+    "json",
+    "logging",
+    "os",
+    "sys",
+    "time",
+    "traceback",
+    "decimal",
+    "math",
+    "enum",
+    "concurrent.futures.thread",
+)
 # Lambda runs with PYTHONDONTWRITEBYTECODE unset, but /opt and /var/task are read-only: nothing written stays.
-MEASURE = f"""import {", ".join(BOOTSTRAP_IMPORTS)}
-sys.path[:0] = sys.argv[1:]
+BOOTSTRAPPED = f"""import {", ".join(BOOTSTRAP_IMPORTS)}
+sys.path[:0] = sys.argv[1:]"""
+IMPORT_HANDLER = 'importlib.import_module("app")'
+MEASURE = f"""{BOOTSTRAPPED}
 start, cpu = time.perf_counter(), time.process_time()
 importlib.import_module("app")
 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -71,13 +89,19 @@ print(wall * 1000, cpu * 1000, "PIL" in sys.modules, sys.modules["botocore"].__f
 """
 
 
-# The floor's handler module (see the docstring).
+# The floor's handler module (see the docstring). Its one model stands for the pydantic model at every function's
+# boundary: pydantic imports its fields and types modules, annotated_types and its plugin loader at the first model
+# class, whatever its size.
 FLOOR_HANDLER = """import boto3, httpx
 from pydantic import BaseModel
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "httplib"])
 tracer.patch(["httpx"])
+
+
+class Event(BaseModel):
+    job_id: str
 """
 
 
@@ -183,11 +207,16 @@ class Sample:
     pillow: bool
 
 
+def _process(code: Path, layers: list[Path], runtime: Path) -> tuple[dict[str, str], list[str]]:
+    """The environment and ``sys.path`` (before the interpreter's own) of a function's process."""
+    env = {**LAMBDA_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": code.name, "LAMBDA_TASK_ROOT": str(code)}
+    return env, [str(code), *(str(layer / "python") for layer in layers), str(runtime)]
+
+
 def import_once(python: Interpreter, code: Path, layers: list[Path], runtime: Path) -> Sample:
     """Importing the handler module in a fresh process. Fails if the handler's botocore comes from a layer that sam
     built (the old layer has its own, which is the point of measuring it)."""
-    env = {**LAMBDA_ENVIRONMENT, "AWS_LAMBDA_FUNCTION_NAME": code.name, "LAMBDA_TASK_ROOT": str(code)}
-    path = [str(code), *(str(layer / "python") for layer in layers), str(runtime)]
+    env, path = _process(code, layers, runtime)
     command = [python.path, "-S", "-c", MEASURE, *path]
     done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -279,7 +308,8 @@ def rows(runs: int = 7) -> list[Row]:
             print(f"  not the runtime's Python {LAMBDA_VERSION}: the built .pyc do not apply, 'as built' compiles too")
         _print_layers(layouts.old_deployed)
         measured = [_measure(function, layouts, python, runs) for function in functions()]
-    _print_functions(measured)
+        _print_functions(measured)
+        _print_instructions(max(measured, key=lambda m: m.built.cpu_ms).function, layouts, python)
     return _rows(measured)
 
 
@@ -302,8 +332,25 @@ def _print_functions(measured: list[Measured]) -> None:
     # The same module every time: its least over all the runs.
     floor = min(m.floor.cpu_ms for m in measured)
     slowest = max(measured, key=lambda m: m.built.cpu_ms)
-    print(f"the floor (boto3, pydantic, httpx, Powertools and its tracer, nothing of the pipeline): {floor:.0f} ms;")
+    print(f"the floor (boto3, pydantic and one model, httpx, Powertools and its tracer): {floor:.0f} ms;")
     print(f"  the slowest handler, {slowest.function.name}, adds {slowest.built.cpu_ms - floor:.0f} ms to it")
+
+
+def _print_instructions(slowest: Function, at: Layouts, python: Interpreter) -> None:
+    """The slowest handler's import and the floor's, in instructions: figures to compare across runs and sessions."""
+    if not instructions.available():
+        print("instructions: valgrind is not installed here, so none are counted")
+        return
+    counted = {}
+    for name, code, layers in [
+        ("the floor", at.floor, [at.built / "PipelineLayer"]),
+        (slowest.name, at.built / slowest.name, [at.built / layer for layer in slowest.layers]),
+    ]:
+        env, path = _process(code, layers, at.runtime)
+        counted[name] = instructions.beyond(python.path, BOOTSTRAPPED, IMPORT_HANDLER, path, env, str(code))
+    floor, handler = counted["the floor"], counted[slowest.name]
+    print(f"instructions (callgrind: the same on any day): {slowest.name} {handler / 1e6:,.0f} M, the floor")
+    print(f"  {floor / 1e6:,.0f} M: the pipeline's own code is {handler / floor - 1:.0%} on top of it")
 
 
 def _rows(measured: list[Measured]) -> list[Row]:
