@@ -20,6 +20,7 @@ pytestmark = pytest.mark.e2e
 
 LIMIT = 3
 PROVIDER = "wavespeed/omnihuman-1.5"
+FIRST_ROUND_TASK_SECONDS = 10.0
 
 
 def start_jobs(stack: Stack, folder: str, job_ids: list[str], **request: Any) -> dict[str, str]:
@@ -55,9 +56,21 @@ def test_thirty_jobs_against_a_limit_of_three_all_succeed_without_exceeding_it(s
     job_ids = [f"thirty-{run}-{n:02d}" for n in range(30)]
     # Tasks of earlier tests still generating (a cancelled job's task runs on at the provider) share the account.
     wait_until(lambda: stack.simulator_stats()["providers"]["wavespeed"]["in_flight"] == 0, what="the account idle")
-    with stack.simulator_settings(concurrency={"wavespeed": LIMIT}):
+    # The first tasks take long enough for the three slots' submissions to meet at the provider however slowly this
+    # machine runs the steps before them (with the stack's 1 s tasks, a slow run could submit each round's three
+    # more than a second apart and never have three in flight at once); the rest take the stack's 1 s.
+    first_round = {"wavespeed": FIRST_ROUND_TASK_SECONDS}
+    with stack.simulator_settings(concurrency={"wavespeed": LIMIT}, task_seconds_by_provider=first_round):
         httpx.delete(f"{stack.simulator}/_simulator/stats").raise_for_status()
-        ended = wait_all(stack, start_jobs(stack, folder, job_ids), timeout=420)
+        executions = start_jobs(stack, folder, job_ids)
+        wait_until(
+            lambda: stack.simulator_stats()["providers"]["wavespeed"]["in_flight"] == LIMIT,
+            timeout=120,
+            what="the three slots' tasks in flight at the provider at once",
+        )
+        stack_default = {"task_seconds_by_provider": {"wavespeed": None}}
+        httpx.post(f"{stack.simulator}/_simulator/settings", json=stack_default).raise_for_status()
+        ended = wait_all(stack, executions, timeout=420)
         account = stack.simulator_stats()["providers"]["wavespeed"]
 
     assert {job_id: d["status"] for job_id, d in ended.items()} == dict.fromkeys(job_ids, "SUCCEEDED")
