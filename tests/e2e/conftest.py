@@ -156,31 +156,36 @@ _seen_events: list[dict[str, Any]] = []
 _started_stacks: list[Path] = []
 
 
-@pytest.fixture(scope="package", autouse=True)
-def recorded_calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Every local stack records the AWS calls its functions, state machines and rules make; at the end, each one
-    (normalized) must be in policy/calls.json. A recording the caller set up (``make policy-inventory``) is theirs.
-    Package-scoped: the integration tests' own small stacks (test templates) run after it and record nothing."""
+@pytest.fixture(scope="session")
+def call_log(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
+    """Where every e2e stack records the AWS calls its functions, state machines and rules make: given to each stack
+    as it starts (``local_stack``), as the session's stack starts before any package fixture could set it. None when
+    the caller records them itself (``make policy-inventory`` sets the variable for every process)."""
     if os.environ.get(LOG_VARIABLE):
-        yield
+        return None
+    return tmp_path_factory.mktemp("calls") / "calls.jsonl"
+
+
+@pytest.fixture(scope="package", autouse=True)
+def recorded_calls(call_log: Path | None) -> Iterator[None]:
+    """When the e2e tests end, each call the stacks recorded (normalized) must be in policy/calls.json. The
+    integration tests' own small stacks (test templates) start without the log and record nothing."""
+    yield
+    if call_log is None or not _started_stacks:
         return
-    log = tmp_path_factory.mktemp("calls") / "calls.jsonl"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(LOG_VARIABLE, str(log))
-        yield
-    if not _started_stacks:
-        return
-    recorded = inventory.normalized_calls([log]) if log.exists() else []
+    recorded = inventory.normalized_calls([call_log]) if call_log.exists() else []
     if not recorded:
-        pytest.fail(f"{len(_started_stacks)} local stack(s) ran, yet {log} holds no AWS call: the recorder is broken")
+        stacks = len(_started_stacks)
+        pytest.fail(f"{stacks} local stack(s) ran, yet {call_log} holds no AWS call: the recorder is broken")
     absent = inventory.missing(recorded, inventory.load_inventory(INVENTORY))
     if absent:
         pytest.fail(inventory.describe_missing(absent, INVENTORY), pytrace=False)
 
 
 @contextmanager
-def local_stack(state_dir: Path, overrides: list[str]) -> Iterator[Stack]:
-    """``avatar-pipeline local up`` with these parameter overrides, until the block ends."""
+def local_stack(state_dir: Path, overrides: list[str], call_log: Path | None = None) -> Iterator[Stack]:
+    """``avatar-pipeline local up`` with these parameter overrides, recording its AWS calls in ``call_log`` if one
+    is given, until the block ends."""
     command = [
         sys.executable,
         "-m",
@@ -198,7 +203,8 @@ def local_stack(state_dir: Path, overrides: list[str]) -> Iterator[Stack]:
     ]
     log = (state_dir / "stack.out").open("w")
     _started_stacks.append(state_dir)
-    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    env = {**os.environ, **({LOG_VARIABLE: str(call_log)} if call_log is not None else {})}
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
     stack_file = state_dir / "stack.json"
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while not stack_file.exists():
@@ -235,8 +241,8 @@ def local_stack(state_dir: Path, overrides: list[str]) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with local_stack(tmp_path_factory.mktemp("local-stack"), E2E_OVERRIDES) as started:
+def stack(tmp_path_factory: pytest.TempPathFactory, call_log: Path | None) -> Iterator[Stack]:
+    with local_stack(tmp_path_factory.mktemp("local-stack"), E2E_OVERRIDES, call_log) as started:
         yield started
 
 

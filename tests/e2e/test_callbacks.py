@@ -25,11 +25,11 @@ CALLING_BACK = ["wavespeed/omnihuman-1.5", "kling/avatar"]
 
 
 @pytest.fixture(scope="module")
-def callback_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def callback_stack(tmp_path_factory: pytest.TempPathFactory, call_log: Path | None) -> Iterator[Stack]:
     names = ("PollMinSeconds", "PollMaxSeconds", "PollFirstWaitMaxSeconds")
     overrides = [o for o in E2E_OVERRIDES if not o.startswith(names)]
     overrides += [f"{name}={FALLBACK_SECONDS}" for name in names]
-    with local_stack(tmp_path_factory.mktemp("callback-stack"), overrides) as stack:
+    with local_stack(tmp_path_factory.mktemp("callback-stack"), overrides, call_log) as stack:
         yield stack
 
 
