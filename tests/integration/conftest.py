@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from avatar_local.dynamodb_atomicity import install_serialized_dynamodb
 from avatar_local.template import load_template
 from avatar_pipeline import aws as pipeline_aws
 from moto import mock_aws
@@ -43,15 +42,6 @@ def moto_takes_bytearray_bodies() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(MotoRequest, "from_primitives", classmethod(moto_bodies.from_primitives))
         yield
-
-
-@pytest.fixture(autouse=True, scope="session")
-def moto_dynamodb_is_atomic() -> Iterator[None]:
-    """As DynamoDB is, and as the local stack makes moto (``dynamodb_atomicity``): each request applies whole, so
-    threads racing on conditional writes (admission's slots) see what DynamoDB would, not moto's interleaving."""
-    uninstall = install_serialized_dynamodb()
-    yield
-    uninstall()
 
 
 @pytest.fixture
