@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ WAVESPEED = "wavespeed/omnihuman-1.5"
 ENDED = {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED", "ABORTED": "CANCELLED", "TIMED_OUT": "FAILED"}
 PRESIGNED = re.compile(r"x-amz-(signature|credential)=", re.IGNORECASE)
 Run = tuple[str, dict[str, Any], str]  # (job id, DescribeExecution of the run, media folder)
+CALLBACK_GRACE_SECONDS = 5.0  # a task calls back within milliseconds of ending (simulator/callbacks.py)
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,27 @@ def _wait(condition: Callable[[], Any], what: str, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
+def _wait_for_earlier_tasks_to_call_back(stack: Stack, timeout: float = 60) -> None:
+    """A task an earlier fault left behind (a submission the provider finished creating after its job had ended, or
+    a cancelled job's task) still calls back when it ends. A callback fault queued before that would be taken by its
+    callback instead of this fault's job: wait until every task has ended and called back, or had time to."""
+
+    def unsettled() -> list[str]:
+        stats, now = stack.simulator_stats(), datetime.now(UTC)
+        called = {callback["task_id"] for callback in stats["callbacks"]}
+        return [
+            submission["task_id"]
+            for submission in stats["submissions"]
+            if submission["finished_at"] is None
+            or (
+                submission["task_id"] not in called
+                and (now - datetime.fromisoformat(submission["finished_at"])).total_seconds() < CALLBACK_GRACE_SECONDS
+            )
+        ]
+
+    _wait(lambda: not unsettled(), "earlier tasks ending and calling back", timeout)
+
+
 def _function_arn(stack: Stack, logical: str) -> str:
     for function in stack.client("lambda").list_functions()["Functions"]:
         if f"-{logical}-" in function["FunctionName"]:
@@ -359,6 +382,8 @@ def _check_job(stack: Stack, row: Row, job_id: str, runs: list[Run], credentials
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 def test_fault(stack: Stack, fault: Fault) -> None:
+    if any(spec["operation"] == "callback" for spec in fault.inject):
+        _wait_for_earlier_tasks_to_call_back(stack)
     for spec in fault.inject:
         stack.inject(**{"provider": fault.provider.split("/")[0], **spec})
     jobs = JOBS_PER_FAULT

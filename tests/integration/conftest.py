@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from avatar_local.dynamodb_atomicity import install_serialized_dynamodb
 from avatar_local.template import load_template
 from avatar_pipeline import aws as pipeline_aws
 from moto import mock_aws
@@ -42,6 +43,17 @@ def moto_takes_bytearray_bodies() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(MotoRequest, "from_primitives", classmethod(moto_bodies.from_primitives))
         yield
+
+
+@pytest.fixture
+def atomic_dynamodb() -> Iterator[None]:
+    """moto's DynamoDB applying each request whole, as DynamoDB does and as the local stack makes it
+    (``dynamodb_atomicity``): for tests whose threads race on conditional writes. Without it, moto's unlocked backend
+    can interleave two conditional writes and let both pass. Not autouse: ``test_moto_upstream`` reads moto's own
+    handler."""
+    uninstall = install_serialized_dynamodb()
+    yield
+    uninstall()
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_slots_are_taken_up_to_the_limit_and_given_back_once(harness: Harness) -
     assert harness.store.slots("wavespeed")["in_use"] == 1
 
 
-def test_concurrent_admissions_never_exceed_the_limit(harness: Harness) -> None:
+def test_concurrent_admissions_never_exceed_the_limit(atomic_dynamodb: None, harness: Harness) -> None:
     won: list[str] = []
 
     def try_one(index: int) -> None:
