@@ -192,6 +192,14 @@ def test_check_names_each_recorded_call_the_inventory_lacks(tmp_path: Path, caps
     assert inventory.main(["--log", str(more), "--check", str(written)]) == 0
 
 
+def test_a_failed_call_is_covered_by_the_same_call_having_succeeded() -> None:
+    succeeded, lost_a_race = (inventory.normalize(_call("jobs/a/face.png", status), _names()) for status in (200, 400))
+    missed = inventory.normalize(_call("jobs/a/face.png", 404), _names())
+    assert inventory.missing([succeeded, lost_a_race], [succeeded]) == []
+    assert inventory.missing([succeeded, lost_a_race, missed], [succeeded]) == [missed]
+    assert inventory.missing([succeeded], [lost_a_race]) == [succeeded], "a failure does not cover a success"
+
+
 def test_merge_keeps_what_the_inventory_holds_and_write_alone_replaces_it(tmp_path: Path) -> None:
     written = tmp_path / "calls.json"
     first = _log(tmp_path / "first.jsonl", _call("jobs/a/face.png"), _call("jobs/a/face.png", 400))
