@@ -18,8 +18,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from .cfn_parameters import TemplateError
 from .operator.commands import register
 from .operator.target import UsageError
-from .simulator import SimulatorSettings
-from .stack import LOOPBACK, LocalStack
+from .stack_info import LOOPBACK
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +49,9 @@ def _busy_port(args: argparse.Namespace) -> str | None:
 
 
 def _local_up(args: argparse.Namespace) -> int:
+    from .simulator import SimulatorSettings
+    from .stack import LocalStack
+
     try:
         simulator_settings = SimulatorSettings.from_assignments(args.simulator_setting)
     except ValueError as error:

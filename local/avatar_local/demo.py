@@ -15,7 +15,8 @@ from pathlib import Path
 from .executions import aws_client, follow_execution, print_phases, wait_for_execution
 from .mp4info import inspect_mp4
 from .samples import portrait_png, speech_audio
-from .stack import LocalStack, StackInfo
+from .stack import LocalStack
+from .stack_info import StackInfo
 
 # Short polls for a provider that is polled; a provider that calls back (the default) resumes the job by its
 # callback, well before the 10 s fallback check.

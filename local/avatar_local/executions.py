@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from .stack import StackInfo
+from .stack_info import StackInfo
 
 
 def aws_client(info: StackInfo, service: str) -> Any:

@@ -27,7 +27,7 @@ from content_signing.manifests import ContentCredentialsError, ManifestReport, r
 from cryptography import x509
 
 from .operator.target import UsageError
-from .stack import StackInfo
+from .stack_info import StackInfo
 
 AIGC_TAG = "AIGC"
 AIGC_FIELDS = tuple(AigcLabel.model_fields)  # the standard's seven, in its order

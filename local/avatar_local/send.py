@@ -21,7 +21,7 @@ from typing import Any
 from .executions import aws_client, follow_execution, print_phases, wait_for_execution
 from .operator.target import UsageError
 from .samples import portrait_png, speech_audio
-from .stack import StackInfo
+from .stack_info import StackInfo
 
 SAMPLE_FOLDERS = ("samples", "jobs/samples")
 BATCH_FOLDER = "batches/samples"

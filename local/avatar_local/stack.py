@@ -9,7 +9,7 @@ import os
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import boto3
@@ -29,6 +29,7 @@ from .s3_policy import install_loopback_transport_context
 from .schedules import RuleScheduler, scale_from_environment
 from .sfn_integration import install_sfn_service_integration
 from .simulator import ProviderSimulator, SimulatorSettings
+from .stack_info import LOOPBACK, StackInfo
 from .status_events import install_status_change_events
 from .stop_execution import install_stop_execution_details
 from .template import expand, load_template
@@ -38,38 +39,9 @@ log = logging.getLogger(__name__)
 # Set: moto's interpreter and DynamoDB run without the local stack's shortcuts (the scale benchmark's baseline).
 PLAIN_MOTO = "AVATAR_LOCAL_PLAIN_MOTO"
 
-LOOPBACK = "127.0.0.1"
 STACK_NAME = "avatar-pipeline"
 PROVIDER_URL_PARAMETERS = ("WaveSpeedBaseUrl", "VolcengineBaseUrl", "KlingBaseUrl")
 SIMULATED_KLING_USD_PER_UNIT = "1"
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    """Contract: the fields of ``.local/stack.json``."""
-
-    endpoint_url: str
-    region: str
-    input_bucket: str
-    output_bucket: str
-    state_machine_arn: str
-    batch_state_machine_arn: str
-    jobs_table: str
-    secret_arn: str
-    simulator_url: str
-    webhook_url: str
-    access_key_id: str
-    secret_access_key: str
-    lambda_log: str
-    c2pa_trust_anchor: str = ""  # the root CA of this run's C2PA test chain (PEM file)
-    admission_table: str = ""  # provider slots and queue (read by ``avatar-pipeline watch``)
-
-    @classmethod
-    def load(cls, state_dir: Path) -> StackInfo:
-        stack_file = state_dir / "stack.json"
-        if not stack_file.exists():
-            raise FileNotFoundError(f"{stack_file} not found: start the stack with `avatar-pipeline local up` first")
-        return cls(**json.loads(stack_file.read_text(encoding="utf-8")))
 
 
 def free_port() -> int:

@@ -10,7 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 from avatar_local import cli
-from avatar_local.stack import StackInfo, free_port
+from avatar_local.stack import free_port
+from avatar_local.stack_info import StackInfo
 from avatar_local.test_chain import GeneratedChain, make_test_chain
 from moto import mock_aws
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -171,3 +173,16 @@ def test_a_batch_uploads_only_the_relative_media_beside_it(tmp_path: Path) -> No
     jsonl = tmp_path / "team.jsonl"
     lines = b'{"image": "alice.png", "audio": "https://x/y.wav"}\nnot json\n["a list"]\n'
     assert _local_media(jsonl, lines) == {"alice.png"}
+
+
+def test_the_operator_commands_do_not_load_the_local_stack() -> None:
+    """``jobs``, ``watch``, ``costs`` and the rest only read ``stack.json`` (or a deployed stack's outputs): loading
+    moto, the simulator and the template machinery made every command take seconds before it did anything."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, avatar_local.cli; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    heavy = ("moto", "samtranslator", "avatar_local.stack", "avatar_local.simulator", "avatar_local.cfn", "flask")
+    assert [name for name in loaded if name.split(".")[0] in heavy or name in heavy] == []

@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from ..stack import StackInfo
+from ..stack_info import StackInfo
 
 # The stack outputs (template.yaml ``Outputs``) an operator command needs, by the field they fill.
 OUTPUTS = {
