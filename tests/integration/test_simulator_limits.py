@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from avatar_local import cli
+from avatar_local import cli, stack
 from avatar_local.samples import portrait_png, speech_audio
 from avatar_local.simulator import ProviderSimulator, SimulatorSettings, render_cache
 from avatar_pipeline.providers.volcengine_signing import sign_request
@@ -401,7 +401,7 @@ class _Started(Exception):
 
 @pytest.fixture
 def fake_stack(monkeypatch: pytest.MonkeyPatch) -> type[_FakeStack]:
-    monkeypatch.setattr(cli, "LocalStack", _FakeStack)
+    monkeypatch.setattr(stack, "LocalStack", _FakeStack)  # local up imports it when it runs
     monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
     _FakeStack.built = []
     return _FakeStack
