@@ -25,10 +25,12 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import httpx
 import pytest
+from avatar_pipeline import download
 from avatar_pipeline.addresses import Address
 from avatar_pipeline.errors import InvalidMedia, InvalidRequest
 from avatar_pipeline.fetch import MAX_REDIRECTS, FetchPolicy
 from avatar_pipeline.models import S3Location
+from avatar_pipeline.socket_body import socket_body
 from avatar_pipeline.validation import fetch_to_s3
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -352,6 +354,24 @@ def test_bytes_are_stored_at_the_destination(
     assert transport.sent == [f"https://127.0.0.1:{server.port}/ok"]
     assert server.seen.sni == [HOST]
     assert server.seen.hosts == [f"{HOST}:{server.port}"]
+
+
+def test_a_body_over_tls_is_received_from_the_tls_socket(
+    s3: Any, http: httpx.Client, server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy reads past httpx (``socket_body``): over TLS that is the SSL socket, which decrypts."""
+    taken: list[bool] = []
+
+    def recording(response: httpx.Response, length: int) -> Any:
+        body = socket_body(response, length)
+        stream = response.extensions["network_stream"]
+        taken.append(body is not None and isinstance(stream.get_extra_info("socket"), ssl.SSLSocket))
+        return body
+
+    monkeypatch.setattr(download, "socket_body", recording)
+    assert fetch(url(server, "/ok"), s3, http) == len(BODY)
+    assert s3.get_object(Bucket=BUCKET, Key=DESTINATION.key)["Body"].read() == BODY
+    assert taken == [True]
 
 
 def test_certificate_must_match_the_host_name(s3: Any, http: httpx.Client, impostor_server: RunningServer) -> None:

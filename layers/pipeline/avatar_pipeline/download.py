@@ -1,7 +1,8 @@
 """The one streamed download into S3: pin the URL, stream it, follow checked redirects, upload in parts.
 
 Fetched inputs (``validation``) and provider results (``persistence``) both come this way; each caller says what
-its failures mean. Redirects, size (after decoding, see ``decoding``), each wait for bytes (``read_timeout_seconds``,
+its failures mean. A body that is not coded is received from the socket straight into the upload's parts
+(``socket_body``). Redirects, size (after decoding, see ``decoding``), each wait for bytes (``read_timeout_seconds``,
 from ``ProviderTimeoutSeconds``) and the whole copy (``deadline``) are bounded.
 """
 
@@ -16,6 +17,7 @@ from .decoding import declared_length, response_body
 from .fetch import FetchPolicy, Unresolvable, UnsafeUrl, pin, redirect_target
 from .models import S3Location
 from .providers.http import CONNECT_TIMEOUT_SECONDS
+from .socket_body import socket_body
 from .transfer import DEFAULT_PART_BYTES, BadBody, BodyCheck, CopyOutcome, OutOfTime, copy_stream_to_s3
 
 if TYPE_CHECKING:
@@ -104,8 +106,9 @@ def stream_to_s3(
                 if declared is not None:
                     check.declared(declared)
                 chunks, length = response_body(response, what=what)
+                received = socket_body(response, length) if length is not None else None
                 return copy_stream_to_s3(
-                    chunks,
+                    chunks if received is None else received,
                     s3=s3,
                     bucket=destination.bucket,
                     key=destination.key,

@@ -18,7 +18,7 @@ class Mp4Scanner:
         self.duration_seconds: float | None = None
         self.malformed: str | None = None
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes | memoryview) -> None:
         view = memoryview(chunk)
         while view and self.malformed is None:
             if self._offset < self._box_end:

@@ -1,9 +1,10 @@
 """The parts of one multipart upload, sent on a few threads while the body keeps arriving.
 
-The body is copied once, into one of ``in_flight + 1`` part buffers reused for the whole upload: memory stays within
-them whatever the speeds of the download and of S3, and no part costs a fresh allocation (joining each part into a
-new 8 MiB object, with the page faults that come with it, was a third of the copy's CPU). ``add`` blocks while
-every buffer is being filled or sent.
+The body lands once in one of ``in_flight + 1`` part buffers reused for the whole upload: memory stays within them
+whatever the speeds of the download and of S3, and no part costs a fresh allocation (joining each part into a new
+8 MiB object, with the page faults that come with it, was a third of the copy's CPU). A body read from a socket is
+received straight into the buffer (``space`` and ``filled``, see ``socket_body``); other bodies are copied in
+(``add``). Both block while every buffer is being sent.
 
 Each part's CRC-32 is computed once, on the thread that sends it, and sent with it for S3 to check. The object's
 CRC-32 is combined from the parts' (``crc32``), without reading a byte again, and given to
@@ -62,13 +63,23 @@ class Parts:
     def add(self, chunk: bytes) -> None:
         view = memoryview(chunk)
         while view:
-            buffer = self._buffer if self._buffer is not None else self._take_buffer()
-            piece = view[: len(buffer) - self._filled]
-            buffer[self._filled : self._filled + len(piece)] = piece
-            self._filled += len(piece)
-            view = view[len(piece) :]
-            if self._filled == len(buffer):
-                self._send()
+            space = self.space()
+            count = min(len(space), len(view))
+            space[:count] = view[:count]
+            view = view[count:]
+            self.filled(count)
+
+    def space(self) -> memoryview:
+        """The free end of the part being filled, to read the body into directly; ``filled`` then says how much was
+        written. Waits while every buffer is being sent."""
+        buffer = self._buffer if self._buffer is not None else self._take_buffer()
+        return memoryview(buffer)[self._filled :]
+
+    def filled(self, count: int) -> None:
+        """``count`` more bytes were written into the ``space`` of the part being filled; a full part is sent."""
+        self._filled += count
+        if self._buffer is not None and self._filled == len(self._buffer):
+            self._send()
 
     def complete(self) -> tuple[str | None, str]:
         """Sends what is buffered (an empty body is one empty part), waits for every part, completes; the object's

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .mp4 import Mp4Scanner
 from .parts import Parts
 from .s3errors import aws_failure
+from .socket_body import SocketBody
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,7 +38,7 @@ class BodyCheck(Protocol):
     def declared(self, length: int) -> None:
         """Called with the length the response declares, before any byte is read; raises ``BadBody`` to refuse."""
 
-    def feed(self, chunk: bytes, total: int) -> None:
+    def feed(self, chunk: bytes | memoryview, total: int) -> None:
         """Called for each chunk with the running total; raises ``BadBody`` to stop the upload."""
 
     def finish(self, total: int) -> None:
@@ -61,7 +62,7 @@ class Mp4BodyCheck:
         if self.max_bytes is not None and length > self.max_bytes:
             raise BadBody(f"the video is {length} bytes; the limit is {self.max_bytes} bytes")
 
-    def feed(self, chunk: bytes, total: int) -> None:
+    def feed(self, chunk: bytes | memoryview, total: int) -> None:
         if self.max_bytes is not None and total > self.max_bytes:
             raise BadBody(f"the video is larger than the limit of {self.max_bytes} bytes")
         self.scanner.feed(chunk)
@@ -85,7 +86,7 @@ class SizeCap:
         if length > self.max_bytes:
             raise BadBody(f"{self.what} is {length / 2**20:.1f} MiB; the limit is {self.max_bytes / 2**20:.0f} MiB")
 
-    def feed(self, chunk: bytes, total: int) -> None:
+    def feed(self, chunk: bytes | memoryview, total: int) -> None:
         if total > self.max_bytes:
             raise BadBody(f"{self.what} is larger than {self.max_bytes / 2**20:.0f} MiB")
 
@@ -95,7 +96,7 @@ class SizeCap:
 
 
 def copy_stream_to_s3(
-    chunks: Iterable[bytes],
+    body: Iterable[bytes] | SocketBody,
     *,
     s3: S3Client,
     bucket: str,
@@ -106,7 +107,8 @@ def copy_stream_to_s3(
     content_type: str = "video/mp4",
     deadline: float | None = None,
 ) -> CopyOutcome:
-    """``deadline`` is a ``time.monotonic()`` instant: a body still arriving then raises ``OutOfTime``."""
+    """``body`` is chunks, or a ``SocketBody`` received straight into the parts. ``deadline`` is a ``time.monotonic()``
+    instant: a body still arriving then raises ``OutOfTime``."""
     check = check if check is not None else Mp4BodyCheck()
     target = f"s3://{bucket}/{key}"
     try:
@@ -117,7 +119,7 @@ def copy_stream_to_s3(
         raise aws_failure(error, f"starting an upload to {target}") from error
     parts = Parts(s3, bucket, key, upload_id, part_bytes)
     try:
-        outcome = _upload_parts(chunks, parts, declared_length, check, deadline)
+        outcome = _upload_parts(body, parts, declared_length, check, deadline)
     except BaseException:
         parts.close()
         # The failure being raised says more than a failed abort would; an upload left open is aborted by
@@ -130,19 +132,16 @@ def copy_stream_to_s3(
 
 
 def _upload_parts(
-    chunks: Iterable[bytes], parts: Parts, declared_length: int | None, check: BodyCheck, deadline: float | None
+    body: Iterable[bytes] | SocketBody,
+    parts: Parts,
+    declared_length: int | None,
+    check: BodyCheck,
+    deadline: float | None,
 ) -> CopyOutcome:
-    total = 0
-    for chunk in chunks:
-        if deadline is not None and time.monotonic() > deadline:
-            raise OutOfTime(f"the body was still arriving when time ran out, {total} bytes in")
-        if not chunk:
-            continue
-        total += len(chunk)
-        check.feed(chunk, total)
-        if declared_length is not None and total > declared_length:
-            raise BadBody(f"the body is longer than its declared {declared_length} bytes")
-        parts.add(chunk)
+    if isinstance(body, SocketBody):
+        total = _receive(body, parts, check, deadline)
+    else:
+        total = _add_chunks(body, parts, declared_length, check, deadline)
     if declared_length is not None and total != declared_length:
         raise BadBody(f"the body is truncated: {total} of {declared_length} bytes arrived")
     check.finish(total)
@@ -154,3 +153,39 @@ def _upload_parts(
         duration_seconds=scanner.duration_seconds if scanner else None,
         version_id=version_id,
     )
+
+
+def _add_chunks(
+    chunks: Iterable[bytes], parts: Parts, declared_length: int | None, check: BodyCheck, deadline: float | None
+) -> int:
+    total = 0
+    for chunk in chunks:
+        _check_time(deadline, total)
+        if not chunk:
+            continue
+        total += len(chunk)
+        check.feed(chunk, total)
+        if declared_length is not None and total > declared_length:
+            raise BadBody(f"the body is longer than its declared {declared_length} bytes")
+        parts.add(chunk)
+    return total
+
+
+def _receive(body: SocketBody, parts: Parts, check: BodyCheck, deadline: float | None) -> int:
+    """Reads ``body`` into the parts up to its length; each piece is checked before its part is sent."""
+    total = 0
+    while total < body.length:
+        _check_time(deadline, total)
+        space = parts.space()[: body.length - total]
+        count = body.readinto(space)
+        if not count:  # as httpx says it: the peer closed the connection before the whole body was sent
+            raise BadBody(f"the download was cut off: {total} of {body.length} bytes arrived")
+        total += count
+        check.feed(space[:count], total)
+        parts.filled(count)
+    return total
+
+
+def _check_time(deadline: float | None, total: int) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise OutOfTime(f"the body was still arriving when time ran out, {total} bytes in")
