@@ -8,11 +8,14 @@ from typing import Any, Literal
 
 from avatar_pipeline import aws, job_metrics
 from avatar_pipeline.admitting import AdmissionState, admit, requeue
+from avatar_pipeline.attempt_end import AttemptEndSettings
 from avatar_pipeline.budget import Budget
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.models import Job, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.settings import AttemptEndSettings, JobsTable, Prices, load_settings
+from avatar_pipeline.pricing import Prices
+from avatar_pipeline.settings import JobsTable, load_settings
 from avatar_pipeline.slots import Slots
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,6 +36,7 @@ class AdmitInput(BaseModel):
     admission: AdmissionState | None = None
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -10,10 +10,11 @@ from typing import Any
 from avatar_pipeline import aws
 from avatar_pipeline.callback_resume import resume
 from avatar_pipeline.callbacks import CallbackStore
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.models import Job, ProviderTask
 from avatar_pipeline.observability import logger, tracer
-from avatar_pipeline.settings import SlotsSettings, load_settings
-from avatar_pipeline.slots import Slots
+from avatar_pipeline.settings import load_settings
+from avatar_pipeline.slots import Slots, SlotsSettings
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -28,6 +29,7 @@ class AwaitInput(BaseModel):
     task: ProviderTask
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -6,24 +6,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.inputs import presigned_inputs
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.poll_settings import PollSettings
 from avatar_pipeline.providers.base import TaskRef
 from avatar_pipeline.providers.http import invocation_client
-from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import (
-    DeploymentId,
-    JobsTable,
-    PollSettings,
-    PresignSeconds,
-    ProviderSettings,
-    SlotsSettings,
-    load_settings,
-)
-from avatar_pipeline.slots import Slots
+from avatar_pipeline.providers.registry import ProviderSettings, adapter_for
+from avatar_pipeline.settings import DeploymentId, JobsTable, PresignSeconds, load_settings
+from avatar_pipeline.slots import Slots, SlotsSettings
 from avatar_pipeline.status import check_task
 from avatar_pipeline.submission import submit_stage
 from aws_lambda_powertools.metrics import MetricUnit
@@ -44,6 +38,7 @@ class CheckInput(BaseModel):
     execution_arn: str
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

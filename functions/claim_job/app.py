@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.models import Job, JobRef, StepFailure
 from avatar_pipeline.observability import logger, metrics, tracer
@@ -27,6 +28,7 @@ class ClaimInput(BaseModel):
     execution_arn: str
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

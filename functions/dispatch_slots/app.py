@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws, job_metrics
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.dispatch import dispatch
 from avatar_pipeline.observability import logger, metrics, tracer
-from avatar_pipeline.settings import AdmissionSettings, load_settings
-from avatar_pipeline.slots import admission_store
+from avatar_pipeline.settings import load_settings
+from avatar_pipeline.slots import AdmissionSettings, admission_store
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ class DispatchInput(BaseModel):
     accounts: list[str] | None = None  # absent on the schedule's event: every limited account
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.intake import Ignored, take_trigger
 from avatar_pipeline.models import S3Location
 from avatar_pipeline.observability import logger, metrics, tracer
@@ -29,6 +30,7 @@ def _read_manifest(location: S3Location, version_id: str | None, max_bytes: int)
     return read_manifest(aws.s3(), location, version_id, max_bytes)
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.eventbridge import ObjectCreatedEvent
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.pairs import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, find_pair, media_kind, start_pair
@@ -19,6 +20,7 @@ class Settings(EnvSettings):
     state_machine_arn: str = Field(alias="STATE_MACHINE_ARN")
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

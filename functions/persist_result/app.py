@@ -7,22 +7,22 @@ from typing import Any
 
 from avatar_pipeline import aws
 from avatar_pipeline.aigc import AigcDefaults, AigcLabel, implicit_label
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.credentials import optional_credentials
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job, ProviderTask, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.output_video import Finishing
 from avatar_pipeline.persistence import DEFAULT_MAX_RESULT_BYTES, persist_result
+from avatar_pipeline.pricing import PricingSettings
 from avatar_pipeline.providers.http import invocation_client, time_left
-from avatar_pipeline.providers.registry import adapter_for
+from avatar_pipeline.providers.registry import ProviderSettings, adapter_for
 from avatar_pipeline.settings import (
     AigcContentProducer,
     AigcContentPropagator,
     AigcLabelMode,
     AllowLoopback,
     OutputBucket,
-    PricingSettings,
-    ProviderSettings,
     load_settings,
 )
 from avatar_pipeline.signed_output import SignerFunction
@@ -62,6 +62,7 @@ class PersistInput(BaseModel):
     media: ValidatedMedia
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

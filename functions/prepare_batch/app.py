@@ -7,6 +7,7 @@ from typing import Any
 from avatar_pipeline import aws
 from avatar_pipeline.batch_items import BatchIgnored
 from avatar_pipeline.batches import batch_source, prepare_batch
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.settings import EnvSettings, InputBucket, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,6 +24,7 @@ class PrepareInput(BaseModel):
     execution_name: str
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -9,12 +9,13 @@ from typing import Any
 
 from avatar_pipeline import aws
 from avatar_pipeline.admitting import AdmissionState
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.models import Job
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.provider_accounts import slot_key
-from avatar_pipeline.settings import JobsTable, SlotsSettings, load_settings
-from avatar_pipeline.slots import Slots
+from avatar_pipeline.settings import JobsTable, load_settings
+from avatar_pipeline.slots import Slots, SlotsSettings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
@@ -31,6 +32,7 @@ class QueueInput(BaseModel):
     admission: AdmissionState
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from avatar_pipeline import aws
-from avatar_pipeline.attempt_end import AttemptEnd
+from avatar_pipeline.attempt_end import AttemptEnd, AttemptEndSettings
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.eventbridge import EventBridgeEvent
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.outcome import Outcomes
 from avatar_pipeline.reconciler import ExecutionEnd, Reconciler
-from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
+from avatar_pipeline.settings import EventBus, JobsTable, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -25,6 +26,7 @@ class Settings(AttemptEndSettings):
     event_bus_name: EventBus
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

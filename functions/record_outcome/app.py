@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from avatar_pipeline import aws
-from avatar_pipeline.attempt_end import AttemptEnd
+from avatar_pipeline.attempt_end import AttemptEnd, AttemptEndSettings
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.estimates import EstimateStore
 from avatar_pipeline.job_ids import execution_ref
 from avatar_pipeline.jobs import Claim, JobStore
@@ -14,7 +15,7 @@ from avatar_pipeline.models import Job, JobRef, PersistedResult, ProviderTask, S
 from avatar_pipeline.observability import logger, tracer
 from avatar_pipeline.outcome import Outcomes, describe_failure
 from avatar_pipeline.provider_accounts import slot_key
-from avatar_pipeline.settings import AttemptEndSettings, EventBus, JobsTable, load_settings
+from avatar_pipeline.settings import EventBus, JobsTable, load_settings
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -43,6 +44,7 @@ class OutcomeInput(BaseModel):
     state: RunState
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from avatar_pipeline import aws
 from avatar_pipeline.batch_items import BatchSummary
 from avatar_pipeline.batch_report import report_batch
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.settings import EnvSettings, EventBus, InputBucket, JobsTable, OutputBucket, load_settings
 from aws_lambda_powertools.metrics import MetricUnit
@@ -20,6 +21,7 @@ class Settings(EnvSettings):
     event_bus_name: EventBus
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

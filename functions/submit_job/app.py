@@ -12,21 +12,16 @@ from typing import Any, Literal
 
 from avatar_pipeline import aws, callbacks
 from avatar_pipeline.callbacks import CallbackStore
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.estimates import EstimateStore
 from avatar_pipeline.jobs import JobStore
 from avatar_pipeline.ledger import Ledger
 from avatar_pipeline.models import Job, ValidatedMedia
 from avatar_pipeline.observability import logger, metrics, tracer
+from avatar_pipeline.poll_settings import PollSettings
 from avatar_pipeline.providers.http import invocation_client
-from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import (
-    DeploymentId,
-    JobsTable,
-    PollSettings,
-    PresignSeconds,
-    ProviderSettings,
-    load_settings,
-)
+from avatar_pipeline.providers.registry import ProviderSettings, adapter_for
+from avatar_pipeline.settings import DeploymentId, JobsTable, PresignSeconds, load_settings
 from avatar_pipeline.submission import submit_job
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -48,6 +43,7 @@ class SubmitInput(BaseModel):
     execution_arn: str
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from avatar_pipeline import aws
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.fetch import FetchPolicy
 from avatar_pipeline.models import Job
 from avatar_pipeline.observability import logger, metrics, tracer
@@ -33,6 +34,7 @@ class ValidateInput(BaseModel):
     job: Job
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

@@ -11,13 +11,14 @@ from typing import Any
 from avatar_pipeline import aws
 from avatar_pipeline.callback_resume import resume
 from avatar_pipeline.callbacks import CallbackRecord, CallbackStore
+from avatar_pipeline.coldstart import ends_cold_start
 from avatar_pipeline.models import ProviderTask
 from avatar_pipeline.observability import logger, metrics, tracer
 from avatar_pipeline.providers.base import GENERATE, ProviderAdapter
 from avatar_pipeline.providers.http import invocation_client
-from avatar_pipeline.providers.registry import adapter_for
-from avatar_pipeline.settings import DeploymentId, ProviderSettings, SlotsSettings, load_settings
-from avatar_pipeline.slots import Slots
+from avatar_pipeline.providers.registry import ProviderSettings, adapter_for
+from avatar_pipeline.settings import DeploymentId, load_settings
+from avatar_pipeline.slots import Slots, SlotsSettings
 from avatar_pipeline.submission import external_task_id
 from avatar_pipeline.webhook import WebhookContext, WebhookRequest, handle, parse_route
 from aws_lambda_powertools.metrics import MetricUnit
@@ -40,6 +41,7 @@ def _request(event: dict[str, Any]) -> WebhookRequest:
     )
 
 
+@ends_cold_start
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics

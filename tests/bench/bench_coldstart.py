@@ -11,8 +11,10 @@ loads from disk.
   after the standard-library modules it imports (``BOOTSTRAP_IMPORTS``).
 - The floor: a handler that only imports what the design has every function use (boto3, pydantic, httpx, and
   Powertools' logger, metrics and tracer, patched as observability.py and providers/http.py patch it) and defines
-  one one-field model (pydantic at every boundary), with the pipeline layer. What a handler takes beyond it is the
-  pipeline's own code.
+  one one-field model (pydantic at every boundary), with the pipeline layer, after the pipeline package (which pauses
+  the garbage collector, coldstart.py). What a handler takes beyond it is the pipeline's own code.
+- The collector's pause: the slowest handler imported with it and without it (``gc.disable`` made a no-op),
+  alternately.
 - Each import alternates with its counterpart (old layout, built, floor), so that a slower spell of the machine falls
   on all of them; the least CPU time over the runs is kept (the machine's own speed drifts by a third from one
   session to the next: the old layout, rebuilt the same, took 837 to 1,049 ms in one run, 994 to 1,386 in another).
@@ -24,26 +26,29 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import instructions
-from avatar_local.template import load_template
+from coldstart_layouts import (
+    BUILD,
+    LAMBDA_VERSION,
+    Function,
+    Interpreter,
+    Layouts,
+    built_is_stale,
+    functions,
+    interpreter,
+    layouts,
+    sam_build,
+)
 from table import Row, render
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / ".aws-sam" / "build"
-SOURCES = (ROOT / "template.yaml", ROOT / "layers", ROOT / "functions")
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py")
-LAMBDA_VERSION = "3.13"
 IMPORT_TARGET_MS = 300.0
 SIZE_TARGET_MIB = 25.0
 # The old single layer never held c2pa-python: a function with this layer keeps it in the old layout too.
@@ -81,112 +86,15 @@ BOOTSTRAP_IMPORTS = (
 BOOTSTRAPPED = f"""import {", ".join(BOOTSTRAP_IMPORTS)}
 sys.path[:0] = sys.argv[1:]"""
 IMPORT_HANDLER = 'importlib.import_module("app")'
+# Without coldstart.py's pause of the garbage collector: for the one comparison that measures the pause.
+COLLECTOR_RUNNING = "import gc; gc.disable = lambda: None"
 MEASURE = f"""{BOOTSTRAPPED}
+{{collector}}
 start, cpu = time.perf_counter(), time.process_time()
 importlib.import_module("app")
 wall, cpu = time.perf_counter() - start, time.process_time() - cpu
 print(wall * 1000, cpu * 1000, "PIL" in sys.modules, sys.modules["botocore"].__file__)
 """
-
-
-# The floor's handler module (see the docstring). Its one model stands for the pydantic model at every function's
-# boundary: pydantic imports its fields and types modules, annotated_types and its plugin loader at the first model
-# class, whatever its size.
-FLOOR_HANDLER = """import boto3, httpx
-from pydantic import BaseModel
-from aws_lambda_powertools import Logger, Metrics, Tracer
-
-logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=["botocore", "httplib"])
-tracer.patch(["httpx"])
-
-
-class Event(BaseModel):
-    job_id: str
-"""
-
-
-@dataclass(frozen=True)
-class Function:
-    name: str
-    layers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Interpreter:
-    path: str
-    version: str
-
-
-def interpreter() -> Interpreter:
-    """Python 3.13 (the runtime's, which the built .pyc are for) if this machine has it, else this one."""
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    candidates = [*map(str, sorted(pyenv.glob(f"versions/{LAMBDA_VERSION}*/bin/python{LAMBDA_VERSION}")))]
-    candidates += [found for found in [shutil.which(f"python{LAMBDA_VERSION}")] if found]
-    for candidate in candidates:
-        probe = subprocess.run([candidate, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True)
-        if probe.returncode == 0 and probe.stdout.decode().startswith(f"{LAMBDA_VERSION}."):
-            return Interpreter(candidate, probe.stdout.decode().strip())
-    return Interpreter(sys.executable, platform.python_version())
-
-
-def functions() -> list[Function]:
-    """Each function with its layers as SAM gives them: the Globals' list, then the function's own."""
-    template = load_template(ROOT / "template.yaml")
-    shared = [ref["Ref"] for ref in template["Globals"]["Function"].get("Layers", [])]
-    return [
-        Function(logical, (*shared, *(ref["Ref"] for ref in resource["Properties"].get("Layers", []))))
-        for logical, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::Serverless::Function"
-    ]
-
-
-def sam_build(build_dir: Path, **make_variables: str) -> None:
-    venv_bin = Path(sys.executable).parent
-    env = {**os.environ, **make_variables, "PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}"}
-    command = [str(venv_bin / "sam"), "build", "--template", "template.yaml", "--build-dir", str(build_dir)]
-    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
-
-
-def built_is_stale() -> bool:
-    built = BUILD / "template.yaml"
-    if not built.exists():
-        return True
-    files = [path for source in SOURCES for path in [source, *source.rglob("*")] if path.is_file()]
-    newest = max(path.stat().st_mtime for path in files if "__pycache__" not in path.parts)
-    return newest > built.stat().st_mtime
-
-
-def old_layout(target: Path, python_version: str, platform_tag: str) -> Path:
-    """The old single layer: both requirement sets with all their dependencies, and the package, no bytecode."""
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--only-binary=:all:"]
-    pip += ["--platform", platform_tag, "--implementation", "cp", "--python-version", python_version]
-    # The credentials layer came later (and has no manylinux2014 wheel): the old layer never held it.
-    requirements = [
-        arg for name in ("imaging", "pipeline") for arg in ("-r", str(ROOT / f"layers/{name}/requirements.txt"))
-    ]
-    subprocess.run([*pip, "--target", str(target / "python"), *requirements], check=True, capture_output=True)
-    package = ROOT / "layers/pipeline/avatar_pipeline"
-    shutil.copytree(package, target / "python/avatar_pipeline", ignore=shutil.ignore_patterns("__pycache__"))
-    return target
-
-
-def runtime_packages(target: Path, python: Interpreter) -> Path:
-    """What the Lambda runtime has on sys.path after the layers: boto3 and its dependencies, compiled."""
-    site = Path(sysconfig.get_paths()["purelib"])
-    for name in RUNTIME_PROVIDED:
-        if (site / name).is_dir():
-            shutil.copytree(site / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(site / name, target / name)
-    subprocess.run([python.path, "-m", "compileall", "-q", "-j0", str(target)], check=True, capture_output=True)
-    return target
-
-
-def floor_handler(folder: Path, python: Interpreter) -> Path:
-    folder.mkdir(parents=True)
-    (folder / "app.py").write_text(FLOOR_HANDLER)
-    subprocess.run([python.path, "-m", "compileall", "-q", str(folder)], check=True, capture_output=True)
-    return folder
 
 
 @dataclass(frozen=True)
@@ -213,11 +121,14 @@ def _process(code: Path, layers: list[Path], runtime: Path) -> tuple[dict[str, s
     return env, [str(code), *(str(layer / "python") for layer in layers), str(runtime)]
 
 
-def import_once(python: Interpreter, code: Path, layers: list[Path], runtime: Path) -> Sample:
+def import_once(
+    python: Interpreter, code: Path, layers: list[Path], runtime: Path, *, collector_running: bool = False
+) -> Sample:
     """Importing the handler module in a fresh process. Fails if the handler's botocore comes from a layer that sam
     built (the old layer has its own, which is the point of measuring it)."""
     env, path = _process(code, layers, runtime)
-    command = [python.path, "-S", "-c", MEASURE, *path]
+    measure = MEASURE.format(collector=COLLECTOR_RUNNING if collector_running else "")
+    command = [python.path, "-S", "-c", measure, *path]
     done = subprocess.run(command, cwd=code, env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"importing {code.name} failed:\n{done.stderr}")
@@ -251,30 +162,6 @@ class Measured:
     size: int
 
 
-@dataclass(frozen=True)
-class Layouts:
-    """A twin of .aws-sam/build for this machine, the old single layer for this machine and for the Lambda target (for
-    its size), and what the runtime provides."""
-
-    built: Path
-    old: Path
-    old_deployed: Path
-    runtime: Path
-    floor: Path
-
-
-def _layouts(tmp: Path, python: Interpreter) -> Layouts:
-    host, version = f"manylinux2014_{platform.machine()}", ".".join(python.version.split(".")[:2])
-    sam_build(tmp / "built", LAMBDA_PLATFORM=host, LAMBDA_PYTHON=version)
-    return Layouts(
-        built=tmp / "built",
-        old=old_layout(tmp / "old", version, host),
-        old_deployed=old_layout(tmp / "old-deployed", LAMBDA_VERSION, "manylinux2014_aarch64"),
-        runtime=runtime_packages(tmp / "runtime", python),
-        floor=floor_handler(tmp / "floor" / "FloorFunction", python),
-    )
-
-
 def _measure(function: Function, at: Layouts, python: Interpreter, runs: int) -> Measured:
     """The old layout and the built one, alternately, so that a slower spell of the machine falls on both."""
     code = at.built / function.name
@@ -301,15 +188,17 @@ def rows(runs: int = 7) -> list[Row]:
     if built_is_stale():
         sam_build(BUILD)
     with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
-        layouts = _layouts(Path(scratch), python)
+        at = layouts(Path(scratch), python)
         load = os.getloadavg()[0]
         print(f"imports: {python.path} (Python {python.version}), {runs} fresh processes each, load {load:.1f}")
         if not python.version.startswith(f"{LAMBDA_VERSION}."):
             print(f"  not the runtime's Python {LAMBDA_VERSION}: the built .pyc do not apply, 'as built' compiles too")
-        _print_layers(layouts.old_deployed)
-        measured = [_measure(function, layouts, python, runs) for function in functions()]
+        _print_layers(at.old_deployed)
+        measured = [_measure(function, at, python, runs) for function in functions()]
         _print_functions(measured)
-        _print_instructions(max(measured, key=lambda m: m.built.cpu_ms).function, layouts, python)
+        slowest = max(measured, key=lambda m: m.built.cpu_ms).function
+        _print_collector_pause(slowest, at, python, runs)
+        _print_instructions(slowest, at, python)
     return _rows(measured)
 
 
@@ -334,6 +223,19 @@ def _print_functions(measured: list[Measured]) -> None:
     slowest = max(measured, key=lambda m: m.built.cpu_ms)
     print(f"the floor (boto3, pydantic and one model, httpx, Powertools and its tracer): {floor:.0f} ms;")
     print(f"  the slowest handler, {slowest.function.name}, adds {slowest.built.cpu_ms - floor:.0f} ms to it")
+
+
+def _print_collector_pause(slowest: Function, at: Layouts, python: Interpreter, runs: int) -> None:
+    code, layers = at.built / slowest.name, [at.built / layer for layer in slowest.layers]
+    paused, running = [], []
+    for _ in range(runs):
+        paused.append(import_once(python, code, layers, at.runtime))
+        running.append(import_once(python, code, layers, at.runtime, collector_running=True))
+    with_pause, without = timing(paused).cpu_ms, timing(running).cpu_ms
+    print(
+        f"the garbage collector paused during the import (coldstart.py), {slowest.name}: {with_pause:.0f} ms, "
+        f"against {without:.0f} ms with it running ({with_pause / without:.2f}x)"
+    )
 
 
 def _print_instructions(slowest: Function, at: Layouts, python: Interpreter) -> None:

@@ -26,7 +26,8 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import kling
-from avatar_pipeline.providers.base import ExternalIdTaken, PresignedInputs, SubmitOutcomeUnknown, TaskRef
+from avatar_pipeline.providers.base import ExternalIdTaken, PresignedInputs, TaskRef
+from avatar_pipeline.providers.classify import SubmitOutcomeUnknown
 from PIL import Image
 
 from ..media_server import Files, serve_files

@@ -25,7 +25,8 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import volcengine
-from avatar_pipeline.providers.base import PresignedInputs, ResultLocation, SubmitOutcomeUnknown, TaskRef
+from avatar_pipeline.providers.base import PresignedInputs, ResultLocation, TaskRef
+from avatar_pipeline.providers.classify import SubmitOutcomeUnknown
 from avatar_pipeline.providers.volcengine_signing import sign_request
 from PIL import Image
 from volcengine.auth.SignerV4 import SignerV4

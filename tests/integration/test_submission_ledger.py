@@ -21,10 +21,10 @@ from avatar_pipeline.providers.base import (
     PresignedInputs,
     ProviderAdapter,
     ResultLocation,
-    SubmitOutcomeUnknown,
     TaskCheck,
     TaskRef,
 )
+from avatar_pipeline.providers.classify import SubmitOutcomeUnknown
 from avatar_pipeline.status import check_task
 from avatar_pipeline.submission import external_task_id, submit_stage
 

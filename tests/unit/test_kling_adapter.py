@@ -26,10 +26,10 @@ from avatar_pipeline.providers.base import (
     ExternalIdTaken,
     PresignedInputs,
     ResultLocation,
-    SubmitOutcomeUnknown,
     TaskCheck,
     TaskRef,
 )
+from avatar_pipeline.providers.classify import SubmitOutcomeUnknown
 from avatar_pipeline.redaction import register_document
 from pydantic import ValidationError
 

@@ -27,9 +27,11 @@ for folder in sys.argv[1:]:
     spec = importlib.util.spec_from_file_location("handler_" + folder, f"functions/{folder}/app.py")
     module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # registered, as an import would
     spec.loader.exec_module(module)
+loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules, "boto3": "boto3" in sys.modules}
 import boto3, botocore.client, http.client
 clients = [type(o).__name__ for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
-loaded = {"pillow": "PIL" in sys.modules, "c2pa": "c2pa" in sys.modules}
+aws = sys.modules.get("avatar_pipeline.aws")
+sessions = boto3.DEFAULT_SESSION is not None or (aws is not None and aws._session.cache_info().currsize > 0)
 loaded["registry"] = "avatar_pipeline.providers.registry" in sys.modules
 adapters = ("kling", "volcengine", "wavespeed")
 loaded["adapters"] = any(f"avatar_pipeline.providers.{name}" in sys.modules for name in adapters)
@@ -43,7 +45,7 @@ client = sys.modules.get("avatar_pipeline.providers.http")
 loaded["traced_http"] = client is not None and any(
     c.__module__ == "aws_xray_sdk.ext.httpx.patch" for c in client.DeadlineClient.__mro__
 )
-print(json.dumps({**loaded, "clients": clients, "session": boto3.DEFAULT_SESSION is not None}))
+print(json.dumps({**loaded, "clients": clients, "session": sessions}))
 """
 
 
@@ -89,6 +91,14 @@ def test_handlers_import_only_their_layers_and_none_creates_a_client_at_import()
     # Clients come from cached factories, at the first invocation that needs one.
     assert everything["clients"] == []
     assert everything["session"] is False
+
+
+def test_only_the_handlers_that_read_secrets_at_import_load_boto3() -> None:
+    """Clients come from a botocore session (aws.py) and attribute values convert without boto3 (dynamo.py): the boto3
+    package, and s3transfer and multiprocessing with it, loads only with Powertools' parameters (PersistResult reads
+    the provider secret through it) or in SignVideo, which makes its own client."""
+    folders = {Path(p["CodeUri"]).name for p in FUNCTIONS.values()}
+    assert _imports(sorted(folders - {"persist_result", "sign_video"}))["boto3"] is False
 
 
 def test_handlers_import_no_adapter_and_only_those_that_call_a_provider_import_the_registry() -> None:

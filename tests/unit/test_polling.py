@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from avatar_pipeline.errors import JobTimedOut
+from avatar_pipeline.poll_settings import PollSettings
 from avatar_pipeline.polling import PollPolicy
-from avatar_pipeline.settings import PollSettings, load_settings
+from avatar_pipeline.settings import load_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

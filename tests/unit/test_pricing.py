@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 from avatar_pipeline.errors import InvalidRequest
-from avatar_pipeline.pricing import JobCosts, PriceBook, estimated_cost_usd, parse_prices, price_per_second
-from avatar_pipeline.settings import PricingSettings
+from avatar_pipeline.pricing import (
+    JobCosts,
+    PriceBook,
+    PricingSettings,
+    estimated_cost_usd,
+    parse_prices,
+    price_per_second,
+)
 
 STACK_PRICES = {"volcengine/omnihuman-1.5": 0.14, "kling/avatar": 0.1}
 

@@ -1,7 +1,9 @@
 """Each function's settings: read once from the environment, a missing or malformed variable named in the failure."""
 
 import pytest
-from avatar_pipeline.settings import AttemptEndSettings, ProviderSettings, SettingsError, load_settings
+from avatar_pipeline.attempt_end import AttemptEndSettings
+from avatar_pipeline.providers.registry import ProviderSettings
+from avatar_pipeline.settings import SettingsError, load_settings
 
 SLOTS = {
     "ADMISSION_TABLE": "admission",

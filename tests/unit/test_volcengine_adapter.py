@@ -22,7 +22,8 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import volcengine
-from avatar_pipeline.providers.base import PresignedInputs, ResultLocation, SubmitOutcomeUnknown, TaskCheck, TaskRef
+from avatar_pipeline.providers.base import PresignedInputs, ResultLocation, TaskCheck, TaskRef
+from avatar_pipeline.providers.classify import SubmitOutcomeUnknown
 from avatar_pipeline.redaction import register_document
 from volcengine.auth.SignerV4 import SignerV4
 from volcengine.auth.SignParam import SignParam

@@ -19,10 +19,11 @@ from avatar_pipeline.errors import (
 )
 from avatar_pipeline.models import Job
 from avatar_pipeline.providers import wavespeed
-from avatar_pipeline.providers.base import PresignedInputs, SubmitOutcomeUnknown, TaskRef
-from avatar_pipeline.providers.registry import adapter_for
+from avatar_pipeline.providers.base import PresignedInputs, TaskRef
+from avatar_pipeline.providers.classify import SubmitOutcomeUnknown
+from avatar_pipeline.providers.registry import ProviderSettings, adapter_for
 from avatar_pipeline.redaction import register_document
-from avatar_pipeline.settings import ProviderSettings, load_settings
+from avatar_pipeline.settings import load_settings
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:provider"
 BASE_URL = "https://wavespeed.test"

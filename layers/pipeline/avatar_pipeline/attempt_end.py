@@ -9,8 +9,14 @@ from typing import Any
 
 from . import aws
 from .budget import Budget, settle_spend
-from .settings import AttemptEndSettings
-from .slots import Slots
+from .settings import DailyBudgetUsd
+from .slots import Slots, SlotsSettings
+
+
+class AttemptEndSettings(SlotsSettings):
+    """What an attempt's end sets free: its slot and its budget reservation."""
+
+    daily_budget_usd: DailyBudgetUsd
 
 
 @dataclass(frozen=True)

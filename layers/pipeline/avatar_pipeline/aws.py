@@ -1,12 +1,18 @@
-"""boto3 clients, created once per execution environment."""
+"""AWS clients, created once per execution environment, from one botocore session.
+
+botocore's session rather than boto3's: a boto3 client is a botocore client that boto3's session makes, and importing
+boto3 imports s3transfer and, through it, multiprocessing (a twentieth of a handler's import), for managed transfers
+and resources the pipeline never uses. The layer's one other use of boto3, dynamo.py's attribute-value conversion,
+stays with boto3's.
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-import boto3
 from botocore.config import Config
+from botocore.session import Session, get_session
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -24,28 +30,33 @@ S3_CONFIG = _CONFIG.merge(Config(s3={"payload_signing_enabled": False}))
 
 
 @cache
+def _session() -> Session:
+    return get_session()
+
+
+@cache
 def s3() -> S3Client:
-    return boto3.client("s3", config=S3_CONFIG)
+    return cast("S3Client", _session().create_client("s3", config=S3_CONFIG))
 
 
 @cache
 def dynamodb() -> DynamoDBClient:
-    return boto3.client("dynamodb", config=_CONFIG)
+    return cast("DynamoDBClient", _session().create_client("dynamodb", config=_CONFIG))
 
 
 @cache
 def events() -> EventBridgeClient:
-    return boto3.client("events", config=_CONFIG)
+    return cast("EventBridgeClient", _session().create_client("events", config=_CONFIG))
 
 
 @cache
 def stepfunctions() -> SFNClient:
-    return boto3.client("stepfunctions", config=_CONFIG)
+    return cast("SFNClient", _session().create_client("stepfunctions", config=_CONFIG))
 
 
 @cache
 def lambda_client() -> LambdaClient:
-    return boto3.client("lambda", config=_CONFIG)
+    return cast("LambdaClient", _session().create_client("lambda", config=_CONFIG))
 
 
 # SignVideo runs for up to its 900 s timeout while PersistResult waits on the answer; botocore's 60 s read timeout
@@ -57,4 +68,4 @@ _SIGNING_CONFIG = _CONFIG.merge(
 
 @cache
 def signing_lambda() -> LambdaClient:
-    return boto3.client("lambda", config=_SIGNING_CONFIG)
+    return cast("LambdaClient", _session().create_client("lambda", config=_SIGNING_CONFIG))

@@ -4,8 +4,12 @@ a provider that publishes none (template parameters ``VolcenginePriceUsdPerSecon
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
 
 from .capabilities import capabilities_of
+from .settings import EnvSettings
 
 
 def parse_prices(text: str) -> dict[str, float]:
@@ -22,6 +26,21 @@ def parse_prices(text: str) -> dict[str, float]:
         if price > 0:
             prices[provider.strip()] = price
     return prices
+
+
+Prices = Annotated[dict[str, float], BeforeValidator(parse_prices), Field(alias="PROVIDER_PRICES")]
+KlingUsdPerUnit = Annotated[float, Field(alias="KLING_USD_PER_UNIT", ge=0)]
+
+
+class PricingSettings(EnvSettings):
+    """The stack's own prices (template parameters VolcenginePriceUsdPerSecond, KlingPriceUsdPerSecond and
+    KlingUsdPerUnit), for a finished job's costs."""
+
+    provider_prices: Prices
+    kling_usd_per_unit: KlingUsdPerUnit = 0.0
+
+    def price_book(self) -> PriceBook:
+        return PriceBook(per_second=self.provider_prices, kling_usd_per_unit=self.kling_usd_per_unit)
 
 
 def price_per_second(provider: str, prices: dict[str, float]) -> float | None:

@@ -6,17 +6,35 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Annotated
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BeforeValidator, Field
 
 from . import aws
 from .admission import AdmissionStore
 from .observability import logger
-from .provider_accounts import account_of, slot_key
-from .settings import AdmissionSettings, SlotsSettings
+from .provider_accounts import account_of, parse_limits, slot_key
+from .settings import EnvSettings, JobDeadlineSeconds
 
 # Past the longest a job may hold a slot (its generation deadline), a lease frees the slot anyway.
 LEASE_MARGIN_SECONDS = 900
+
+Limits = Annotated[dict[str, int], BeforeValidator(parse_limits), Field(alias="PROVIDER_CONCURRENCY")]
+
+
+class AdmissionSettings(EnvSettings):
+    """The admission table, and how many tasks each provider account may have in flight."""
+
+    admission_table: str = Field(alias="ADMISSION_TABLE")
+    provider_concurrency: Limits
+    job_deadline_seconds: JobDeadlineSeconds = 10800
+
+
+class SlotsSettings(AdmissionSettings):
+    """As above, plus the dispatcher asked to hand a freed slot on."""
+
+    dispatcher_function: str = Field(alias="DISPATCHER_FUNCTION")
 
 
 def admission_store(settings: AdmissionSettings) -> AdmissionStore:

@@ -19,7 +19,8 @@ from .inputs import presigned_inputs
 from .ledger import Ledger, Submission
 from .models import Job, ProviderTask, ValidatedMedia
 from .polling import PollPolicy
-from .providers.base import GENERATE, ExternalIdTaken, InputsFactory, ProviderAdapter, SubmitOutcomeUnknown, TaskRef
+from .providers.base import GENERATE, ExternalIdTaken, InputsFactory, ProviderAdapter, TaskRef
+from .providers.classify import SubmitOutcomeUnknown
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

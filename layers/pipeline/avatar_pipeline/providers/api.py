@@ -14,8 +14,8 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from ..errors import PipelineError, ProviderRejected, ProviderUnavailable
-from .base import ExternalIdTaken, SubmitOutcomeUnknown
-from .classify import TaskMissing
+from .base import ExternalIdTaken
+from .classify import SubmitOutcomeUnknown, TaskMissing
 from .http import transport_errors
 
 # Answers to a create that do not say whether the task was created: a gateway that lost the upstream's answer

@@ -84,17 +84,6 @@ class ResultLocation:
     aigc_meta_tagged: bool | None = None
 
 
-class SubmitOutcomeUnknown(Exception):
-    """A request that creates a paid task may have reached the provider, but no answer says whether it did.
-
-    Never a contract error: the submission core decides what it means (look the task up, or give up naming it).
-    """
-
-    def __init__(self, cause: str) -> None:
-        super().__init__(cause)
-        self.cause = cause
-
-
 class ExternalIdTaken(Exception):
     """The provider refused to create a task because one with this external id exists (it may be ours)."""
 

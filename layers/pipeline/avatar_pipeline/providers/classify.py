@@ -24,6 +24,17 @@ class TaskMissing(Exception):
         self.detail = detail
 
 
+class SubmitOutcomeUnknown(Exception):
+    """A request that creates a paid task may have reached the provider, but no answer says whether it did.
+
+    Never a contract error: the submission core decides what it means (look the task up, or give up naming it).
+    """
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
 Meaning = tuple[type[Exception], str]
 CodeTable = Mapping[int | str, Meaning]
 UnknownCode = Callable[[int | str, int], Meaning]

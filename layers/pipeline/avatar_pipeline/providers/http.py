@@ -17,7 +17,7 @@ import httpx
 from ..errors import ProviderUnavailable
 from ..observability import tracer
 from ..settings import DEFAULT_TIMEOUT_SECONDS
-from .base import SubmitOutcomeUnknown
+from .classify import SubmitOutcomeUnknown
 
 CONNECT_TIMEOUT_SECONDS = 5.0
 # Time kept back from the Lambda's own timeout, so a call that times out still leaves the handler time to

@@ -8,9 +8,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import httpx
+from pydantic import Field
 
 from ..capabilities import (
     KLING_AVATAR,
@@ -21,10 +22,9 @@ from ..capabilities import (
     ProviderCapabilities,
     capabilities_of,
 )
+from ..provider_accounts import account_of
+from ..settings import DEFAULT_TIMEOUT_SECONDS, EnvSettings, ProviderTimeoutSeconds
 from .base import ProviderAdapter
-
-if TYPE_CHECKING:
-    from ..settings import ProviderSettings
 
 # The provider ids of the design contract; the registry and the capability table must cover exactly these.
 CONTRACT_PROVIDER_IDS: tuple[str, ...] = (
@@ -34,6 +34,25 @@ CONTRACT_PROVIDER_IDS: tuple[str, ...] = (
     "wavespeed/hunyuan-avatar",
     "kling/avatar",
 )
+
+
+class ProviderSettings(EnvSettings):
+    """Where each provider family is reached, how long an answer may take, and the secret holding its keys."""
+
+    wavespeed_base_url: str = Field(alias="WAVESPEED_BASE_URL")
+    volcengine_base_url: str = Field(alias="VOLCENGINE_BASE_URL")
+    kling_base_url: str = Field(alias="KLING_BASE_URL")
+    provider_timeout_seconds: ProviderTimeoutSeconds = DEFAULT_TIMEOUT_SECONDS
+    provider_secret_arn: str = Field(alias="PROVIDER_SECRET_ARN")
+
+    def base_url(self, provider_id: str) -> str:
+        """The base URL of the provider family (the account) a provider id belongs to."""
+        urls = {
+            "wavespeed": self.wavespeed_base_url,
+            "volcengine": self.volcengine_base_url,
+            "kling": self.kling_base_url,
+        }
+        return urls[account_of(provider_id)]
 
 
 AdapterFactory = Callable[[ProviderCapabilities, str, httpx.Client, str], ProviderAdapter]
