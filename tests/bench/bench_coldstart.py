@@ -14,7 +14,7 @@ loads from disk.
   one one-field model (pydantic at every boundary), with the pipeline layer, after the pipeline package (which pauses
   the garbage collector, coldstart.py). What a handler takes beyond it is the pipeline's own code.
 - The collector's pause: the slowest handler imported with it and without it (``gc.disable`` made a no-op),
-  alternately.
+  alternately, 15 times each.
 - Each import alternates with its counterpart (old layout, built, floor), so that a slower spell of the machine falls
   on all of them; the least CPU time over the runs is kept (the machine's own speed drifts by a third from one
   session to the next: the old layout, rebuilt the same, took 837 to 1,049 ms in one run, 994 to 1,386 in another).
@@ -50,6 +50,8 @@ from coldstart_layouts import (
 from table import Row, render
 
 IMPORT_TARGET_MS = 300.0
+# The pause is 5 to 8 % of an import: more turns than the per-function runs, so that a noisy spell does not decide it.
+PAUSE_RUNS = 15
 SIZE_TARGET_MIB = 25.0
 # The old single layer never held c2pa-python: a function with this layer keeps it in the old layout too.
 SIGNER_LAYER = "CredentialsLayer"
@@ -197,7 +199,7 @@ def rows(runs: int = 7) -> list[Row]:
         measured = [_measure(function, at, python, runs) for function in functions()]
         _print_functions(measured)
         slowest = max(measured, key=lambda m: m.built.cpu_ms).function
-        _print_collector_pause(slowest, at, python, runs)
+        _print_collector_pause(slowest, at, python, max(runs, PAUSE_RUNS))
         _print_instructions(slowest, at, python)
     return _rows(measured)
 
