@@ -2,8 +2,8 @@
 
 botocore's session rather than boto3's: a boto3 client is a botocore client that boto3's session makes, and importing
 boto3 imports s3transfer and, through it, multiprocessing (a twentieth of a handler's import), for managed transfers
-and resources the pipeline never uses. The layer's one other use of boto3, dynamo.py's attribute-value conversion,
-stays with boto3's.
+and resources the pipeline never uses. dynamo.py converts attribute values without boto3 for the same reason; only
+Powertools' parameters (credentials.py) still load it.
 """
 
 from __future__ import annotations
